@@ -1,0 +1,110 @@
+"""create_app: the one place where the portal is wired together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from portal.changes import ChangeTracker
+from portal.db import make_engine, make_session_factory
+from portal.errors import PortalError
+from portal.services.mail import Site
+from portal.settings import Settings
+from portal.templating import make_environment
+from portal.web import health, public
+from portal.web.csrf import CSRFCookieMiddleware, csrf_field
+from portal.web.security import SecurityHeadersMiddleware
+
+log = logging.getLogger("portal")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+MAX_BODY_BYTES = 512 * 1024
+
+
+def _error_page(request: Request, status_code: int, title: str, message: str) -> Response:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"title": title, "message": message}, status_code=status_code
+    )
+
+
+async def _portal_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PortalError)
+    return _error_page(request, exc.status_code, exc.title, exc.message)
+
+
+_HTTP_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Page not found",
+    405: "Not allowed",
+    413: "Too large",
+    429: "Too many requests",
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    title = _HTTP_TITLES.get(exc.status_code, "Something went wrong")
+    message = exc.detail if exc.status_code != 404 else "There is nothing at this address. It may have moved, or the link may be incomplete."
+    if exc.status_code == 413:
+        message = "What you sent is larger than the portal accepts. Shorten the longest fields and try again."
+    response = _error_page(request, exc.status_code, title, message)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_page(request, 500, "Something went wrong", "The portal hit an unexpected problem. Nothing you submitted was lost; please try again in a moment.")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    env = make_environment()
+    templates = Jinja2Templates(env=env)
+    env.globals["csrf_field"] = csrf_field
+
+    app = Starlette(
+        routes=[
+            *public.routes,
+            *health.routes,
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware, https=settings.https),
+            Middleware(CSRFCookieMiddleware, secure=settings.https),
+            Middleware(GZipMiddleware, minimum_size=1000),
+        ],
+        exception_handlers={PortalError: _portal_error, HTTPException: _http_error, 500: _server_error},
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.templates = templates
+    app.state.site = Site(base_url=settings.base_url, mail_from=settings.mail_from, timezone=settings.timezone)
+    app.state.changes = ChangeTracker(sessions, settings.cache_seconds)
+    return app

@@ -1,0 +1,64 @@
+"""The demo: programmes and events that show every state of the portal. Loading is idempotent."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.models import Event, Programme, Registration, RegistrationStatus
+from portal.services.catalogue import ImportReport, import_data
+from portal.services.registrations import new_token
+
+DEMO_FILE = Path(__file__).with_name("demo.json")
+
+_FIRST = ["Aisha", "Budi", "Chen", "Dewi", "Eko", "Farah", "Grace", "Hiroshi", "Indra", "Jun", "Kavya", "Lina", "Minh", "Nadia", "Omar", "Priya"]
+_LAST = ["Rahman", "Santoso", "Wei", "Lestari", "Nguyen", "Tan", "Lim", "Sato", "Kumar", "Park", "Reyes", "Ong"]
+_ORGS = ["Ministry of Foreign Affairs", "Ministry of Defence", "National University", "Embassy of Japan", "Maritime Institute", "Policy Research Centre"]
+
+
+def has_data(session: Session) -> bool:
+    return session.scalar(select(Event.id).limit(1)) is not None or session.scalar(select(Programme.id).limit(1)) is not None
+
+
+def load(session: Session, *, default_timezone: str = "Asia/Singapore") -> tuple[ImportReport, int]:
+    """Load the demo file, then top up each event's placeholder registrations to its target."""
+    data = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
+    targets = {e["slug"]: int(e.get("demo_registrations") or 0) for e in data["events"]}
+    for e in data["events"]:
+        e.pop("demo_registrations", None)
+    report = import_data(session, data, default_timezone=default_timezone)
+
+    added = 0
+    events = session.scalars(select(Event).where(Event.slug.in_([s for s, n in targets.items() if n]))).all()
+    for event in events:
+        have = session.scalar(
+            select(func.count()).select_from(Registration).where(
+                Registration.event_id == event.id, Registration.email.like("%@demo.example.org")
+            )
+        ) or 0
+        for i in range(have, targets[event.slug]):
+            added += 1
+            first, last = _FIRST[i % len(_FIRST)], _LAST[(i // len(_FIRST)) % len(_LAST)]
+            when = min(utcnow(), event.starts_at) - timedelta(days=30) + timedelta(minutes=37 * i)
+            session.add(
+                Registration(
+                    event_id=event.id,
+                    email=f"participant{i + 1}.{event.id}@demo.example.org",
+                    name=f"{first} {last}",
+                    organisation=_ORGS[i % len(_ORGS)],
+                    answers={},
+                    status=RegistrationStatus.CONFIRMED,
+                    token=new_token(),
+                    consented_at=when,
+                    confirmed_at=when,
+                    created_at=when,
+                    updated_at=when,
+                )
+            )
+    session.flush()
+    return report, added

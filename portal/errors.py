@@ -1,0 +1,43 @@
+"""Domain errors. Each carries the HTTP status it maps to; app.py renders them."""
+
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    status_code = 400
+    title = "Something is not right"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+
+
+class NotFound(PortalError):
+    status_code = 404
+    title = "Not found"
+
+
+class RegistrationClosed(PortalError):
+    """Registration is not open for this event (draft, cancelled, before or after its window)."""
+
+    status_code = 409
+    title = "Registration is closed"
+
+
+class EventFull(PortalError):
+    status_code = 409
+    title = "This event is full"
+
+
+class InvalidTransition(PortalError):
+    """A registration cannot go from its current state to the one asked for."""
+
+    status_code = 409
+    title = "That change is not possible"
+
+
+class ImportProblem(PortalError):
+    """An import file is malformed; the message names the record and the field."""
+
+    status_code = 400
+    title = "The import file has a problem"

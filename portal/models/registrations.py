@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, UTCDateTime, utcnow
+from portal.models.enums import RegistrationStatus, enum_column
+
+if TYPE_CHECKING:
+    from portal.models.events import Event
+
+_ACTIVE = "status IN ('pending', 'confirmed', 'waitlisted')"
+
+
+class Registration(Base):
+    __tablename__ = "registrations"
+    __table_args__ = (
+        # One active registration per email and event, enforced by the database as well as
+        # the service, so that two racing submissions cannot both get in.
+        Index(
+            "uq_registrations_event_id_email_active",
+            "event_id",
+            "email",
+            unique=True,
+            sqlite_where=text(_ACTIVE),
+            postgresql_where=text(_ACTIVE),
+        ),
+        Index("ix_registrations_event_id_status", "event_id", "status"),
+        Index("ix_registrations_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="RESTRICT"))
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    # Answers to the programme's own questions (rank, nominating authority, statement...).
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[RegistrationStatus] = mapped_column(enum_column(RegistrationStatus, "registration_status"))
+    # The private key to the manage page and personal feed (secrets.token_urlsafe, 256 bits).
+    # Kept, not hashed, because a repeated registration must email the same link again and
+    # calendar apps subscribed to the personal feed must keep working.
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # Place in the waiting-list queue: the queue is ordered by (waitlisted_at, id).
+    waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="registrations", lazy="raise")

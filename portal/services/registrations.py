@@ -1,0 +1,281 @@
+"""The registration rules: who gets a seat, who waits, who is asked to wait for approval.
+
+Capacity lives here and only here; the public form and the back office both call it.
+Every function that can change who holds a seat first locks the event row, so two
+transactions never decide on the same seat count (SELECT ... FOR UPDATE on PostgreSQL; on
+SQLite the writing transaction already holds the database's write lock from BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationClosed
+from portal.models import (
+    ACTIVE_STATUSES,
+    Admission,
+    Event,
+    EventStatus,
+    Programme,
+    Registration,
+    RegistrationStatus,
+)
+from portal.services.mail import Site, queue_registration_message
+
+S = RegistrationStatus
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a participant typed, already checked for shape by the form."""
+
+    name: str
+    email: str
+    organisation: str = ""
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What register() did. `created` is False when the email was already registered: the
+    caller must answer exactly as for a new registration, so the page reveals nothing."""
+
+    created: bool
+    status: RegistrationStatus
+    registration_id: int
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def lock_event(session: Session, slug: str) -> Event:
+    """Load an event by slug and hold it until the transaction ends."""
+    event = session.scalar(select(Event).where(Event.slug == slug).with_for_update())
+    if event is None:
+        raise NotFound(f"There is no event at /events/{slug}.")
+    return event
+
+
+def confirmed_count(session: Session, event_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Registration).where(
+            Registration.event_id == event_id, Registration.status == S.CONFIRMED
+        )
+    ) or 0
+
+
+def seats_left(event: Event, confirmed: int) -> int | None:
+    """Seats still free, or None when the event has no limit."""
+    if event.capacity is None:
+        return None
+    return max(event.capacity - confirmed, 0)
+
+
+def check_open(event: Event, now: datetime) -> None:
+    """Raise RegistrationClosed unless the event takes registrations at `now`."""
+    if event.status == EventStatus.CANCELLED:
+        raise RegistrationClosed("This event has been cancelled.")
+    if event.status != EventStatus.PUBLISHED:
+        raise RegistrationClosed("This event is not open for registration.")
+    if now >= event.starts_at:
+        raise RegistrationClosed("This event has already started, so registration is closed.")
+    if event.registration_opens_at and now < event.registration_opens_at:
+        raise RegistrationClosed("Registration for this event has not opened yet.")
+    if event.registration_closes_at and now >= event.registration_closes_at:
+        raise RegistrationClosed("Registration for this event has closed.")
+
+
+def admission_of(session: Session, event: Event) -> Admission:
+    if event.programme_id is None:
+        return Admission.OPEN
+    return session.scalar(select(Programme.admission).where(Programme.id == event.programme_id)) or Admission.OPEN
+
+
+def register(
+    session: Session, site: Site, slug: str, submission: Submission, *, now: datetime | None = None
+) -> Outcome:
+    """Register an email for an event: confirm, waitlist or hold for approval."""
+    now = now or utcnow()
+    event = lock_event(session, slug)
+    check_open(event, now)
+    email = normalise_email(submission.email)
+
+    existing = session.scalar(
+        select(Registration).where(
+            Registration.event_id == event.id,
+            Registration.email == email,
+            Registration.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if existing is not None:
+        # Tell the owner of the address, not the visitor: the page looks the same either way.
+        queue_registration_message(session, site, "already_registered", existing, event)
+        return Outcome(created=False, status=existing.status, registration_id=existing.id)
+
+    admission = admission_of(session, event)
+    left = seats_left(event, confirmed_count(session, event.id))
+    if admission != Admission.OPEN:
+        status = S.PENDING
+    elif left is None or left > 0:
+        status = S.CONFIRMED
+    elif event.waitlist:
+        status = S.WAITLISTED
+    else:
+        raise EventFull("This event is full and has no waiting list.")
+
+    registration = Registration(
+        event_id=event.id,
+        email=email,
+        name=submission.name.strip(),
+        organisation=submission.organisation.strip(),
+        answers=dict(submission.answers),
+        status=status,
+        token=new_token(),
+        consented_at=now,
+        confirmed_at=now if status == S.CONFIRMED else None,
+        waitlisted_at=now if status == S.WAITLISTED else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(registration)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Only reachable if the database saw a duplicate the lock did not serialise; the
+        # partial unique index is the last line of defence.
+        raise RegistrationClosed("This email address is already registered for this event.") from None
+
+    kind = {S.CONFIRMED: "confirmed", S.WAITLISTED: "waitlisted", S.PENDING: "received"}[status]
+    queue_registration_message(
+        session, site, kind, registration, event,
+        position=waitlist_position(session, registration) if status == S.WAITLISTED else None,
+    )
+    return Outcome(created=True, status=status, registration_id=registration.id)
+
+
+def waitlist_position(session: Session, registration: Registration) -> int | None:
+    """1 for the first in the queue; None when not on the waiting list."""
+    if registration.status != S.WAITLISTED or registration.waitlisted_at is None:
+        return None
+    ahead = session.scalar(
+        select(func.count()).select_from(Registration).where(
+            Registration.event_id == registration.event_id,
+            Registration.status == S.WAITLISTED,
+            tuple_(Registration.waitlisted_at, Registration.id)
+            < tuple_(registration.waitlisted_at, registration.id),
+        )
+    ) or 0
+    return ahead + 1
+
+
+def fill_free_seats(session: Session, site: Site, event: Event, *, now: datetime | None = None) -> list[Registration]:
+    """Give every free seat to the first on the waiting list, in order. The event must be locked."""
+    now = now or utcnow()
+    left = seats_left(event, confirmed_count(session, event.id))
+    if left is not None and left <= 0:
+        return []
+    query = (
+        select(Registration)
+        .where(Registration.event_id == event.id, Registration.status == S.WAITLISTED)
+        .order_by(Registration.waitlisted_at, Registration.id)
+    )
+    if left is not None:
+        query = query.limit(left)
+    promoted = list(session.scalars(query))
+    for registration in promoted:
+        registration.status = S.CONFIRMED
+        registration.confirmed_at = now
+        registration.waitlisted_at = None
+        registration.updated_at = now
+        queue_registration_message(session, site, "promoted", registration, event)
+    return promoted
+
+
+def find_by_token(session: Session, token: str) -> Registration:
+    """The registration a private token opens, or NotFound."""
+    if not token or len(token) > 64:
+        raise NotFound("This link is not valid. Check that you copied all of it.")
+    registration = session.scalar(select(Registration).where(Registration.token == token))
+    # The lookup uses the index; the constant-time comparison guards the equality itself.
+    if registration is None or not hmac.compare_digest(registration.token, token):
+        raise NotFound("This link is not valid. Check that you copied all of it.")
+    return registration
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """A registration as its owner sees it on the manage page."""
+
+    registration: Registration
+    event: Event
+    programme: Programme | None
+    waitlist_position: int | None
+    can_cancel: bool
+    can_update: bool
+
+
+def view_registration(session: Session, token: str, *, now: datetime | None = None) -> RegistrationView:
+    now = now or utcnow()
+    registration = find_by_token(session, token)
+    event = session.get_one(Event, registration.event_id)
+    programme = session.get(Programme, event.programme_id) if event.programme_id else None
+    active = registration.status in ACTIVE_STATUSES
+    before_start = now < event.starts_at
+    return RegistrationView(
+        registration=registration,
+        event=event,
+        programme=programme,
+        waitlist_position=waitlist_position(session, registration),
+        can_cancel=active and before_start,
+        can_update=active and before_start and event.status != EventStatus.CANCELLED,
+    )
+
+
+def update_details(session: Session, token: str, submission: Submission, *, now: datetime | None = None) -> None:
+    """Change the name, organisation and programme answers (the email is the identity)."""
+    now = now or utcnow()
+    registration = find_by_token(session, token)
+    if registration.status not in ACTIVE_STATUSES:
+        raise InvalidTransition("This registration is no longer active, so its details cannot change.")
+    registration.name = submission.name.strip()
+    registration.organisation = submission.organisation.strip()
+    registration.answers = dict(submission.answers)
+    registration.updated_at = now
+
+
+def cancel(session: Session, site: Site, token: str, *, now: datetime | None = None) -> Registration:
+    """The participant cancels; a confirmed seat goes at once to the first on the waiting list."""
+    now = now or utcnow()
+    registration = find_by_token(session, token)
+    event = session.scalar(select(Event).where(Event.id == registration.event_id).with_for_update())
+    assert event is not None
+    session.refresh(registration)  # read it again under the lock
+    if registration.status not in ACTIVE_STATUSES:
+        raise InvalidTransition("This registration is already cancelled or closed.")
+    if now >= event.starts_at:
+        raise InvalidTransition("This event has started; contact the organisers to change your registration.")
+    held_seat = registration.status == S.CONFIRMED
+    registration.status = S.CANCELLED
+    registration.cancelled_at = now
+    registration.waitlisted_at = None
+    registration.updated_at = now
+    session.flush()
+    queue_registration_message(session, site, "cancelled", registration, event)
+    if held_seat:
+        fill_free_seats(session, site, event, now=now)
+    return registration

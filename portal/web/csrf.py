@@ -1,0 +1,92 @@
+"""CSRF protection: a random cookie per browser, and in every form an HMAC of it.
+
+A page on another site can make the browser send the cookie but cannot read it, so it cannot
+produce the matching form field. Every POST handler reads its form through `read_form`,
+which refuses the request (403) before the handler sees any of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from markupsafe import Markup
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+COOKIE = "portal_csrf"
+FIELD = "csrf_token"
+
+
+def _sign(secret: str, value: str) -> str:
+    return hmac.new(secret.encode(), f"csrf:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(request: Request) -> str:
+    """The token for this browser's forms; creates the cookie on first use."""
+    value = request.cookies.get(COOKIE) or request.scope.get("state", {}).get("csrf_new_cookie")
+    if not value or len(value) > 100:
+        value = secrets.token_urlsafe(32)
+        request.state.csrf_new_cookie = value
+    return _sign(str(request.app.state.settings.secret_key), value)
+
+
+def csrf_field(request: Request) -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(FIELD, csrf_token(request))
+
+
+class CSRFRefused(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(
+            status_code=403,
+            detail=(
+                "This form has expired or your browser did not send its security cookie. "
+                "Go back, reload the page, and send the form again."
+            ),
+        )
+
+
+def check(request: Request, submitted: str | None) -> None:
+    cookie = request.cookies.get(COOKIE)
+    if not cookie or not submitted:
+        raise CSRFRefused()
+    expected = _sign(str(request.app.state.settings.secret_key), cookie)
+    if not hmac.compare_digest(expected, submitted):
+        raise CSRFRefused()
+
+
+async def read_form(request: Request) -> FormData:
+    """The submitted form, after the CSRF check. The only way POST handlers read a body."""
+    form = await request.form(max_files=0, max_fields=100, max_part_size=256 * 1024)
+    token = form.get(FIELD)
+    check(request, token if isinstance(token, str) else None)
+    return form
+
+
+class CSRFCookieMiddleware:
+    """Sets the CSRF cookie on the response when a page made a new one."""
+
+    def __init__(self, app: ASGIApp, *, secure: bool) -> None:
+        self.app = app
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                value = scope.get("state", {}).get("csrf_new_cookie")
+                if value:
+                    cookie = f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"
+                    if self.secure:
+                        cookie += "; Secure"
+                    message.setdefault("headers", [])
+                    message["headers"] = list(message["headers"]) + [(b"set-cookie", cookie.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

@@ -1,0 +1,33 @@
+"""What every handler uses: the unit of work, template rendering, the services' Site."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from portal.db import run_unit_of_work
+from portal.services.mail import Site
+
+T = TypeVar("T")
+
+
+async def uow(request: Request, fn: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any) -> T:
+    """Run a service in one transaction, in the thread pool, and return what it returned."""
+    state = request.app.state
+    call = partial(
+        run_unit_of_work, state.sessions, fn, *args, write=write, on_commit=state.changes.local_write, **kwargs
+    )
+    return await run_in_threadpool(call)
+
+
+def site(request: Request) -> Site:
+    return request.app.state.site
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return request.app.state.templates.TemplateResponse(request, template, context or {}, status_code=status_code, headers=headers)

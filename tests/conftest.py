@@ -1,0 +1,261 @@
+"""Fixtures: a fresh migrated database per test (SQLite by default, PostgreSQL when
+PORTAL_TEST_DATABASE_URL names one), the app, a client, and factories."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.datastructures import Secret
+from starlette.testclient import TestClient
+
+from portal import migrate
+from portal.app import create_app
+from portal.db import Base, make_engine, make_session_factory, run_unit_of_work, utcnow
+from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
+from portal.services.mail import Site
+from portal.services.registrations import new_token
+from portal.settings import Settings
+
+PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
+BASE_URL = "http://testserver"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database engine: {make_url(PG_URL).get_backend_name() if PG_URL else 'sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def engine_name() -> str:
+    return make_url(PG_URL).get_backend_name() if PG_URL else "sqlite"
+
+
+# --- one migrated database for the session, cloned or emptied per test -----------------------
+
+
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite: a migrated file to copy per test. PostgreSQL: a migrated database of our own."""
+    if not PG_URL:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        migrate.upgrade(f"sqlite:///{path}")
+        yield str(path)
+        return
+    admin_url = make_url(PG_URL)
+    name = f"portal_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "change_marker")
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("UPDATE change_marker SET version = 0"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(_template: str, tmp_path: Path) -> str:
+    if not PG_URL:
+        path = tmp_path / "portal.sqlite3"
+        shutil.copyfile(_template, path)
+        return f"sqlite:///{path}"
+    _empty_postgres(_template)
+    return _template
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key=Secret("test-secret-key"),
+        base_url=BASE_URL,
+        var_dir=tmp_path / "var",
+        cache_seconds=0.0,
+    )
+
+
+@pytest.fixture
+def site(settings: Settings) -> Site:
+    return Site(base_url=settings.base_url, mail_from=settings.mail_from, timezone=settings.timezone)
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url, pool_size=5)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def run(sessions: sessionmaker[Session]) -> Callable[..., Any]:
+    """run(fn, *args, **kwargs): call a service in one writing transaction, as the web does."""
+
+    def _run(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return run_unit_of_work(sessions, fn, *args, write=True, **kwargs)
+
+    return _run
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, base_url=BASE_URL, follow_redirects=False) as c:
+        yield c
+
+
+# --- factories ----------------------------------------------------------------------------
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_programme(run: Callable[..., Any]) -> Callable[..., Programme]:
+    def _make(**overrides: Any) -> Programme:
+        n = next(_counter)
+        values = {"code": f"prog-{n}", "name": f"Programme {n}", "admission": Admission.OPEN, "summary": "", "description": ""}
+        values.update(overrides)
+
+        def _add(session: Session) -> Programme:
+            programme = Programme(**values)
+            session.add(programme)
+            session.flush()
+            return programme
+
+        return run(_add)
+
+    return _make
+
+
+@pytest.fixture
+def make_event(run: Callable[..., Any]) -> Callable[..., Event]:
+    """make_event(**overrides): a published event starting in 30 days, 10 seats, waiting list on."""
+
+    def _make(**overrides: Any) -> Event:
+        n = next(_counter)
+        starts = utcnow().replace(microsecond=0) + timedelta(days=30)
+        values: dict[str, Any] = {
+            "slug": f"event-{n}",
+            "title": f"Event {n}",
+            "category": "seminar",
+            "starts_at": starts,
+            "ends_at": starts + timedelta(hours=2),
+            "timezone": "Asia/Singapore",
+            "venue": "RSIS, Block S4",
+            "address": "50 Nanyang Avenue, Singapore",
+            "capacity": 10,
+            "waitlist": True,
+            "status": EventStatus.PUBLISHED,
+            "description": "",
+            "speakers": [],
+            "published_at": utcnow(),
+        }
+        values.update(overrides)
+
+        def _add(session: Session) -> Event:
+            event = Event(**values)
+            session.add(event)
+            session.flush()
+            return event
+
+        return run(_add)
+
+    return _make
+
+
+@pytest.fixture
+def make_registration(run: Callable[..., Any]) -> Callable[..., Registration]:
+    """make_registration(event, **overrides): a registration placed directly, bypassing the rules."""
+
+    def _make(event: Event, **overrides: Any) -> Registration:
+        n = next(_counter)
+        now = utcnow()
+        values: dict[str, Any] = {
+            "event_id": event.id,
+            "email": f"person{n}@example.org",
+            "name": f"Person {n}",
+            "organisation": "",
+            "answers": {},
+            "status": RegistrationStatus.CONFIRMED,
+            "token": new_token(),
+            "confirmed_at": now,
+        }
+        values.update(overrides)
+        if values["status"] == RegistrationStatus.WAITLISTED and "waitlisted_at" not in overrides:
+            values["waitlisted_at"] = now
+            values["confirmed_at"] = None
+
+        def _add(session: Session) -> Registration:
+            registration = Registration(**values)
+            session.add(registration)
+            session.flush()
+            return registration
+
+        return run(_add)
+
+    return _make
+
+
+@pytest.fixture
+def outbox(sessions: sessionmaker[Session]) -> Callable[[], list[OutboxMessage]]:
+    """outbox(): every queued message, oldest first."""
+
+    def _read() -> list[OutboxMessage]:
+        with sessions() as session:
+            return list(session.query(OutboxMessage).order_by(OutboxMessage.id))
+
+    return _read
+
+
+TOKEN_LINK = re.compile(r"/registrations/([A-Za-z0-9_\-]{40,})")
+
+
+@pytest.fixture
+def manage_link(outbox: Callable[[], list[OutboxMessage]]) -> Callable[[str], str]:
+    """manage_link(email): the private token from the newest message sent to that address."""
+
+    def _find(email: str) -> str:
+        for message in reversed(outbox()):
+            if message.to_address == email.lower():
+                match = TOKEN_LINK.search(message.body_text)
+                assert match, f"no manage link in the email to {email}"
+                return match.group(1)
+        raise AssertionError(f"no email to {email}")
+
+    return _find
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def future(days: int = 30) -> datetime:
+    return utcnow().replace(microsecond=0) + timedelta(days=days)
