@@ -27,6 +27,7 @@ class ChangeTracker:
         self._version = -1
         self._checked = float("-inf")
         self._lock = threading.Lock()
+        self._refreshing = False
 
     def local_write(self, version: int) -> None:
         with self._lock:
@@ -43,4 +44,12 @@ class ChangeTracker:
     async def current(self) -> int:
         if time.monotonic() - self._checked < self._interval:
             return self._version
-        return await run_in_threadpool(self._read)
+        if self._refreshing and self._version >= 0:
+            # Another request of this process is already asking; its answer is moments away
+            # and this one may use what we knew a moment ago.
+            return self._version
+        self._refreshing = True
+        try:
+            return await run_in_threadpool(self._read)
+        finally:
+            self._refreshing = False

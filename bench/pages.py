@@ -1,0 +1,140 @@
+"""Issue 6's figures: public pages, feeds and registration under load, each as a ratio to the
+bare Starlette hello endpoint served by the same uvicorn settings in the same run.
+
+    .venv/bin/python bench/pages.py [--engine sqlite|postgresql] [--seconds 10] [--runs 2]
+
+Data: 2,000 events and 50,000 registrations. Load: wrk, 32 connections, one thread, from a
+second process; a warm-up of 3 s per path is discarded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import httpx2 as httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from common import RESULTS, build_dataset, children, peak_rss_mb, server, wrk
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_database(engine: str) -> tuple[str, callable]:  # type: ignore[valid-type]
+    RESULTS.mkdir(exist_ok=True)
+    if engine == "sqlite":
+        path = RESULTS / f"bench-{uuid.uuid4().hex[:6]}.sqlite3"
+        url = f"sqlite:///{path}"
+        return url, lambda: [p.unlink(missing_ok=True) for p in RESULTS.glob(path.name + "*")]
+    name = f"portal_bench_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False), drop
+
+
+async def registration_latencies(base: str, slug: str, seconds: float, concurrency: int = 32) -> list[float]:
+    """Each of `concurrency` visitors loops: GET the form, POST it with a new email.
+    Returns the POST latencies in ms."""
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    counter = iter(range(10**9))
+    async with httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=concurrency)) as transport:
+
+        async def visitor() -> None:
+            while time.monotonic() < stop:
+                client = httpx.AsyncClient(base_url=base, transport=transport, timeout=60)
+                page = await client.get(f"/events/{slug}/register")
+                token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+                n = next(counter)
+                t0 = time.perf_counter()
+                r = await client.post(f"/events/{slug}/register", data={
+                    "csrf_token": token, "name": f"Bench {n}", "email": f"bench{n}-{uuid.uuid4().hex[:6]}@example.org", "consent": "y"})
+                latencies.append((time.perf_counter() - t0) * 1000)
+                assert r.status_code == 303, r.status_code
+
+        await asyncio.gather(*(visitor() for _ in range(concurrency)))
+    return latencies
+
+
+def feed_rebuild_ms(base: str, url: str, cache_seconds: float, samples: int = 7) -> float | None:
+    """Edit one event from outside the server, then time the first full feed after it."""
+    if httpx.get(base + "/calendar.ics").status_code != 200:
+        return None
+    engine = create_engine(url)
+    times = []
+    for i in range(samples):
+        with engine.begin() as c:
+            c.execute(text("UPDATE events SET title = :t, sequence = sequence + 1 WHERE id = 7"), {"t": f"Edited {i}"})
+            c.execute(text("UPDATE change_marker SET version = version + 1 WHERE id = 1"))
+        time.sleep(cache_seconds + 0.2)
+        t0 = time.perf_counter()
+        r = httpx.get(base + "/calendar.ics")
+        times.append((time.perf_counter() - t0) * 1000)
+        assert f"Edited {i}" in r.text
+    engine.dispose()
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+
+    url, cleanup = make_database(args.engine)
+    try:
+        t0 = time.perf_counter()
+        build_dataset(url)
+        print(f"data set built in {time.perf_counter() - t0:.1f}s ({args.engine})")
+        env = {"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": "bench", "PORTAL_CACHE_SECONDS": "1"}
+        paths = {
+            "/events": "/events",
+            "/events/{slug}": "/events/event-1500",
+            "/programmes/{code}": "/programmes/tatc",
+        }
+        for run in range(1, args.runs + 1):
+            print(f"\n== run {run} ==")
+            with server("hello:app") as (hello, _):
+                wrk(hello + "/", seconds=3)
+                base_rps = wrk(hello + "/", seconds=args.seconds)["rps"]
+            print(f"hello                         {base_rps:9.0f} req/s   1.00")
+            with server("portal.app:create_app", factory=True, env=env, cwd=RESULTS) as (base, proc):
+                for label, path in paths.items():
+                    wrk(base + path, seconds=3)
+                    r = wrk(base + path, seconds=args.seconds)
+                    print(f"{label:29} {r['rps']:9.0f} req/s   {r['rps'] / base_rps:.2f}  (non-2xx: {r['non_2xx_3xx']:.0f})")
+                feed = httpx.get(base + "/calendar.ics")
+                if feed.status_code == 200:
+                    etag = feed.headers["etag"]
+                    wrk(base + "/calendar.ics", seconds=3, headers={"If-None-Match": etag})
+                    r = wrk(base + "/calendar.ics", seconds=args.seconds, headers={"If-None-Match": etag})
+                    print(f"{'/calendar.ics 304':29} {r['rps']:9.0f} req/s   {r['rps'] / base_rps:.2f}")
+                    r = wrk(base + "/calendar.ics", seconds=args.seconds)
+                    print(f"{'/calendar.ics full, unchanged':29} {r['rps']:9.0f} req/s   {r['rps'] / base_rps:.2f}  ({len(feed.content) / 1e6:.1f} MB)")
+                    print(f"full feed rebuilt after an edit: {feed_rebuild_ms(base, url, 1.0):.0f} ms (median of 7)")
+                lat = asyncio.run(registration_latencies(base, "event-1999", args.seconds))
+                q = statistics.quantiles(lat, n=100)
+                print(f"registration POST, 32 concurrent: {len(lat)} in {args.seconds}s, p50 {q[49]:.0f} ms, p99 {q[98]:.0f} ms")
+                pids = children(proc.pid) or [proc.pid]
+                print(f"worker peak RSS: {max(peak_rss_mb(p) for p in pids):.0f} MB")
+    finally:
+        cleanup()
+
+
+if __name__ == "__main__":
+    main()
