@@ -21,10 +21,12 @@ from portal.changes import ChangeTracker
 from portal.db import make_engine, make_session_factory
 from portal.errors import PortalError
 from portal.services.mail import Site
+from portal.services.outbox import BackgroundDelivery, LogTransport
 from portal.settings import Settings
 from portal.templating import make_environment
-from portal.web import health, public
+from portal.web import admin, admin_outbox, feeds, health, public
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
+from portal.web.pagecache import PageCache
 from portal.web.security import SecurityHeadersMiddleware
 
 log = logging.getLogger("portal")
@@ -77,7 +79,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Development without a mail server: deliver the outbox to this process's log.
+        delivery = None
+        if settings.deliver_in_process and settings.smtp_url is None:
+            delivery = BackgroundDelivery(sessions, LogTransport(), settings.mail_from)
+            delivery.start()
         yield
+        if delivery is not None:
+            await delivery.stop()
         engine.dispose()
 
     engine = make_engine(settings.database_url)
@@ -88,8 +97,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
+            *feeds.routes,
             *public.routes,
             *health.routes,
+            Mount("/admin", routes=[*admin.routes, *admin_outbox.routes], name="admin"),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
@@ -107,4 +118,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = templates
     app.state.site = Site(base_url=settings.base_url, mail_from=settings.mail_from, timezone=settings.timezone)
     app.state.changes = ChangeTracker(sessions, settings.cache_seconds)
+    app.state.page_cache = PageCache()
     return app

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import logging.config
+import os
+import signal
 import sys
-import time
+import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -15,11 +20,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal import demo, migrate
-from portal.db import make_engine, make_session_factory, run_unit_of_work
-from portal.errors import ImportProblem
+from portal.db import make_engine, make_session_factory, run_unit_of_work, transaction
+from portal.errors import AlreadyExists, ImportProblem, InvalidInput, NotFound
 from portal.logs import log_config
+from portal.services import organisers, rosters
 from portal.services.catalogue import import_data
-from portal.services.outbox import deliver_due, transport_for
+from portal.services.outbox import run_worker, transport_for
 from portal.settings import Settings, SettingsError
 
 log = logging.getLogger("portal")
@@ -104,16 +110,99 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     logging.config.dictConfig(log_config())
-    sessions = _sessions(settings)
-    transport = transport_for(settings.smtp_url)
-    while True:
-        sent, failed = deliver_due(sessions, transport, settings.mail_from)
-        if sent or failed:
-            log.info("worker: %d sent, %d failed", sent, failed)
-        if args.once:
-            return 0
-        if not sent:
-            time.sleep(args.interval)
+    try:
+        transport = transport_for(settings.smtp_url)
+    except ValueError as exc:
+        sys.exit(f"portal worker: {exc}")
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        # Finish the message in hand and hand the rest of the batch back; a second signal
+        # ends the process at once (what is claimed then is retried when the lease ends).
+        log.info("worker: stopping after the message in hand")
+        stop.set()
+        signal.signal(signum, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("worker: delivering email %s", "over SMTP" if settings.smtp_url else "to the log (PORTAL_SMTP_URL is unset)")
+    run_worker(_sessions(settings), transport, settings.mail_from, once=args.once, interval=args.interval, stop=stop)
+    return 0
+
+
+def _new_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password (at least 12 characters): ")
+    if getpass.getpass("The same password again: ") != password:
+        sys.exit("portal organiser add: the two passwords differ; nothing was changed.")
+    return password
+
+
+def cmd_organiser_add(args: argparse.Namespace) -> int:
+    settings = _settings()
+    password = _new_password(args)
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        added = run_unit_of_work(
+            make_session_factory(engine), organisers.add_organiser, args.email, password, name=args.name, is_admin=args.admin
+        )
+    except (InvalidInput, AlreadyExists) as exc:
+        print(f"portal organiser add: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"added {'admin' if added.is_admin else 'organiser'} {added.email}")
+    return 0
+
+
+def _progress_bar(total: int) -> Callable[[int], None]:
+    def show(done: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} registrations")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_export_roster(args: argparse.Namespace) -> int:
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        return _export_roster(args, make_session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
+    try:
+        info = run_unit_of_work(sessions, rosters.export_info, args.slug, write=False)
+    except NotFound as exc:
+        print(f"portal export roster: {exc.message}", file=sys.stderr)
+        return 2
+    progress = _progress_bar(info.total) if sys.stderr.isatty() else None
+    to_stdout = args.output == "-"
+    target = Path(args.output or info.filename(args.format))
+    # Written beside the target and renamed at the end, so a failed export leaves no half file.
+    handle = sys.stdout.buffer if to_stdout else tempfile.NamedTemporaryFile("wb", dir=target.parent, prefix=f".{target.name}.", delete=False)
+    try:
+        with transaction(sessions, write=False) as session:
+            for chunk in rosters.export_chunks(session, info, args.format, progress):
+                handle.write(chunk)
+        handle.flush()
+    except BaseException:
+        if not to_stdout:
+            handle.close()
+            os.unlink(handle.name)
+        raise
+    if not to_stdout:
+        handle.close()
+        os.replace(handle.name, target)
+    if progress is not None:
+        sys.stderr.write("\n")
+    print(f"wrote {info.total:,} registrations to {'standard output' if to_stdout else target}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +236,23 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true", help="deliver what is due, then exit")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between polls when idle")
     worker.set_defaults(func=cmd_worker)
+
+    organiser = sub.add_parser("organiser", help="organiser accounts")
+    organiser_sub = organiser.add_subparsers(dest="organiser_command", required=True)
+    add = organiser_sub.add_parser("add", help="add an organiser; the password is asked for twice, or read from stdin")
+    add.add_argument("email")
+    add.add_argument("--admin", action="store_true", help="may also manage organiser accounts")
+    add.add_argument("--name", default="", help="the name shown in the back office and the audit log")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of standard input")
+    add.set_defaults(func=cmd_organiser_add)
+
+    export = sub.add_parser("export", help="export data")
+    export_sub = export.add_subparsers(dest="export_command", required=True)
+    roster = export_sub.add_parser("roster", help="write an event's roster, every field, as CSV or XLSX")
+    roster.add_argument("slug")
+    roster.add_argument("--format", choices=sorted(rosters.FORMATS), default="csv")
+    roster.add_argument("-o", "--output", help="file to write (default roster-SLUG.FORMAT; - for standard output)")
+    roster.set_defaults(func=cmd_export_roster)
     return parser
 
 

@@ -41,3 +41,24 @@ class ImportProblem(PortalError):
 
     status_code = 400
     title = "The import file has a problem"
+
+
+class InvalidInput(PortalError):
+    """A request the portal cannot act on as sent (a damaged link, an unknown choice)."""
+
+    status_code = 400
+    title = "Please check what you sent"
+
+
+class AlreadyExists(PortalError):
+    """Something with that name (slug, code, email address) exists already."""
+
+    status_code = 409
+    title = "That name is taken"
+
+
+class NotAllowed(PortalError):
+    """The signed-in organiser may not do this."""
+
+    status_code = 403
+    title = "Not allowed"

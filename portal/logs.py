@@ -35,11 +35,15 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "handlers": {
             "default": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["redact"], "stream": "ext://sys.stderr"},
             "access": {"class": "logging.StreamHandler", "formatter": "access", "filters": ["redact"], "stream": "ext://sys.stdout"},
+            # Email written to the log because no mail server is configured (development):
+            # its manage link is what the developer is looking for, so it is not redacted.
+            "mail": {"class": "logging.StreamHandler", "formatter": "default", "stream": "ext://sys.stderr"},
         },
         "loggers": {
             "uvicorn": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.error": {"handlers": ["default"], "level": level, "propagate": False},
             "uvicorn.access": {"handlers": ["access"], "level": level, "propagate": False},
             "portal": {"handlers": ["default"], "level": level, "propagate": False},
+            "portal.mail.log": {"handlers": ["mail"], "level": level, "propagate": False},
         },
     }

@@ -22,6 +22,7 @@ VARIABLES = {
     "PORTAL_MAIL_FROM": "portal@localhost",
     "PORTAL_SESSION_IDLE_MINUTES": "120",
     "PORTAL_CACHE_SECONDS": "1",
+    "PORTAL_DELIVER_IN_PROCESS": "1 (on) while PORTAL_SMTP_URL is unset; 0 turns it off",
 }
 
 
@@ -41,6 +42,9 @@ class Settings:
     # How long a process may trust its cached view of the database before asking whether
     # another process wrote to it. Writes made by the same process are seen at once.
     cache_seconds: float = 1.0
+    # `portal serve` also delivers the outbox (to the log) every few seconds. Off unless
+    # from_env turns it on, which it does only while no SMTP server is configured.
+    deliver_in_process: bool = False
     var_dir: Path = field(default=Path("var"))
 
     @property
@@ -73,17 +77,30 @@ class Settings:
             cache_seconds = float(env.get("PORTAL_CACHE_SECONDS") or 1)
         except ValueError as exc:
             raise SettingsError(f"a numeric setting is not a number: {exc}") from exc
+        smtp_url = env.get("PORTAL_SMTP_URL") or None
         return cls(
             database_url=database_url,
             secret_key=Secret(secret),
             base_url=base_url,
-            smtp_url=env.get("PORTAL_SMTP_URL") or None,
+            smtp_url=smtp_url,
             timezone=tz,
             mail_from=env.get("PORTAL_MAIL_FROM") or "portal@localhost",
             session_idle_minutes=idle,
             cache_seconds=cache_seconds,
+            deliver_in_process=smtp_url is None and _flag(env, "PORTAL_DELIVER_IN_PROCESS", default=True),
             var_dir=var_dir,
         )
+
+
+def _flag(env: dict[str, str], name: str, *, default: bool) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0, not {env[name]!r}")
 
 
 def _stored_secret(var_dir: Path) -> str:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
 import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+
+from portal.services import calendars, schemaorg
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
@@ -81,6 +85,29 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+@jinja2.pass_context
+def public_url(context: Any, name: str, /, **params: Any) -> str:
+    """An absolute URL on PORTAL_BASE_URL, for links that leave the browser (calendar apps,
+    structured data): never built from the Host header a request happened to carry."""
+    request = context["request"]
+    return request.app.state.site.url(str(request.app.url_path_for(name, **params)))
+
+
+def webcal(url: str) -> str:
+    """The same feed as a webcal:// link, which offers to subscribe rather than download."""
+    return re.sub(r"^https?://", "webcal://", str(url))
+
+
+def event_jsonld(data: Any, url: str, register_url: str) -> Markup:
+    """schema.org JSON-LD for an event page (services/events.py EventPage), escaped so that
+    nothing in it can end its <script> element."""
+    return Markup(
+        schemaorg.script_json(
+            schemaorg.event_data(data.event, data.programme, data.state, url=url, register_url=register_url)
+        )
+    )
+
+
 def make_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
@@ -96,6 +123,12 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
         date_range=date_range,
         iso=iso,
         markdown=markdown,
+        webcal=webcal,
     )
-    env.globals.update(plural=plural)
+    env.globals.update(
+        plural=plural,
+        public_url=public_url,
+        event_jsonld=event_jsonld,
+        google_calendar_link=calendars.google_calendar_link,
+    )
     return env

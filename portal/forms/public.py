@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from wtforms import BooleanField, EmailField, Form, StringField, TextAreaField
-from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from portal.models import Admission
 
@@ -35,6 +35,8 @@ def _strip(value: Any) -> Any:
 
 
 STRIP = [_strip]
+# Text fields use DataRequired, which looks at the value after STRIP: InputRequired only sees
+# that something was sent, so a name of spaces would pass it and be stored empty.
 
 
 class DetailsForm(Form):
@@ -42,7 +44,7 @@ class DetailsForm(Form):
 
     name = StringField(
         "Full name",
-        [InputRequired("Enter your full name."), Length(max=200, message="Keep your name under 200 characters."), plain_line],
+        [DataRequired("Enter your full name."), Length(max=200, message="Keep your name under 200 characters."), plain_line],
         filters=STRIP,
         description="As it should appear on your name badge and certificate.",
     )
@@ -68,7 +70,7 @@ class RegistrationForm(DetailsForm):
     email = EmailField(
         "Email address",
         [
-            InputRequired("Enter your email address."),
+            DataRequired("Enter your email address."),
             Length(max=254, message="An email address has at most 254 characters."),
             plain_line,
             Email("Enter a complete email address, like name@example.org."),
@@ -87,13 +89,13 @@ class RegistrationForm(DetailsForm):
 # The programme's own questions. Field names become keys of Registration.answers.
 def _military_fields() -> dict[str, Any]:
     return {
-        "rank": StringField("Rank", [InputRequired("Enter your rank."), Length(max=100), plain_line], filters=STRIP),
+        "rank": StringField("Rank", [DataRequired("Enter your rank."), Length(max=100), plain_line], filters=STRIP),
         "service": StringField(
             "Service or agency",
-            [InputRequired("Enter your service or agency (e.g. Army, Navy, Ministry of Defence)."), Length(max=200), plain_line],
+            [DataRequired("Enter your service or agency (e.g. Army, Navy, Ministry of Defence)."), Length(max=200), plain_line],
             filters=STRIP,
         ),
-        "country": StringField("Country", [InputRequired("Enter your country."), Length(max=100), plain_line], filters=STRIP),
+        "country": StringField("Country", [DataRequired("Enter your country."), Length(max=100), plain_line], filters=STRIP),
     }
 
 
@@ -101,7 +103,7 @@ def _nomination_fields() -> dict[str, Any]:
     return {
         "nominating_authority": StringField(
             "Nominating authority",
-            [InputRequired("Name the ministry, armed service or embassy nominating you."), Length(max=200), plain_line],
+            [DataRequired("Name the ministry, armed service or embassy nominating you."), Length(max=200), plain_line],
             filters=STRIP,
             description="The ministry, armed service or embassy that nominates you.",
         ),
@@ -118,7 +120,7 @@ def _statement_fields() -> dict[str, Any]:
         "statement": TextAreaField(
             "Statement of purpose",
             [
-                InputRequired("Write a short statement of purpose."),
+                DataRequired("Write a short statement of purpose."),
                 Length(min=50, max=3000, message="Write between 50 and 3,000 characters."),
                 plain_text,
             ],
@@ -132,13 +134,13 @@ def _billing_fields() -> dict[str, Any]:
     return {
         "billing_contact": StringField(
             "Billing contact name",
-            [InputRequired("Name the person who handles the course fee."), Length(max=200), plain_line],
+            [DataRequired("Name the person who handles the course fee."), Length(max=200), plain_line],
             filters=STRIP,
         ),
         "billing_email": EmailField(
             "Billing contact email",
             [
-                InputRequired("Enter the billing contact's email address."),
+                DataRequired("Enter the billing contact's email address."),
                 Length(max=254),
                 plain_line,
                 Email("Enter a complete email address, like name@example.org."),
@@ -173,7 +175,7 @@ def form_class(base: type[DetailsForm], programme_code: str | None, admission: A
             # TATC invoices an organisation, so it must be named.
             attrs["organisation"] = StringField(
                 "Organisation",
-                [InputRequired("Enter the organisation that is sending you."), Length(max=200), plain_line],
+                [DataRequired("Enter the organisation that is sending you."), Length(max=200), plain_line],
                 filters=STRIP,
             )
         _cache[key] = type(f"{base.__name__}_{programme_code or 'open'}", (base,), attrs)

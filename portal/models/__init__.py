@@ -1,8 +1,10 @@
 """All models, imported here so that the metadata is complete wherever it is used."""
 
+from portal.models.audit import AuditEntry
 from portal.models.changes import ChangeMarker
 from portal.models.enums import ACTIVE_STATUSES, Admission, EventStatus, RegistrationStatus
 from portal.models.events import Event
+from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
 from portal.models.outbox import MessageStatus, OutboxMessage
 from portal.models.programmes import Programme
 from portal.models.registrations import Registration
@@ -10,12 +12,16 @@ from portal.models.registrations import Registration
 __all__ = [
     "ACTIVE_STATUSES",
     "Admission",
+    "AuditEntry",
     "ChangeMarker",
     "Event",
     "MessageStatus",
+    "Organiser",
     "OutboxMessage",
     "EventStatus",
     "Programme",
     "Registration",
     "RegistrationStatus",
+    "SignInThrottle",
+    "ThrottleScope",
 ]

@@ -30,6 +30,16 @@ class Registration(Base):
         ),
         Index("ix_registrations_event_id_status", "event_id", "status"),
         Index("ix_registrations_email", "email"),
+        # The back-office roster sorts one event's registrations by any of these columns and
+        # pages with a (value, id) cursor: each index answers a page without sorting the event.
+        Index("ix_registrations_event_id_name_id", "event_id", "name", "id"),
+        Index("ix_registrations_event_id_email_id", "event_id", "email", "id"),
+        Index("ix_registrations_event_id_organisation_id", "event_id", "organisation", "id"),
+        Index("ix_registrations_event_id_created_at_id", "event_id", "created_at", "id"),
+        Index("ix_registrations_event_id_checked_in_at_id", "event_id", "checked_in_at", "id"),
+        Index("ix_registrations_event_id_status_id", "event_id", "status", "id"),
+        # The export reads an event's registrations in id order, a batch at a time.
+        Index("ix_registrations_event_id_id", "event_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,35 +1,58 @@
 """Delivering the outbox: claim due messages, send them, record the outcome.
 
 A message is claimed (leased) in one short transaction, sent outside any transaction, and
-marked sent or failed in another. A worker that dies mid-send leaves a lease that expires,
-and the message is sent again by the next worker: at-least-once, never lost. On PostgreSQL
-several workers claim disjoint rows with FOR UPDATE SKIP LOCKED; on SQLite the claim runs
-under the database's write lock, so workers also take turns safely.
+marked sent or failed in its own transaction at once after the send. Delivery is
+at-least-once:
+
+- Several workers never send the same message while they are alive. On PostgreSQL they
+  claim disjoint rows with FOR UPDATE SKIP LOCKED; on SQLite the claim runs under the
+  database's single write lock, so workers take turns (run one; more gain nothing). A worker
+  starts a send only while enough of its lease remains that no other worker can take the
+  message over mid-send, and hands back the rest of its batch when time runs short.
+- A worker killed mid-batch loses nothing: its claims expire after LEASE and another worker
+  (or the same one, restarted) sends those messages. Messages it had already recorded as
+  sent are not sent again.
+- The one gap: a message the mail server accepted but whose "sent" record did not commit
+  (the process died, or the database went away, between the two) is sent again. Recording
+  each message the moment its send returns keeps that window to one short transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import smtplib
 import ssl
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.utils import formatdate, make_msgid
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import transaction, utcnow
-from portal.models import MessageStatus, OutboxMessage
+from portal.errors import InvalidTransition, NotFound
+from portal.models import Event, MessageStatus, OutboxMessage
+from portal.services import audit
+from portal.services.audit import Actor
 
 log = logging.getLogger("portal.mail")
+# LogTransport's own logger: portal/logs.py leaves its manage links unredacted.
+mail_log = logging.getLogger("portal.mail.log")
 
 MAX_ATTEMPTS = 8
+# How long a claim holds a message against other workers.
 LEASE = timedelta(minutes=5)
+# A send is started only while at least this much of the lease remains: far longer than a
+# send takes, even against a slow server (every SMTP step times out after SMTP_TIMEOUT).
+LEASE_MARGIN = timedelta(minutes=3)
+SMTP_TIMEOUT = 30.0
+BATCH = 50
 
 
 def backoff(attempts: int) -> timedelta:
@@ -45,13 +68,29 @@ class Envelope:
     body_text: str
     body_html: str
     attachments: list[dict[str, str]]
+    # The end of this worker's lease on the message; it doubles as the claim's identity.
+    claimed_until: datetime | None = None
 
 
 class Transport(Protocol):
     def send(self, mail_from: str, envelope: Envelope) -> None: ...
 
 
+# --- building and sending one message -------------------------------------------------------
+
+
+def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
+    """('text', 'calendar', {'charset': 'utf-8', 'method': 'REQUEST'}) from a Content-Type."""
+    header = Message()
+    header["Content-Type"] = value
+    params = {k.lower(): v for k, v in header.get_params(failobj=[])[1:] if isinstance(v, str)}
+    return header.get_content_maintype(), header.get_content_subtype(), params
+
+
 def build_message(mail_from: str, envelope: Envelope) -> EmailMessage:
+    """The MIME message: text and HTML alternatives, then the attachments (an .ics goes as
+    text/calendar with its METHOD parameter, which is what makes mail clients offer it as an
+    invitation or a cancellation)."""
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = envelope.to_address
@@ -62,14 +101,15 @@ def build_message(mail_from: str, envelope: Envelope) -> EmailMessage:
     if envelope.body_html:
         msg.add_alternative(envelope.body_html, subtype="html")
     for attachment in envelope.attachments:
-        maintype, _, subtype = attachment["content_type"].partition("/")
-        params = {}
-        if "; method=" in subtype:
-            subtype, _, method = subtype.partition("; method=")
-            params["method"] = method
+        maintype, subtype, params = _content_type(attachment["content_type"])
+        charset = params.setdefault("charset", "utf-8") if maintype == "text" else "utf-8"
+        # Bytes in base64 keep an iCalendar object's CRLF line ends exactly as built.
         msg.add_attachment(
-            attachment["content"].encode("utf-8"), maintype=maintype, subtype=subtype,
-            filename=attachment["filename"], params=params or None,
+            attachment["content"].encode(charset),
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment["filename"],
+            params=params,
         )
     return msg
 
@@ -78,13 +118,17 @@ class LogTransport:
     """No mail server configured: write each message to the log, so developers see them."""
 
     def send(self, mail_from: str, envelope: Envelope) -> None:
-        log.info("email to %s: %s\n%s", envelope.to_address, envelope.subject, envelope.body_text)
+        files = ", ".join(a["filename"] for a in envelope.attachments) or "none"
+        mail_log.info(
+            "email to %s: %s (attachments: %s)\n%s",
+            envelope.to_address, envelope.subject, files, envelope.body_text,
+        )
 
 
 class SMTPTransport:
     """smtp://user:pass@host:587?starttls=1 or smtps://host:465"""
 
-    def __init__(self, url: str, timeout: float = 30) -> None:
+    def __init__(self, url: str, timeout: float = SMTP_TIMEOUT) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError("PORTAL_SMTP_URL must look like smtp://user:pass@host:587?starttls=1")
@@ -116,7 +160,10 @@ def transport_for(smtp_url: str | None) -> Transport:
     return SMTPTransport(smtp_url) if smtp_url else LogTransport()
 
 
-def claim_due(session: Session, *, now: datetime, limit: int = 50) -> list[Envelope]:
+# --- the queue --------------------------------------------------------------------------------
+
+
+def claim_due(session: Session, *, now: datetime, limit: int = BATCH, lease: timedelta = LEASE) -> list[Envelope]:
     """Lease up to `limit` due messages to this worker and return them."""
     query = (
         select(OutboxMessage)
@@ -130,12 +177,27 @@ def claim_due(session: Session, *, now: datetime, limit: int = 50) -> list[Envel
         .with_for_update(skip_locked=True)
     )
     messages = list(session.scalars(query))
+    until = now + lease
     for message in messages:
-        message.claimed_until = now + LEASE
+        message.claimed_until = until
     return [
-        Envelope(m.id, m.to_address, m.subject, m.body_text, m.body_html, list(m.attachments or []))
+        Envelope(m.id, m.to_address, m.subject, m.body_text, m.body_html, list(m.attachments or []), until)
         for m in messages
     ]
+
+
+def release(session: Session, envelopes: Sequence[Envelope]) -> None:
+    """Hand back claimed messages that were not attempted, for any worker to take at once."""
+    for envelope in envelopes:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == envelope.id,
+                OutboxMessage.status == MessageStatus.QUEUED,
+                OutboxMessage.claimed_until == envelope.claimed_until,
+            )
+            .values(claimed_until=None)
+        )
 
 
 def record_sent(session: Session, message_id: int, *, now: datetime) -> None:
@@ -164,23 +226,196 @@ def deliver_due(
     mail_from: str,
     *,
     now: Callable[[], datetime] = utcnow,
-    limit: int = 50,
+    limit: int = BATCH,
     max_attempts: int = MAX_ATTEMPTS,
+    stop: threading.Event | None = None,
 ) -> tuple[int, int]:
-    """Send what is due; returns (sent, failed attempts). Never raises for a send error."""
+    """Send one batch of what is due; returns (sent, failed attempts).
+
+    A send that raises (server down, refused, timed out, or anything else) is recorded as a
+    failed attempt and never ends the batch. Asked to `stop`, it finishes the message in
+    hand and hands the rest back.
+    """
     with transaction(sessions, write=True) as session:
         batch = claim_due(session, now=now(), limit=limit)
+    untried = list(reversed(batch))
     sent = failed = 0
-    for envelope in batch:
-        try:
-            transport.send(mail_from, envelope)
-        except (OSError, smtplib.SMTPException) as exc:
-            failed += 1
-            log.warning("email %s to %s failed: %s", envelope.id, envelope.to_address, exc)
-            with transaction(sessions, write=True) as session:
-                record_failure(session, envelope.id, f"{type(exc).__name__}: {exc}", now=now(), max_attempts=max_attempts)
-        else:
-            sent += 1
-            with transaction(sessions, write=True) as session:
-                record_sent(session, envelope.id, now=now())
+    try:
+        while untried:
+            envelope = untried[-1]
+            assert envelope.claimed_until is not None
+            if (stop is not None and stop.is_set()) or now() > envelope.claimed_until - LEASE_MARGIN:
+                break
+            untried.pop()
+            try:
+                transport.send(mail_from, envelope)
+            except Exception as exc:  # noqa: BLE001 - a send error of any kind is the message's, not the worker's
+                failed += 1
+                if isinstance(exc, (OSError, smtplib.SMTPException)):
+                    log.warning("email %s to %s failed: %s: %s", envelope.id, envelope.to_address, type(exc).__name__, exc)
+                else:
+                    log.exception("email %s to %s failed unexpectedly", envelope.id, envelope.to_address)
+                with transaction(sessions, write=True) as session:
+                    record_failure(session, envelope.id, f"{type(exc).__name__}: {exc}", now=now(), max_attempts=max_attempts)
+            else:
+                sent += 1
+                with transaction(sessions, write=True) as session:
+                    record_sent(session, envelope.id, now=now())
+    finally:
+        if untried:
+            _release_quietly(sessions, untried)
     return sent, failed
+
+
+def _release_quietly(sessions: sessionmaker[Session], envelopes: Sequence[Envelope]) -> None:
+    # Best effort: if this fails too (the database is gone), the leases simply expire.
+    try:
+        with transaction(sessions, write=True) as session:
+            release(session, envelopes)
+    except Exception:  # noqa: BLE001
+        log.warning("could not hand back %d claimed emails; they are retried when their lease ends", len(envelopes))
+
+
+def run_worker(
+    sessions: sessionmaker[Session],
+    transport: Transport,
+    mail_from: str,
+    *,
+    once: bool = False,
+    interval: float = 5.0,
+    stop: threading.Event | None = None,
+    now: Callable[[], datetime] = utcnow,
+    batch: int = BATCH,
+) -> None:
+    """Deliver until stopped, polling every `interval` seconds when idle; with `once`,
+    deliver everything due now and return. A failing round (the database unreachable) is
+    logged and tried again, except with `once`, where it is raised."""
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            sent, failed = deliver_due(sessions, transport, mail_from, now=now, limit=batch, stop=stop)
+        except Exception:
+            if once:
+                raise
+            log.exception("worker: delivery failed; trying again in %s s", interval)
+            sent = failed = 0
+        if sent or failed:
+            log.info("worker: %d sent, %d failed", sent, failed)
+        if sent + failed == 0:
+            if once:
+                return
+            stop.wait(interval)
+
+
+class BackgroundDelivery:
+    """Delivers the outbox from inside the web process every few seconds: a development
+    convenience for when no mail server is configured, so the messages (and their manage
+    links) appear in the server's own log."""
+
+    def __init__(self, sessions: sessionmaker[Session], transport: Transport, mail_from: str, *, interval: float = 2.0) -> None:
+        self.sessions = sessions
+        self.transport = transport
+        self.mail_from = mail_from
+        self.interval = interval
+        self._halt = threading.Event()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="portal-mail-delivery")
+
+    async def stop(self) -> None:
+        """Let the round in progress finish its message, then end."""
+        self._halt.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                await asyncio.to_thread(deliver_due, self.sessions, self.transport, self.mail_from, stop=self._halt)
+            except Exception:
+                log.exception("in-process email delivery failed; trying again in %s s", self.interval)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+
+
+# --- what organisers see --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    message: OutboxMessage
+    event_title: str | None
+    event_slug: str | None
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    rows: list[OutboxRow]
+    counts: dict[str, int]
+    status: MessageStatus | None
+    q: str | None
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def list_messages(
+    session: Session, *, status: MessageStatus | None = None, q: str | None = None, page: int = 1, per_page: int = 50
+) -> OutboxPage:
+    """Messages newest first, of one status and to addresses containing `q` if given, with
+    the number of messages in each status."""
+    counts = {s.value: 0 for s in MessageStatus}
+    for value, count in session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)):
+        counts[MessageStatus(value).value] = count
+    conditions = []
+    if status is not None:
+        conditions.append(OutboxMessage.status == status)
+    if q:
+        conditions.append(OutboxMessage.to_address.like(_like(q), escape="\\"))
+    total = session.scalar(select(func.count()).select_from(OutboxMessage).where(*conditions)) or 0
+    page = max(1, min(page, max(1, -(-total // per_page))))
+    query = (
+        select(OutboxMessage, Event.title, Event.slug)
+        .outerjoin(Event, Event.id == OutboxMessage.event_id)
+        .where(*conditions)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    rows = [OutboxRow(message, title, slug) for message, title, slug in session.execute(query)]
+    return OutboxPage(rows, counts, status, q, page, per_page, total)
+
+
+def requeue(session: Session, actor: Actor | None, message_id: int, *, now: datetime | None = None) -> OutboxMessage:
+    """Send a failed or sent message again, as it was written: back in the queue, due now,
+    its attempts counted from zero."""
+    now = now or utcnow()
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None:
+        raise NotFound("There is no such message in the outbox.")
+    if message.status == MessageStatus.QUEUED:
+        raise InvalidTransition("This message is already waiting to be sent.")
+    before = {"status": message.status, "attempts": message.attempts}
+    message.status = MessageStatus.QUEUED
+    message.attempts = 0
+    message.next_attempt_at = now
+    message.claimed_until = None
+    message.last_error = ""
+    audit.record(
+        session, actor, "message.resend", event_id=message.event_id, registration_id=message.registration_id,
+        before=before, after={"status": MessageStatus.QUEUED, "attempts": 0}, now=now,
+    )
+    return message

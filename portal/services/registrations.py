@@ -12,6 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
@@ -29,6 +30,8 @@ from portal.models import (
     Registration,
     RegistrationStatus,
 )
+from portal.services import audit
+from portal.services.audit import Actor
 from portal.services.mail import Site, queue_registration_message
 
 S = RegistrationStatus
@@ -208,7 +211,7 @@ def fill_free_seats(session: Session, site: Site, event: Event, *, now: datetime
 
 def find_by_token(session: Session, token: str) -> Registration:
     """The registration a private token opens, or NotFound."""
-    if not token or len(token) > 64:
+    if not token or len(token) > 64 or "\x00" in token:
         raise NotFound("This link is not valid. Check that you copied all of it.")
     registration = session.scalar(select(Registration).where(Registration.token == token))
     # The lookup uses the index; the constant-time comparison guards the equality itself.
@@ -279,3 +282,272 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
     if held_seat:
         fill_free_seats(session, site, event, now=now)
     return registration
+
+
+# --- Organisers' actions on a roster (the back office) ----------------------------------------
+# The same lock and the same capacity functions as the public side: every action runs under
+# lock_event, counts seats with confirmed_count/seats_left, and hands freed seats to the
+# waiting list with fill_free_seats. Each change is written to the audit log and emailed.
+
+
+class RosterAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    WAITLIST = "waitlist"
+    PROMOTE = "promote"
+    CANCEL = "cancel"
+    CHECK_IN = "check_in"
+    UNDO_CHECK_IN = "undo_check_in"
+
+
+# The email each status change sends; check-in sends none. An approval that finds no seat
+# is still an approval: its email says so and gives the place in the queue.
+_ACTION_MAIL = {
+    (RosterAction.APPROVE, S.CONFIRMED): "approved",
+    (RosterAction.APPROVE, S.WAITLISTED): "approved",
+    (RosterAction.REJECT, S.REJECTED): "rejected",
+    (RosterAction.WAITLIST, S.WAITLISTED): "waitlisted",
+    (RosterAction.PROMOTE, S.CONFIRMED): "promoted",
+    (RosterAction.CANCEL, S.CANCELLED): "cancelled",
+}
+
+MAX_BULK = 500
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    registration_id: int
+    name: str
+    before: RegistrationStatus | None
+    after: RegistrationStatus | None  # None when nothing changed
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionReport:
+    action: RosterAction
+    event_slug: str
+    results: list[ActionResult]
+    # Taken from the waiting list because the action freed seats: (id, name), in queue order.
+    promoted: list[tuple[int, str]]
+
+    @property
+    def changed(self) -> list[ActionResult]:
+        return [r for r in self.results if r.problem is None]
+
+    @property
+    def skipped(self) -> list[ActionResult]:
+        return [r for r in self.results if r.problem is not None]
+
+
+@dataclass
+class _Seats:
+    """Running counts while a bulk action works through its registrations."""
+
+    event: Event
+    confirmed: int
+    waiting: int
+    freed: bool = False
+
+    def free(self) -> bool:
+        left = seats_left(self.event, self.confirmed)
+        return left is None or left > 0
+
+
+def promote_from_waitlist(session: Session, site: Site, actor: Actor | None, event: Event, *, now: datetime | None = None) -> list[Registration]:
+    """fill_free_seats, with an audit entry for each promotion. The event must be locked."""
+    now = now or utcnow()
+    promoted = fill_free_seats(session, site, event, now=now)
+    for registration in promoted:
+        audit.record(
+            session, actor, "registration.promote", event_id=event.id, registration_id=registration.id,
+            before={"status": S.WAITLISTED}, after={"status": S.CONFIRMED, "reason": "a seat became free"}, now=now,
+        )
+    return promoted
+
+
+def _status_change(action: RosterAction, registration: Registration, seats: _Seats, session: Session) -> tuple[RegistrationStatus | None, str | None]:
+    """The status an action moves a registration to, or the reason it cannot."""
+    status = registration.status
+    cancelled_event = seats.event.status == EventStatus.CANCELLED
+    if action == RosterAction.APPROVE:
+        if status not in (S.PENDING, S.REJECTED):
+            return None, f"is {_words(status)}, not waiting for a decision"
+        if cancelled_event:
+            return None, "cannot be given a seat: the event is cancelled"
+        if status == S.REJECTED and _has_other_active(session, registration):
+            return None, "has registered again since; decide on the newer registration"
+        return (S.CONFIRMED if seats.free() else S.WAITLISTED), None
+    if action == RosterAction.REJECT:
+        if status not in ACTIVE_STATUSES:
+            return None, f"is {_words(status)} already"
+        return S.REJECTED, None
+    if action == RosterAction.WAITLIST:
+        if status == S.PENDING:
+            if seats.free():
+                return None, "could have a seat, which is free: approve instead, or leave the application pending"
+            return S.WAITLISTED, None
+        if status == S.CONFIRMED:
+            if seats.waiting == 0:
+                return None, "would get the freed seat straight back, as nobody else is waiting: cancel or reject instead"
+            return S.WAITLISTED, None
+        return None, f"is {_words(status)}"
+    if action == RosterAction.PROMOTE:
+        if status != S.WAITLISTED:
+            return None, f"is {_words(status)}, not on the waiting list"
+        if cancelled_event:
+            return None, "cannot be given a seat: the event is cancelled"
+        if not seats.free():
+            return None, "cannot have a seat: none is free (raise the capacity or cancel a confirmed registration first)"
+        return S.CONFIRMED, None
+    if action == RosterAction.CANCEL:
+        if status not in ACTIVE_STATUSES:
+            return None, f"is {_words(status)} already"
+        return S.CANCELLED, None
+    raise ValueError(action)
+
+
+def _words(status: RegistrationStatus) -> str:
+    return {
+        S.PENDING: "pending",
+        S.CONFIRMED: "confirmed",
+        S.WAITLISTED: "on the waiting list",
+        S.CANCELLED: "cancelled",
+        S.REJECTED: "rejected",
+    }[status]
+
+
+def _has_other_active(session: Session, registration: Registration) -> bool:
+    return session.scalar(
+        select(Registration.id).where(
+            Registration.event_id == registration.event_id,
+            Registration.email == registration.email,
+            Registration.id != registration.id,
+            Registration.status.in_(ACTIVE_STATUSES),
+        ).limit(1)
+    ) is not None
+
+
+def _move(registration: Registration, to: RegistrationStatus, seats: _Seats, now: datetime) -> None:
+    was = registration.status
+    if was == S.CONFIRMED:
+        seats.confirmed -= 1
+        seats.freed = True
+    if was == S.WAITLISTED:
+        seats.waiting -= 1
+    registration.status = to
+    registration.updated_at = now
+    if to == S.CONFIRMED:
+        registration.confirmed_at = now
+        registration.waitlisted_at = None
+        seats.confirmed += 1
+    elif to == S.WAITLISTED:
+        # The back of the queue, whatever the registration's age.
+        registration.waitlisted_at = now
+        registration.confirmed_at = None
+        seats.waiting += 1
+    else:
+        registration.waitlisted_at = None
+        if to == S.CANCELLED:
+            registration.cancelled_at = now
+
+
+def _check_in(action: RosterAction, registration: Registration, now: datetime) -> str | None:
+    if action == RosterAction.CHECK_IN:
+        if registration.status != S.CONFIRMED:
+            return f"is {_words(registration.status)}, so cannot be checked in"
+        if registration.checked_in_at is not None:
+            return "is checked in already"
+        registration.checked_in_at = now
+    else:
+        if registration.checked_in_at is None:
+            return "is not checked in"
+        registration.checked_in_at = None
+    registration.updated_at = now
+    return None
+
+
+def act_on_registrations(
+    session: Session,
+    site: Site,
+    actor: Actor | None,
+    slug: str,
+    action: RosterAction,
+    registration_ids: list[int],
+    *,
+    now: datetime | None = None,
+) -> ActionReport:
+    """An organiser's action on one or many registrations of one event, under the event lock.
+    Seats go first-come among the selected; seats it frees go to the waiting list in order."""
+    now = now or utcnow()
+    action = RosterAction(action)
+    if len(registration_ids) > MAX_BULK:
+        raise InvalidTransition(f"Select at most {MAX_BULK} registrations at a time.")
+    event = lock_event(session, slug)
+    selected = list(
+        session.scalars(
+            select(Registration)
+            .where(Registration.event_id == event.id, Registration.id.in_(set(registration_ids)))
+            .order_by(Registration.created_at, Registration.id)
+        )
+    )
+    waiting = session.scalar(
+        select(func.count()).select_from(Registration).where(Registration.event_id == event.id, Registration.status == S.WAITLISTED)
+    ) or 0
+    seats = _Seats(event, confirmed_count(session, event.id), waiting)
+    results: list[ActionResult] = []
+    for missing in sorted(set(registration_ids) - {r.id for r in selected}):
+        results.append(ActionResult(missing, "", None, None, "is not on this event's roster"))
+
+    for registration in selected:
+        before = registration.status
+        if action in (RosterAction.CHECK_IN, RosterAction.UNDO_CHECK_IN):
+            old_time = registration.checked_in_at
+            problem = _check_in(action, registration, now)
+            if problem is None:
+                audit.record(
+                    session, actor, f"registration.{action}", event_id=event.id, registration_id=registration.id,
+                    before={"checked_in_at": old_time}, after={"checked_in_at": registration.checked_in_at}, now=now,
+                )
+            results.append(ActionResult(registration.id, registration.name, before, None if problem else before, problem))
+            continue
+
+        to, problem = _status_change(action, registration, seats, session)
+        if to is None:
+            results.append(ActionResult(registration.id, registration.name, before, None, problem))
+            continue
+        _move(registration, to, seats, now)
+        session.flush()
+        audit.record(
+            session, actor, f"registration.{action}", event_id=event.id, registration_id=registration.id,
+            before={"status": before}, after={"status": to}, now=now,
+        )
+        kind = _ACTION_MAIL[(action, to)]
+        position = waitlist_position(session, registration) if to == S.WAITLISTED else None
+        queue_registration_message(
+            session, site, kind, registration, event, position=position, held_seat=before == S.CONFIRMED
+        )
+        results.append(ActionResult(registration.id, registration.name, before, to))
+
+    promoted: list[Registration] = []
+    if seats.freed:
+        session.flush()
+        promoted = promote_from_waitlist(session, site, actor, event, now=now)
+    return ActionReport(action, event.slug, results, [(r.id, r.name) for r in promoted])
+
+
+def event_slug_of(session: Session, registration_id: int) -> str:
+    """The slug of the event a registration belongs to, or NotFound."""
+    slug = session.scalar(
+        select(Event.slug).join(Registration, Registration.event_id == Event.id).where(Registration.id == registration_id)
+    )
+    if slug is None:
+        raise NotFound("There is no such registration.")
+    return slug
+
+
+def act_on_registration(
+    session: Session, site: Site, actor: Actor | None, registration_id: int, action: RosterAction, *, now: datetime | None = None
+) -> ActionReport:
+    """An organiser's action on one registration (the registration page, the door)."""
+    return act_on_registrations(session, site, actor, event_slug_of(session, registration_id), action, [registration_id], now=now)

@@ -54,7 +54,8 @@ def check(request: Request, submitted: str | None) -> None:
     if not cookie or not submitted:
         raise CSRFRefused()
     expected = _sign(str(request.app.state.settings.secret_key), cookie)
-    if not hmac.compare_digest(expected, submitted):
+    # Compare bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    if not hmac.compare_digest(expected.encode(), submitted.encode("utf-8", "surrogatepass")):
         raise CSRFRefused()
 
 

@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from portal.errors import EventFull, InvalidTransition, RegistrationClosed
+from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationClosed
 from portal.forms.public import DetailsForm, RegistrationForm, form_class
 from portal.models import Admission
 from portal.services import events, registrations
 from portal.services.registrations import Submission
 from portal.web.csrf import read_form
+from portal.web.pagecache import cached_page
 from portal.web.plumbing import render, site, uow
 
 PER_PAGE = 20
 MAX_QUERY = 200
+_PAGE = re.compile(r"[0-9]{1,5}")
+
+
+def _path(request: Request, name: str) -> str:
+    """A path parameter; one holding NUL names nothing (and PostgreSQL refuses to look it up)."""
+    value: str = request.path_params[name]
+    if "\x00" in value:
+        raise NotFound("There is nothing at this address.")
+    return value
 
 
 def _page_number(request: Request) -> int:
     raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 6 else 1
+    # Only ASCII digits: str.isdigit() also accepts "①" and "²", which int() refuses.
+    return int(raw) if _PAGE.fullmatch(raw) else 1
 
 
 def _param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name, "").strip()
+    # PostgreSQL refuses NUL in text, so a NUL would turn a search into a server error.
+    value = request.query_params.get(name, "").replace("\x00", "").strip()
     return value[:MAX_QUERY] or None
 
 
+@cached_page
 async def home(request: Request) -> Response:
     data = await uow(request, events.get_home)
     return render(request, "public/home.html", {"home": data})
 
 
+@cached_page
 async def list_events(request: Request) -> Response:
     past = request.query_params.get("when") == "past"
     filters = {
@@ -50,8 +66,9 @@ async def list_events(request: Request) -> Response:
     )
 
 
+@cached_page
 async def show_event(request: Request) -> Response:
-    data = await uow(request, events.get_event_page, request.path_params["slug"])
+    data = await uow(request, events.get_event_page, _path(request, "slug"))
     return render(request, "public/event.html", {"data": data})
 
 
@@ -65,7 +82,7 @@ def _submission(form: RegistrationForm) -> Submission:
 
 
 async def register(request: Request) -> Response:
-    slug = request.path_params["slug"]
+    slug = _path(request, "slug")
     data = await uow(request, events.get_event_page, slug)
     cls = form_class(RegistrationForm, data.programme.code if data.programme else None, data.admission)
     problem = None
@@ -90,17 +107,19 @@ async def register(request: Request) -> Response:
 
 
 async def registered(request: Request) -> Response:
-    data = await uow(request, events.get_event_page, request.path_params["slug"])
+    data = await uow(request, events.get_event_page, _path(request, "slug"))
     return render(request, "public/registered.html", {"data": data})
 
 
+@cached_page
 async def list_programmes(request: Request) -> Response:
     programmes = await uow(request, events.list_programmes)
     return render(request, "public/programmes.html", {"programmes": programmes})
 
 
+@cached_page
 async def show_programme(request: Request) -> Response:
-    data = await uow(request, events.get_programme_page, request.path_params["code"])
+    data = await uow(request, events.get_programme_page, _path(request, "code"))
     return render(request, "public/programme.html", {"data": data})
 
 
@@ -108,7 +127,7 @@ PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 
 async def manage_registration(request: Request) -> Response:
-    token = request.path_params["token"]
+    token = _path(request, "token")
     view = await uow(request, registrations.view_registration, token)
     programme_code = view.programme.code if view.programme else None
     admission = view.programme.admission if view.programme else None
@@ -135,7 +154,7 @@ async def manage_registration(request: Request) -> Response:
 
 
 async def cancel_registration(request: Request) -> Response:
-    token = request.path_params["token"]
+    token = _path(request, "token")
     if request.method == "POST":
         await read_form(request)
         try:

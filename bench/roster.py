@@ -1,0 +1,259 @@
+"""The back office at scale: one event with 100,000 registrations in SQLite.
+
+Measures the roster page in process (httpx over the ASGI transport, signed in as an
+organiser; median of 20 requests after 2 discarded): the first page, the last page, a deep
+page reached by cursor, a sort on another column, a status filter and two searches. Then the
+export, CSV and XLSX, each run as `portal export roster` in a child process: wall time and
+peak resident memory (ru_maxrss of that child), for 100,000 rows and for 10,000 rows, to
+show that memory does not grow with the roster.
+
+    .venv/bin/python bench/roster.py [--registrations 100000] [--write-readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx2 as httpx
+from sqlalchemy import insert, select
+from starlette.datastructures import Secret
+
+from portal import migrate
+from portal.app import create_app
+from portal.db import make_engine, make_session_factory, run_unit_of_work
+from portal.models import Admission, Event, EventStatus, Programme, Registration, RegistrationStatus
+from portal.services import organisers
+from portal.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+README = HERE / "README.md"
+PORTAL = Path(sys.executable).with_name("portal")
+PASSWORD = "bench password long enough"
+REQUESTS, WARMUP = 20, 2
+# Read against the figures of the last run before writing it into the README.
+NOTE = (
+    "Where it falls short: the CSV export of 100,000 rows takes about 3.5 s after the command's start-up, over the 3 s "
+    "target (memory is well within it, and flat); the XLSX export is bound by openpyxl's cost per cell (about 25 µs, "
+    "1.6 million cells) and is far slower; a search that matches nobody reads every row, and the door's search walks the "
+    "name index, both just over 100 ms."
+)
+
+FIRST = ["Aisha", "Budi", "Chen", "Dewi", "Eko", "Farah", "Grace", "Hiroshi", "Indra", "Jun", "Kavya", "Lina", "Minh", "Nadia", "Omar", "Priya", "Quang", "Rizal", "Siti", "Thanh"]
+LAST = ["Rahman", "Santoso", "Wei", "Lestari", "Nguyen", "Tan", "Lim", "Sato", "Kumar", "Park", "Reyes", "Ong", "Chua", "Goh", "Ibrahim"]
+ORGS = ["Ministry of Foreign Affairs", "Ministry of Defence", "National University", "Embassy of Japan", "Maritime Institute", "Policy Research Centre", "Armed Forces", "Coast Guard"]
+SERVICES = ["Army", "Navy", "Air Force", "Ministry of Defence", "Police"]
+
+
+def fill(url: str, n: int, slug: str) -> None:
+    """One published event with `n` registrations, inserted in bulk."""
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    rng = random.Random(n)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with sessions.begin() as session:
+        programme = session.scalar(select(Programme).where(Programme.code == "appsmo"))
+        if programme is None:
+            programme = Programme(code="appsmo", name="Asia-Pacific Programme for Senior Military Officers", admission=Admission.NOMINATION)
+            session.add(programme)
+            session.flush()
+        event = Event(
+            slug=slug, title=f"Bench event ({n:,} registrations)", programme_id=programme.id, starts_at=now + timedelta(days=60),
+            ends_at=now + timedelta(days=65), venue="RSIS", capacity=int(n * 0.6), status=EventStatus.PUBLISHED, published_at=now,
+        )
+        session.add(event)
+        session.flush()
+        statuses = [RegistrationStatus.CONFIRMED] * 60 + [RegistrationStatus.WAITLISTED] * 20 + [RegistrationStatus.PENDING] * 10 + [RegistrationStatus.CANCELLED] * 5 + [RegistrationStatus.REJECTED] * 5
+        batch = []
+        for i in range(n):
+            status = statuses[i % 100]
+            created = now - timedelta(days=60) + timedelta(seconds=int(i * 60 * 86400 / n))
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            batch.append({
+                "event_id": event.id, "email": f"{first}.{last}.{i}@example.org".lower(), "name": f"{first} {last}",
+                "organisation": rng.choice(ORGS),
+                "answers": {"rank": rng.choice(["Colonel", "Brigadier", "Captain (N)"]), "service": rng.choice(SERVICES),
+                            "country": rng.choice(["Singapore", "Malaysia", "Indonesia", "Viet Nam", "Japan"]),
+                            "nominating_authority": "Ministry of Defence"},
+                "status": status, "token": secrets.token_urlsafe(32), "consented_at": created, "created_at": created, "updated_at": created,
+                "confirmed_at": created if status == RegistrationStatus.CONFIRMED else None,
+                "waitlisted_at": created if status == RegistrationStatus.WAITLISTED else None,
+                "cancelled_at": created + timedelta(days=1) if status == RegistrationStatus.CANCELLED else None,
+                "checked_in_at": now if status == RegistrationStatus.CONFIRMED and i % 7 == 0 else None,
+            })
+            if len(batch) == 5000:
+                session.execute(insert(Registration), batch)
+                batch = []
+        if batch:
+            session.execute(insert(Registration), batch)
+    engine.dispose()
+
+
+async def measure_pages(settings: Settings, slug: str) -> dict[str, float]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    results: dict[str, float] = {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench", follow_redirects=False) as client:
+        page = await client.get("/admin/sign-in")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        signed = await client.post("/admin/sign-in", data={"csrf_token": token, "email": "bench@example.org", "password": PASSWORD})
+        assert signed.status_code == 303, signed.text
+        base = f"/admin/events/{slug}"
+        last = await client.get(base, params={"last": "1"})
+        before = re.search(r'href="[^"]*before=([^"&]+)[^"]*" rel="prev"', last.text).group(1)  # type: ignore[union-attr]
+        cases = {
+            "first page (sorted by registration time)": (base, {}),
+            "last page": (base, {"last": "1"}),
+            "deep page by cursor (rows 99,850-99,900)": (base, {"before": before}),
+            "sorted by name, descending": (base, {"sort": "name", "dir": "desc"}),
+            "waiting list only, sorted by organisation": (base, {"status": "waitlisted", "sort": "organisation"}),
+            "search 'tan' (many matches)": (base, {"q": "tan"}),
+            "search 'nobody-at-all' (no match: full scan)": (base, {"q": "nobody-at-all"}),
+            "check-in search 'grace tan'": (f"{base}/check-in", {"q": "grace tan"}),
+        }
+        for label, (path, params) in cases.items():
+            times = []
+            for i in range(WARMUP + REQUESTS):
+                start = time.perf_counter()
+                response = await client.get(path, params=params)
+                elapsed = (time.perf_counter() - start) * 1000
+                assert response.status_code == 200, (label, response.status_code, response.text[:500])
+                if i >= WARMUP:
+                    times.append(elapsed)
+            results[label] = statistics.median(times)
+            print(f"  {label}: median {results[label]:.1f} ms (max {max(times):.1f})", file=sys.stderr)
+    app.state.engine.dispose()
+    return results
+
+
+def measure_export(url: str, slug: str, fmt: str, workdir: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS in MB, file size) of `portal export roster` in a child process."""
+    out = workdir / f"{slug}.{fmt}"
+    # A fresh intermediate process, so that ru_maxrss of its children is this export's alone.
+    probe = (
+        "import resource, subprocess, sys, time\n"
+        "start = time.perf_counter()\n"
+        "subprocess.run(sys.argv[1:], check=True, stderr=subprocess.DEVNULL)\n"
+        "wall = time.perf_counter() - start\n"
+        "print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    env = {**os.environ, "PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": "bench"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(PORTAL), "export", "roster", slug, "--format", fmt, "-o", str(out)],
+        env=env, cwd=workdir, check=True, capture_output=True, text=True,
+    )
+    wall, maxrss_kb = result.stdout.split()
+    return float(wall), int(maxrss_kb) / 1024, out.stat().st_size
+
+
+def cpu_reference() -> float:
+    """Seconds for ten million additions in a Python loop: to scale these figures to another machine."""
+    start, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - start
+
+
+def startup_seconds() -> float:
+    """Wall time of `portal --help`: the interpreter and the imports every command pays."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([str(PORTAL), "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def write_readme(text: str) -> None:
+    current = README.read_text() if README.exists() else "# Benchmarks\n"
+    section = re.compile(r"\n## Back office\n.*?(?=\n## |\Z)", re.S)
+    if section.search(current):
+        current = section.sub(lambda _: "\n" + text.rstrip("\n") + "\n", current)
+    else:
+        current = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+    README.write_text(current)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--registrations", type=int, default=100_000)
+    parser.add_argument("--write-readme", action="store_true")
+    args = parser.parse_args()
+    n = args.registrations
+    small = max(n // 10, 1)
+
+    with tempfile.TemporaryDirectory(prefix="portal-bench-") as tmp:
+        workdir = Path(tmp)
+        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        migrate.upgrade(url)
+        start = time.perf_counter()
+        fill(url, n, "bench-large")
+        fill(url, small, "bench-small")
+        print(f"inserted {n + small:,} registrations in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+        engine = make_engine(url)
+        run_unit_of_work(make_session_factory(engine), organisers.add_organiser, "bench@example.org", PASSWORD, name="Bench")
+        engine.dispose()
+
+        settings = Settings(database_url=url, secret_key=Secret("bench"), var_dir=workdir / "var")
+        print("roster page, in process:", file=sys.stderr)
+        pages = asyncio.run(measure_pages(settings, "bench-large"))
+
+        reference, startup = cpu_reference(), startup_seconds()
+        exports = {}
+        for fmt in ("csv", "xlsx"):
+            for slug, rows in (("bench-large", n), ("bench-small", small)):
+                wall, rss, size = measure_export(url, slug, fmt, workdir)
+                exports[(fmt, rows)] = (wall, rss, size)
+                print(f"export {fmt} {rows:,} rows: {wall:.2f} s, peak RSS {rss:.0f} MB, {size / 1e6:.1f} MB file", file=sys.stderr)
+
+    lines = [
+        "## Back office",
+        "",
+        f"Measured {datetime.now():%Y-%m-%d} on {os.cpu_count()} cores ({platform.machine()}), Python {platform.python_version()}, "
+        f"SQLite {__import__('sqlite3').sqlite_version}: one event with {n:,} registrations (bulk inserted, no ANALYZE run). "
+        f"For scaling to another machine: a Python loop of ten million additions (in a function) took {reference:.2f} s here; "
+        "other sessions' test suites were running on the same two cores during the run.",
+        "",
+        "```sh",
+        ".venv/bin/python bench/roster.py --write-readme",
+        "```",
+        "",
+        f"The roster page, in process (httpx over the ASGI transport, signed in; median of {REQUESTS} requests after {WARMUP} discarded). "
+        "Each page also draws the counts by status, the per-day chart over all rows, and the ten latest audit entries. Target: under 100 ms.",
+        "",
+        "| page | median ms |",
+        "|---|---:|",
+        *(f"| {label} | {ms:.1f} |" for label, ms in pages.items()),
+        "",
+        "The export, `portal export roster SLUG --format F -o FILE` in a child process: wall time (including the "
+        "interpreter's start) and peak resident memory of that process. Targets for CSV at 100,000 rows: under 3 s and 150 MB, "
+        f"with memory flat in the number of rows. Starting the command (interpreter and imports, `portal --help`) takes {startup:.2f} s of each.",
+        "",
+        "| format | rows | seconds | peak RSS MB | file MB |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| {fmt.upper()} | {rows:,} | {wall:.2f} | {rss:.0f} | {size / 1e6:.1f} |" for (fmt, rows), (wall, rss, size) in exports.items()),
+        "",
+        NOTE,
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write_readme:
+        write_readme(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""The back office's forms. They check shape only; the services apply the rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    Form,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from portal.forms.public import STRIP, plain_line, plain_text
+from portal.models import Admission, RegistrationStatus
+from portal.services.events_admin import EventValues, ProgrammeValues
+from portal.services.organisers import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from portal.services.registrations import RosterAction
+from portal.services.rosters import SORTS
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# datetime-local sends 2027-03-08T09:00; an old browser shows a text box, where people type
+# the same with a space.
+TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _local_field(label: str, required: bool, description: str = "") -> DateTimeLocalField:
+    checks = [InputRequired(f"Enter the {label.lower()} as date and time.")] if required else [Optional()]
+    return DateTimeLocalField(label, checks, format=TIME_FORMATS, description=description)
+
+
+def aware(value: datetime | None, tz: str) -> datetime | None:
+    """A naive local time from the form, in the event's zone."""
+    return value.replace(tzinfo=ZoneInfo(tz)) if value is not None else None
+
+
+def local(value: datetime | None, tz: str) -> datetime | None:
+    """An aware time as the form shows it: naive, in the event's zone."""
+    return value.astimezone(ZoneInfo(tz)).replace(tzinfo=None) if value is not None else None
+
+
+class SignInForm(Form):
+    email = EmailField("Email address", [InputRequired("Enter your email address."), Length(max=254)], filters=STRIP)
+    password = PasswordField("Password", [InputRequired("Enter your password."), Length(max=MAX_PASSWORD_LENGTH)])
+    next = HiddenField()
+
+
+class EventForm(Form):
+    title = StringField("Title", [InputRequired("Give the event a title."), Length(max=500), plain_line], filters=STRIP)
+    programme = SelectField("Programme", choices=options([("", "None: a standalone event")]), validate_choice=True)
+    category = StringField(
+        "Category",
+        [InputRequired("Enter a category, e.g. seminar."), Length(max=40),
+         Regexp(SLUG_PATTERN, message="Use lowercase words joined by hyphens, e.g. book-launch.")],
+        filters=[_lower], default="seminar",
+        description="Lowercase words joined by hyphens: seminar, webinar, conference, course, book-launch…",
+    )
+    timezone = StringField(
+        "Time zone", [InputRequired("Enter the event's time zone."), Length(max=64)], filters=STRIP,
+        default="Asia/Singapore", description="The times below are in this zone, e.g. Asia/Singapore or Europe/London.",
+    )
+    starts_at = _local_field("Starts", True)
+    ends_at = _local_field("Ends", True)
+    all_day = BooleanField("All-day event (times are ignored in calendars)")
+    venue = StringField("Venue", [Optional(), Length(max=300), plain_line], filters=STRIP)
+    address = StringField("Address", [Optional(), Length(max=500), plain_line], filters=STRIP)
+    online_url = StringField(
+        "Online link", [Optional(), Length(max=500), plain_line,
+                        Regexp(r"^https?://\S+$", message="Enter a full link starting with https://.")],
+        filters=STRIP, description="Shown to confirmed participants only.",
+    )
+    capacity = IntegerField(
+        "Capacity", [Optional(), NumberRange(0, 1_000_000, "Enter a whole number from 0 to 1,000,000.")],
+        description="Seats. Leave empty for no limit. Raising it gives the new seats to the waiting list, in order.",
+    )
+    waitlist = BooleanField("Offer a waiting list on the public form when the event is full", default=True)
+    registration_opens_at = _local_field("Registration opens", False, "Empty: open as soon as the event is published.")
+    registration_closes_at = _local_field("Registration closes", False, "Empty: open until the event starts.")
+    description = TextAreaField(
+        "Description", [Optional(), Length(max=50_000), plain_text],
+        description="Markdown: **bold**, *italic*, [links](https://…), lists, ## headings.",
+    )
+    speakers = TextAreaField("Speakers", [Optional(), Length(max=15_000), plain_text], description="One per line.")
+
+    def validate_timezone(self, field: Any) -> None:
+        try:
+            ZoneInfo(field.data or "")
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError("This is not a time zone name; write it like Asia/Singapore.") from None
+
+    def validate_ends_at(self, field: Any) -> None:
+        if field.data and self.starts_at.data and field.data <= self.starts_at.data:
+            raise ValidationError("The event must end after it starts.")
+
+    def validate_registration_closes_at(self, field: Any) -> None:
+        opens = self.registration_opens_at.data
+        if field.data and opens and field.data <= opens:
+            raise ValidationError("Registration must close after it opens.")
+
+    def values(self) -> EventValues:
+        tz = self.timezone.data
+        starts_at, ends_at = aware(self.starts_at.data, tz), aware(self.ends_at.data, tz)
+        assert starts_at and ends_at
+        return EventValues(
+            title=self.title.data or "",
+            starts_at=starts_at,
+            ends_at=ends_at,
+            timezone=tz,
+            programme_code=self.programme.data or None,
+            category=self.category.data or "seminar",
+            all_day=bool(self.all_day.data),
+            venue=self.venue.data or "",
+            address=self.address.data or "",
+            online_url=self.online_url.data or None,
+            capacity=self.capacity.data,
+            waitlist=bool(self.waitlist.data),
+            registration_opens_at=aware(self.registration_opens_at.data, tz),
+            registration_closes_at=aware(self.registration_closes_at.data, tz),
+            description=(self.description.data or "").replace("\r\n", "\n"),
+            speakers=[line.strip() for line in (self.speakers.data or "").splitlines() if line.strip()],
+        )
+
+    @staticmethod
+    def data_of(event: Any, programme_code: str | None) -> dict[str, Any]:
+        """An event as the form shows it, times in its own zone."""
+        tz = event.timezone
+        return {
+            "title": event.title, "programme": programme_code or "", "category": event.category, "timezone": tz,
+            "starts_at": local(event.starts_at, tz), "ends_at": local(event.ends_at, tz), "all_day": event.all_day,
+            "venue": event.venue, "address": event.address, "online_url": event.online_url or "",
+            "capacity": event.capacity, "waitlist": event.waitlist,
+            "registration_opens_at": local(event.registration_opens_at, tz),
+            "registration_closes_at": local(event.registration_closes_at, tz),
+            "description": event.description, "speakers": "\n".join(event.speakers or []),
+        }
+
+
+class NewEventForm(EventForm):
+    slug = StringField(
+        "Address name", [InputRequired("Choose the name for the event's web address."), Length(max=120),
+                         Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. tatc-2027-03.")],
+        filters=[_lower], description="Part of the event's web address: /events/tatc-2027-03. It cannot change later.",
+    )
+
+
+class DuplicateForm(Form):
+    slug = NewEventForm.slug
+    title = EventForm.title
+    starts_at = _local_field("Starts", True, "In the event's own time zone. Every other time moves by the same amount.")
+
+
+class ProgrammeForm(Form):
+    name = StringField("Name", [InputRequired("Give the programme a name."), Length(max=200), plain_line], filters=STRIP)
+    admission = SelectField(
+        "Admission",
+        choices=options([(Admission.OPEN.value, "Open: first come, first served"),
+                         (Admission.APPLICATION.value, "Application: organisers approve"),
+                         (Admission.NOMINATION.value, "Nomination: a nominating authority, organisers approve")]),
+    )
+    summary = StringField("Summary", [Optional(), Length(max=500), plain_line], filters=STRIP, description="One line for listings.")
+    description = TextAreaField("Description", [Optional(), Length(max=20_000), plain_text], description="Markdown.")
+
+    def values(self) -> ProgrammeValues:
+        return ProgrammeValues(
+            name=self.name.data or "", admission=Admission(self.admission.data),
+            summary=self.summary.data or "", description=(self.description.data or "").replace("\r\n", "\n"),
+        )
+
+
+class NewProgrammeForm(ProgrammeForm):
+    code = StringField(
+        "Code", [InputRequired("Choose a short code."), Length(max=40),
+                 Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. tatc.")],
+        filters=[_lower], description="Used in web addresses and feeds: /programmes/tatc. It cannot change later.",
+    )
+
+
+_PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters. A few unrelated words make a good one."
+
+
+def _new_password(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        [InputRequired("Enter a password."),
+         Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH, message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
+        description=_PASSWORD_HELP,
+    )
+
+
+class OrganiserForm(Form):
+    email = EmailField(
+        "Email address",
+        [InputRequired("Enter their email address."), Length(max=254), plain_line,
+         Email("Enter a complete email address, like name@example.org.")],
+        filters=STRIP,
+    )
+    name = StringField("Name", [Optional(), Length(max=200), plain_line], filters=STRIP)
+    password = _new_password("First password")
+    is_admin = BooleanField("Admin: can also manage organiser accounts")
+
+
+class PasswordForm(Form):
+    current = PasswordField("Current password", [InputRequired("Enter your current password."), Length(max=MAX_PASSWORD_LENGTH)])
+    new = _new_password("New password")
+    confirm = PasswordField("New password again", [InputRequired("Repeat the new password."), EqualTo("new", "The two new passwords differ.")])
+
+
+# --- query strings and action forms ----------------------------------------------------------
+
+_STATUS_CHOICES = options([("", "Every status")] + [(s.value, s.value) for s in RegistrationStatus])
+_CURSOR = [Optional(), Length(max=600), Regexp(r"^[A-Za-z0-9_-]+$", message="damaged")]
+
+
+class RosterQueryForm(Form):
+    """The roster's query string. A value that does not fit is a bad link: 400."""
+
+    status = SelectField(choices=_STATUS_CHOICES, default="")
+    q = StringField(validators=[Optional(), Length(max=200)], filters=STRIP, default="")
+    sort = SelectField(choices=options([(k, k) for k in SORTS]), default="registered")
+    dir = SelectField(choices=options([("asc", "asc"), ("desc", "desc")]), default="asc")
+    after = StringField(validators=_CURSOR)
+    before = StringField(validators=_CURSOR)
+    last = SelectField(choices=options([("", ""), ("1", "1")]), default="")
+
+    def link_params(self) -> dict[str, str]:
+        """The filter and sort, for links and redirects that keep them (not the page)."""
+        params = {"status": self.status.data or "", "q": self.q.data or "", "sort": self.sort.data, "dir": self.dir.data}
+        return {k: v for k, v in params.items() if v and not (k == "sort" and v == "registered") and not (k == "dir" and v == "asc")}
+
+
+class BulkActionForm(RosterQueryForm):
+    action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
+    id = SelectMultipleField(coerce=int, validate_choice=False)
+
+
+class RegistrationActionForm(Form):
+    action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
+
+
+class CheckInActionForm(Form):
+    action = SelectField(choices=options([(RosterAction.CHECK_IN.value, ""), (RosterAction.UNDO_CHECK_IN.value, "")]))
+    q = StringField(validators=[Optional(), Length(max=200)], filters=STRIP, default="")
+
+
+class OrganiserChangeForm(Form):
+    change = SelectField(choices=options([(c, c) for c in ("make_admin", "remove_admin", "deactivate", "reactivate")]))
+
+
+def first_error(form: Form) -> str:
+    """One line naming what was wrong, for a 400 page about a bad link or button."""
+    for name, errors in form.errors.items():
+        return f"{name}: {errors[0] if isinstance(errors, list) and errors else errors}"
+    return "the request"
+
+

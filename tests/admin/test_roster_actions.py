@@ -1,0 +1,268 @@
+"""Organisers' actions on registrations, and their effect on seats, email and the audit log."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.db import utcnow
+from portal.errors import InvalidTransition
+from portal.models import Admission, AuditEntry, Event, Registration, RegistrationStatus as S
+from portal.services import events_admin
+from portal.services.registrations import RosterAction as A, act_on_registration, act_on_registrations
+from tests.admin.conftest import post
+
+T0 = utcnow().replace(microsecond=0) - timedelta(days=3)
+
+
+@pytest.fixture
+def actor(make_organiser):  # type: ignore[no-untyped-def]
+    return make_organiser("ruth@example.org", name="Ruth Roster")
+
+
+@pytest.fixture
+def application_event(make_programme, make_event):  # type: ignore[no-untyped-def]
+    def _make(**overrides):  # type: ignore[no-untyped-def]
+        programme = make_programme(admission=Admission.APPLICATION)
+        return make_event(programme_id=programme.id, **overrides)
+    return _make
+
+
+def statuses(sessions, *registrations):  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return [session.get_one(Registration, r.id).status for r in registrations]
+
+
+def trail(sessions, registration):  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.registration_id == registration.id).order_by(AuditEntry.id)))
+
+
+def mail(outbox, registration):  # type: ignore[no-untyped-def]
+    return [m.kind for m in outbox() if m.registration_id == registration.id]
+
+
+def test_approve_gives_seats_first_come_then_the_waiting_list(run, site, actor, application_event, make_registration, sessions, outbox):
+    event = application_event(capacity=2)
+    people = [make_registration(event, status=S.PENDING, created_at=T0 + timedelta(minutes=i)) for i in range(3)]
+    # Selected in any order, decided in the order they applied.
+    report = run(act_on_registrations, site, actor, event.slug, A.APPROVE, [p.id for p in reversed(people)])
+    assert statuses(sessions, *people) == [S.CONFIRMED, S.CONFIRMED, S.WAITLISTED]
+    assert [r.after for r in report.changed] == [S.CONFIRMED, S.CONFIRMED, S.WAITLISTED]
+    assert [mail(outbox, p) for p in people] == [["approved"], ["approved"], ["approved"]]
+    waiting_mail = [m for m in outbox() if m.registration_id == people[2].id][0]
+    assert "waiting list at position 1" in waiting_mail.body_text
+
+
+def test_approve_when_full_puts_on_the_waiting_list(run, site, actor, application_event, make_registration, sessions):
+    event = application_event(capacity=1)
+    make_registration(event, status=S.CONFIRMED)
+    pending = make_registration(event, status=S.PENDING)
+    run(act_on_registration, site, actor, pending.id, A.APPROVE)
+    assert statuses(sessions, pending) == [S.WAITLISTED]
+
+
+def test_capacity_is_never_exceeded_by_a_bulk_approval(run, site, actor, application_event, make_registration, sessions):
+    event = application_event(capacity=3)
+    people = [make_registration(event, status=S.PENDING) for _ in range(10)]
+    run(act_on_registrations, site, actor, event.slug, A.APPROVE, [p.id for p in people])
+    found = statuses(sessions, *people)
+    assert found.count(S.CONFIRMED) == 3 and found.count(S.WAITLISTED) == 7
+
+
+def test_cancelling_a_confirmed_seat_promotes_the_first_waiting(run, site, actor, make_event, make_registration, sessions, outbox):
+    event = make_event(capacity=1)
+    seated = make_registration(event, status=S.CONFIRMED)
+    later = make_registration(event, status=S.WAITLISTED, waitlisted_at=T0 + timedelta(minutes=5))
+    first = make_registration(event, status=S.WAITLISTED, waitlisted_at=T0)
+    report = run(act_on_registration, site, actor, seated.id, A.CANCEL)
+    assert statuses(sessions, seated, first, later) == [S.CANCELLED, S.CONFIRMED, S.WAITLISTED]
+    assert report.promoted == [(first.id, first.name)]
+    assert mail(outbox, seated) == ["cancelled"] and mail(outbox, first) == ["promoted"] and mail(outbox, later) == []
+    [promotion] = trail(sessions, first)
+    assert promotion.organiser_id == actor.id and promotion.action == "registration.promote"
+    assert promotion.before == {"status": "waitlisted"}
+    assert promotion.after == {"status": "confirmed", "reason": "a seat became free"}
+
+
+def test_raising_the_capacity_promotes_in_order(run, site, actor, make_event, make_registration, sessions, outbox):
+    event = make_event(capacity=1)
+    make_registration(event, status=S.CONFIRMED)
+    waiting = [make_registration(event, status=S.WAITLISTED, waitlisted_at=T0 + timedelta(minutes=m)) for m in (3, 1, 2)]
+    values = events_admin.EventValues(
+        title=event.title, starts_at=event.starts_at, ends_at=event.ends_at, timezone=event.timezone,
+        venue=event.venue, address=event.address, capacity=3, waitlist=True,
+    )
+    report = run(events_admin.update_event, site, actor, event.slug, values)
+    assert report.promoted == 2
+    # Queue order is waitlisted_at: the ones who waited since minute 1 and 2 get the seats.
+    assert statuses(sessions, *waiting) == [S.WAITLISTED, S.CONFIRMED, S.CONFIRMED]
+    assert sorted(mail(outbox, w)[0] for w in waiting[1:]) == ["promoted", "promoted"]
+    with sessions() as session:
+        assert session.scalar(select(Event.capacity).where(Event.id == event.id)) == 3
+
+
+def test_unlimited_capacity_promotes_everyone(run, site, actor, make_event, make_registration, sessions):
+    event = make_event(capacity=0)
+    waiting = [make_registration(event, status=S.WAITLISTED) for _ in range(3)]
+    values = events_admin.EventValues(title=event.title, starts_at=event.starts_at, ends_at=event.ends_at, venue=event.venue, address=event.address, capacity=None)
+    run(events_admin.update_event, site, actor, event.slug, values)
+    assert statuses(sessions, *waiting) == [S.CONFIRMED] * 3
+
+
+def test_reject(run, site, actor, application_event, make_registration, sessions, outbox):
+    event = application_event(capacity=1)
+    pending = make_registration(event, status=S.PENDING)
+    seated = make_registration(event, status=S.CONFIRMED)
+    waiting = make_registration(event, status=S.WAITLISTED)
+    run(act_on_registration, site, actor, pending.id, A.REJECT)
+    assert statuses(sessions, pending) == [S.REJECTED]
+    assert mail(outbox, pending) == ["rejected"]
+    # Rejecting someone who held a seat frees it for the waiting list.
+    report = run(act_on_registration, site, actor, seated.id, A.REJECT)
+    assert statuses(sessions, seated, waiting) == [S.REJECTED, S.CONFIRMED]
+    assert report.promoted == [(waiting.id, waiting.name)]
+    again = run(act_on_registration, site, actor, pending.id, A.REJECT)
+    assert again.changed == [] and "rejected already" in again.skipped[0].problem
+
+
+def test_a_rejected_application_can_be_approved_after_all(run, site, actor, application_event, make_registration, sessions):
+    event = application_event(capacity=5)
+    rejected = make_registration(event, status=S.REJECTED)
+    run(act_on_registration, site, actor, rejected.id, A.APPROVE)
+    assert statuses(sessions, rejected) == [S.CONFIRMED]
+
+
+def test_move_to_the_waiting_list(run, site, actor, make_event, make_registration, sessions, outbox):
+    event = make_event(capacity=1)
+    seated = make_registration(event, status=S.CONFIRMED)
+    alone = run(act_on_registration, site, actor, seated.id, A.WAITLIST)
+    assert alone.changed == [] and "nobody else is waiting" in alone.skipped[0].problem
+    waiting = make_registration(event, status=S.WAITLISTED, waitlisted_at=T0)
+    report = run(act_on_registration, site, actor, seated.id, A.WAITLIST)
+    assert statuses(sessions, seated, waiting) == [S.WAITLISTED, S.CONFIRMED]
+    assert report.promoted == [(waiting.id, waiting.name)]
+    assert mail(outbox, seated) == ["waitlisted"]
+
+
+def test_promote_only_into_a_free_seat(run, site, actor, make_event, make_registration, sessions):
+    event = make_event(capacity=1)
+    seated = make_registration(event, status=S.CONFIRMED)
+    waiting = make_registration(event, status=S.WAITLISTED)
+    refused = run(act_on_registration, site, actor, waiting.id, A.PROMOTE)
+    assert "none is free" in refused.skipped[0].problem
+    with sessions.begin() as session:
+        session.get_one(Registration, seated.id).status = S.CANCELLED
+    done = run(act_on_registration, site, actor, waiting.id, A.PROMOTE)
+    assert [r.after for r in done.changed] == [S.CONFIRMED]
+
+
+def test_check_in_and_undo(run, site, actor, make_event, make_registration, sessions, outbox):
+    event = make_event()
+    person = make_registration(event, status=S.CONFIRMED)
+    waiting = make_registration(event, status=S.WAITLISTED)
+    run(act_on_registration, site, actor, person.id, A.CHECK_IN)
+    with sessions() as session:
+        assert session.get_one(Registration, person.id).checked_in_at is not None
+    twice = run(act_on_registration, site, actor, person.id, A.CHECK_IN)
+    assert "checked in already" in twice.skipped[0].problem
+    not_seated = run(act_on_registration, site, actor, waiting.id, A.CHECK_IN)
+    assert "cannot be checked in" in not_seated.skipped[0].problem
+    run(act_on_registration, site, actor, person.id, A.UNDO_CHECK_IN)
+    with sessions() as session:
+        assert session.get_one(Registration, person.id).checked_in_at is None
+    entries = trail(sessions, person)
+    assert [e.action for e in entries] == ["registration.check_in", "registration.undo_check_in"]
+    assert entries[0].before == {"checked_in_at": None} and entries[0].after["checked_in_at"]
+    assert mail(outbox, person) == []  # checking in sends no email
+
+
+def test_the_audit_log_records_who_what_from_and_to(run, site, actor, application_event, make_registration, sessions):
+    event = application_event(capacity=5)
+    person = make_registration(event, status=S.PENDING)
+    run(act_on_registration, site, actor, person.id, A.APPROVE)
+    [entry] = trail(sessions, person)
+    assert (entry.organiser_id, entry.event_id, entry.action) == (actor.id, event.id, "registration.approve")
+    assert (entry.before, entry.after) == ({"status": "pending"}, {"status": "confirmed"})
+    assert entry.created_at is not None
+
+
+def test_registrations_of_another_event_are_left_alone(run, site, actor, make_event, make_registration, sessions):
+    event, other = make_event(), make_event()
+    stranger = make_registration(other, status=S.CONFIRMED)
+    report = run(act_on_registrations, site, actor, event.slug, A.CANCEL, [stranger.id])
+    assert report.changed == [] and "not on this event" in report.skipped[0].problem
+    assert statuses(sessions, stranger) == [S.CONFIRMED]
+
+
+# --- through the pages -----------------------------------------------------------------------
+
+
+def test_bulk_action_from_the_roster(organiser_client, application_event, make_registration, sessions):
+    event = application_event(capacity=1)
+    people = [make_registration(event, status=S.PENDING, name=f"Applicant {i}", created_at=T0 + timedelta(minutes=i)) for i in range(2)]
+    roster = f"/admin/events/{event.slug}"
+    response = post(organiser_client, f"{roster}/registrations", {"action": "approve", "id": [p.id for p in people], "status": "pending"}, token_from=roster)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"http://testserver{roster}?status=pending"
+    page = organiser_client.get(response.headers["location"])
+    assert "Approved: 2." in page.text and "1 given a seat." in page.text
+    assert statuses(sessions, *people) == [S.CONFIRMED, S.WAITLISTED]
+    nothing = post(organiser_client, f"{roster}/registrations", {"action": "approve"}, token_from=roster)
+    assert "Select at least one" in organiser_client.get(nothing.headers["location"]).text
+    bad = post(organiser_client, f"{roster}/registrations", {"action": "explode", "id": [people[0].id]}, token_from=roster)
+    assert bad.status_code == 400
+    not_a_number = post(organiser_client, f"{roster}/registrations", {"action": "cancel", "id": "one"}, token_from=roster)
+    assert not_a_number.status_code == 400
+
+
+def test_registration_page_shows_the_trail(organiser_client, application_event, make_registration):
+    event = application_event(capacity=1)
+    person = make_registration(event, status=S.PENDING, name="Dewi Lestari", answers={"statement": "I study maritime security."})
+    page = f"/admin/registrations/{person.id}"
+    assert "I study maritime security." in organiser_client.get(page).text
+    response = post(organiser_client, f"{page}/action", {"action": "approve"}, token_from=page)
+    assert response.status_code == 303
+    shown = organiser_client.get(page).text
+    assert "Approved: Dewi Lestari." in shown
+    assert "Olga Organiser" in shown and "status: pending → confirmed" in shown
+    audit = organiser_client.get(f"/admin/events/{event.slug}/audit").text
+    assert "Dewi Lestari" in audit and "status: pending → confirmed" in audit and "Olga Organiser" in audit
+    assert organiser_client.get("/admin/registrations/999999").status_code == 404
+
+
+def test_check_in_at_the_door(organiser_client, make_event, make_registration, sessions):
+    event = make_event()
+    person = make_registration(event, status=S.CONFIRMED, name="Hiroshi Sato", organisation="Embassy of Japan")
+    make_registration(event, status=S.WAITLISTED, name="Hiroshi Waiting")
+    door = f"/admin/events/{event.slug}/check-in"
+    found = organiser_client.get(door, params={"q": "hiroshi"})
+    assert found.status_code == 200
+    assert "Hiroshi Sato" in found.text and "Hiroshi Waiting" not in found.text
+    assert 'name="viewport"' in found.text and "check-in-button" in found.text
+    response = post(organiser_client, f"/admin/registrations/{person.id}/check-in", {"action": "check_in", "q": "hiroshi"}, token_from=door)
+    assert response.status_code == 303 and response.headers["location"] == f"http://testserver{door}"
+    after = organiser_client.get(response.headers["location"])
+    assert "Checked in: Hiroshi Sato." in after.text and "1</strong> of 1 checked in" in after.text
+    undo = post(organiser_client, f"/admin/registrations/{person.id}/check-in", {"action": "undo_check_in", "q": "hiroshi"}, token_from=door)
+    assert undo.headers["location"] == f"http://testserver{door}?q=hiroshi"
+    with sessions() as session:
+        assert session.get_one(Registration, person.id).checked_in_at is None
+
+
+def test_a_large_bulk_is_refused_clearly(run, site, actor, make_event):
+    event = make_event()
+    with pytest.raises(InvalidTransition):
+        run(act_on_registrations, site, actor, event.slug, A.CANCEL, list(range(1, 600)))
+
+
+def test_actions_keep_working_when_the_report_is_long(organiser_client, make_event, make_registration):
+    event = make_event()
+    people = [make_registration(event, status=S.CANCELLED) for _ in range(8)]
+    roster = f"/admin/events/{event.slug}"
+    response = post(organiser_client, f"{roster}/registrations", {"action": "cancel", "id": [p.id for p in people]}, token_from=roster)
+    page = organiser_client.get(response.headers["location"]).text
+    assert "3 more were not changed" in page
+

@@ -1,0 +1,152 @@
+"""The roster page: counts, chart, filter, search, sort by any column, keyset pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from portal.db import utcnow
+from portal.models import RegistrationStatus as S
+from portal.services import rosters
+from portal.services.rosters import RosterQuery, roster_page
+
+T0 = utcnow().replace(microsecond=0) - timedelta(days=10)
+
+
+@pytest.fixture
+def crowd(make_event, make_registration):  # type: ignore[no-untyped-def]
+    """An event with 11 registrations whose columns differ, and some ties, to sort by."""
+    event = make_event(capacity=None)
+    states = [S.CONFIRMED, S.WAITLISTED, S.PENDING, S.CANCELLED, S.CONFIRMED, S.REJECTED, S.CONFIRMED, S.CONFIRMED, S.PENDING, S.CONFIRMED, S.CONFIRMED]
+    people = []
+    for i, status in enumerate(states):
+        people.append(make_registration(
+            event,
+            name=f"Person {'ABCDEFGHIJK'[(i * 7) % 11]}",
+            email=f"p{(i * 5) % 11:02d}@example.org",
+            organisation=["Ministry", "Embassy", "University"][i % 3],  # ties, broken by id
+            status=status,
+            created_at=T0 + timedelta(hours=(i * 3) % 11),
+            checked_in_at=(T0 + timedelta(days=9, minutes=(i * 4) % 11)) if status == S.CONFIRMED and i % 2 == 0 else None,
+        ))
+    return event, people
+
+
+def _key(sort, descending):  # type: ignore[no-untyped-def]
+    attribute = {"registered": "created_at", "checked_in": "checked_in_at"}.get(sort, sort)
+
+    def key(r):  # type: ignore[no-untyped-def]
+        value = getattr(r, attribute)
+        if sort == "checked_in":
+            # Values first and NULLs last going up; exactly reversed going down.
+            return (value is None, value or T0, r.id)
+        return (value, r.id)
+    return key
+
+
+def walk(run, event_id, sort, descending, per_page=3):  # type: ignore[no-untyped-def]
+    """Every row, by following Next from the first page; then back by Previous from the last."""
+    forward, cursor = [], None
+    while True:
+        page = run(roster_page, event_id, RosterQuery(sort=sort, descending=descending, after=cursor, per_page=per_page))
+        forward.extend(r.id for r in page.rows)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    backward = []
+    page = run(roster_page, event_id, RosterQuery(sort=sort, descending=descending, last=True, per_page=per_page))
+    while True:
+        backward[:0] = [r.id for r in page.rows]
+        if page.previous_cursor is None:
+            break
+        page = run(roster_page, event_id, RosterQuery(sort=sort, descending=descending, before=page.previous_cursor, per_page=per_page))
+    return forward, backward
+
+
+@pytest.mark.parametrize("sort", list(rosters.SORTS))
+@pytest.mark.parametrize("descending", [False, True])
+def test_every_sort_pages_through_every_row_once_in_order(run, crowd, sort, descending):
+    event, people = crowd
+    expected = [r.id for r in sorted(people, key=_key(sort, descending), reverse=descending)]
+    forward, backward = walk(run, event.id, sort, descending)
+    assert forward == expected
+    assert backward == expected
+
+
+def test_filter_and_search(run, crowd):
+    event, people = crowd
+    confirmed = run(roster_page, event.id, RosterQuery(status=S.CONFIRMED))
+    assert {r.id for r in confirmed.rows} == {p.id for p in people if p.status == S.CONFIRMED}
+    assert confirmed.matching == 6
+    by_name = run(roster_page, event.id, RosterQuery(q="person c"))
+    assert [r.name for r in by_name.rows] == ["Person C"]
+    by_email = run(roster_page, event.id, RosterQuery(q="P03@EXAMPLE"))
+    assert [r.email for r in by_email.rows] == ["p03@example.org"]
+    by_org = run(roster_page, event.id, RosterQuery(q="embassy", status=S.CONFIRMED))
+    assert by_org.rows and all(r.organisation == "Embassy" and r.status == S.CONFIRMED for r in by_org.rows)
+    # Wildcards are searched for literally.
+    assert run(roster_page, event.id, RosterQuery(q="%")).matching == 0
+    assert run(roster_page, event.id, RosterQuery(q="_")).matching == 0
+
+
+def test_the_page_shows_counts_chart_and_rows(organiser_client, crowd):
+    event, people = crowd
+    page = organiser_client.get(f"/admin/events/{event.slug}")
+    assert page.status_code == 200
+    text = page.text
+    assert "<svg" in text and 'class="bar"' in text and "Registrations per day: 11 in all" in text
+    assert "style=" not in text[text.index("<svg"):text.index("</svg>")]
+    assert all(p.name in text for p in people)
+    filtered = organiser_client.get(f"/admin/events/{event.slug}", params={"status": "waitlisted"})
+    assert filtered.text.count('name="id"') == 1
+    sorted_page = organiser_client.get(f"/admin/events/{event.slug}", params={"sort": "name", "dir": "desc"})
+    names = [p.name for p in sorted(people, key=lambda p: p.name, reverse=True)]
+    positions = [sorted_page.text.index(f">{n}</a>") for n in names]
+    assert positions == sorted(positions)
+    assert 'aria-sort="descending"' in sorted_page.text
+
+
+def test_bad_links_get_a_clear_400(organiser_client, crowd):
+    event, _ = crowd
+    base = f"/admin/events/{event.slug}"
+    for params in ({"sort": "password"}, {"status": "vip"}, {"dir": "up"}, {"after": "not*a*cursor"}, {"after": "eyJ4IjoxfQ"}, {"before": "WzAsWyJ4IiwieSJdXQ"}, {"q": "x" * 500}):
+        response = organiser_client.get(base, params=params)
+        assert response.status_code == 400, params
+        assert "roster" in response.text
+    assert organiser_client.get("/admin/events/no-such-event").status_code == 404
+
+
+def test_pagination_links_work_through_the_page(organiser_client, make_event, make_registration):
+    event = make_event(capacity=None)
+    for i in range(rosters.PER_PAGE + 5):
+        make_registration(event, name=f"Person {i:03d}", created_at=T0 + timedelta(minutes=i))
+    first = organiser_client.get(f"/admin/events/{event.slug}")
+    assert first.text.count('name="id"') == rosters.PER_PAGE and 'rel="next"' in first.text and 'rel="prev"' not in first.text
+    import re
+    next_url = re.search(r'href="([^"]+)" rel="next"', first.text).group(1).replace("&amp;", "&")
+    second = organiser_client.get(next_url)
+    assert second.text.count('name="id"') == 5 and "Person 054" in second.text and 'rel="prev"' in second.text
+    last = organiser_client.get(f"/admin/events/{event.slug}", params={"last": "1"})
+    assert "Person 054" in last.text and last.text.count('name="id"') == rosters.PER_PAGE
+
+
+def test_the_chart_groups_by_local_day_and_fills_gaps(run, make_event, make_registration):
+    event = make_event(timezone="Asia/Singapore")
+    base = utcnow().replace(hour=15, minute=30, second=0, microsecond=0) - timedelta(days=5)  # 23:30 in Singapore
+    make_registration(event, created_at=base)
+    make_registration(event, created_at=base + timedelta(hours=1))  # 00:30 the next day there
+    make_registration(event, created_at=base + timedelta(days=3))
+    chart = run(rosters.registrations_chart, event)
+    assert chart.unit == "day"
+    assert [n for _, n in chart.buckets] == [1, 1, 0, 1]
+    assert chart.peak == 1 and chart.total == 3
+
+
+def test_a_search_counts_its_matches_up_to_a_limit(run, crowd, monkeypatch):
+    event, _ = crowd
+    monkeypatch.setattr(rosters, "MAX_COUNT", 4)
+    many = run(roster_page, event.id, RosterQuery(q="person", per_page=3))
+    assert (many.matching, many.more_than) == (4, True)
+    few = run(roster_page, event.id, RosterQuery(q="person a", per_page=3))
+    assert (few.matching, few.more_than) == (1, False)

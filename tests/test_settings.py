@@ -1,0 +1,106 @@
+"""Settings: every variable documented, sensible defaults, a secret kept once and reused."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from portal.settings import VARIABLES, Settings, SettingsError
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _readme_rows() -> dict[str, str]:
+    """The settings table of the README: {variable: the rest of its row}."""
+    rows = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\|\s*`(PORTAL_[A-Z_]+)`\s*\|(.*)", line)
+        if match:
+            rows[match.group(1)] = match.group(2)
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(VARIABLES))
+def test_every_setting_is_documented_in_the_readme(name):
+    assert name in _readme_rows(), f"{name} is read by the portal but missing from the README's settings table"
+
+
+def test_the_readme_documents_no_setting_the_portal_does_not_read():
+    assert set(_readme_rows()) <= set(VARIABLES)
+
+
+def test_defaults_from_an_empty_environment(tmp_path):
+    settings = Settings.from_env(environ={}, cwd=tmp_path)
+
+    assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'portal.sqlite3'}"
+    assert settings.base_url == "http://127.0.0.1:8000"
+    assert settings.smtp_url is None
+    assert settings.timezone == "Asia/Singapore"
+    assert settings.mail_from == "portal@localhost"
+    assert settings.session_idle_minutes == 120
+    assert settings.cache_seconds == 1.0
+    assert settings.https is False
+    # The documented defaults are these values.
+    rows = _readme_rows()
+    assert "var/portal.sqlite3" in rows["PORTAL_DATABASE_URL"]
+    assert "var/secret_key" in rows["PORTAL_SECRET_KEY"]
+    for name, value in [
+        ("PORTAL_BASE_URL", "http://127.0.0.1:8000"),
+        ("PORTAL_TIMEZONE", "Asia/Singapore"),
+        ("PORTAL_MAIL_FROM", "portal@localhost"),
+        ("PORTAL_SESSION_IDLE_MINUTES", "120"),
+        ("PORTAL_CACHE_SECONDS", "1"),
+    ]:
+        assert f"`{value}`" in rows[name], name
+    assert "unset" in rows["PORTAL_SMTP_URL"]
+
+
+def test_the_secret_key_is_generated_once_private_and_reused(tmp_path):
+    first = Settings.from_env(environ={}, cwd=tmp_path)
+    path = tmp_path / "var" / "secret_key"
+
+    assert path.is_file()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    secret = str(first.secret_key)
+    assert len(secret) >= 43
+    assert path.read_text().strip() == secret
+
+    second = Settings.from_env(environ={}, cwd=tmp_path)
+    assert str(second.secret_key) == secret
+    # Another checkout gets another secret.
+    other = tmp_path / "other"
+    other.mkdir()
+    assert str(Settings.from_env(environ={}, cwd=other).secret_key) != secret
+
+
+def test_an_explicit_secret_key_creates_no_file(tmp_path):
+    settings = Settings.from_env(environ={"PORTAL_SECRET_KEY": "from-the-environment"}, cwd=tmp_path)
+    assert str(settings.secret_key) == "from-the-environment"
+    assert not (tmp_path / "var" / "secret_key").exists()
+
+
+def test_the_environment_and_dotenv_are_read(tmp_path):
+    (tmp_path / ".env").write_text("PORTAL_TIMEZONE=Europe/London\nPORTAL_BASE_URL=https://events.example.org/\nPORTAL_SECRET_KEY=k\n")
+    settings = Settings.from_env(environ={"PORTAL_TIMEZONE": "Asia/Tokyo", "PORTAL_CACHE_SECONDS": "2.5"}, cwd=tmp_path)
+    assert settings.timezone == "Asia/Tokyo"  # the environment wins over .env
+    assert settings.base_url == "https://events.example.org"
+    assert settings.https is True
+    assert settings.cache_seconds == 2.5
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"PORTAL_TIMEZONE": "Mars/Olympus_Mons"},
+        {"PORTAL_TIMEZONE": "../../etc/passwd"},
+        {"PORTAL_BASE_URL": "events.example.org"},
+        {"PORTAL_SESSION_IDLE_MINUTES": "two hours"},
+        {"PORTAL_CACHE_SECONDS": "soon"},
+    ],
+)
+def test_bad_values_raise_settings_error(environ, tmp_path):
+    with pytest.raises(SettingsError):
+        Settings.from_env(environ={"PORTAL_SECRET_KEY": "k", **environ}, cwd=tmp_path)
