@@ -27,7 +27,7 @@ from portal.templating import make_environment
 from portal.web import admin, admin_outbox, feeds, health, public
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
 from portal.web.pagecache import PageCache
-from portal.web.security import SecurityHeadersMiddleware
+from portal.web.security import RejectNulMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger("portal")
 
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(SecurityHeadersMiddleware, https=settings.https),
+            Middleware(RejectNulMiddleware),
             Middleware(CSRFCookieMiddleware, secure=settings.https),
             Middleware(GZipMiddleware, minimum_size=1000),
         ],

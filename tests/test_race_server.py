@@ -39,6 +39,7 @@ def server(database_url, tmp_path):  # type: ignore[no-untyped-def]
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_SECRET_KEY": "race-test-secret",
         "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
+        "PORTAL_DELIVER_IN_PROCESS": "0",
     }
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(

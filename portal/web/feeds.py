@@ -150,7 +150,8 @@ def feed_cache(request: Request) -> FeedCache:
 
 
 def _param(request: Request, name: str) -> str | None:
-    value = request.query_params.get(name, "").strip()
+    # PostgreSQL refuses NUL in text: drop it, as the public pages do.
+    value = request.query_params.get(name, "").replace("\x00", "").strip()
     return value[:MAX_PARAM] or None
 
 
