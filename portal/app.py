@@ -26,7 +26,7 @@ from portal.settings import Settings
 from portal.templating import make_environment
 from portal.web import admin, admin_outbox, feeds, health, public
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
-from portal.web.pagecache import PageCache
+from portal.web.pagecache import SharedResponseCache
 from portal.web.security import RejectNulMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger("portal")
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     env = make_environment()
     templates = Jinja2Templates(env=env)
     env.globals["csrf_field"] = csrf_field
+    changes = ChangeTracker(sessions, settings.cache_seconds)
 
     app = Starlette(
         routes=[
@@ -104,6 +105,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
+            # Outermost: a kept public answer is sent before anything else runs.
+            Middleware(SharedResponseCache, changes=changes),
             Middleware(SecurityHeadersMiddleware, https=settings.https),
             Middleware(RejectNulMiddleware),
             Middleware(CSRFCookieMiddleware, secure=settings.https),
@@ -118,6 +121,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.sessions = sessions
     app.state.templates = templates
     app.state.site = Site(base_url=settings.base_url, mail_from=settings.mail_from, timezone=settings.timezone)
-    app.state.changes = ChangeTracker(sessions, settings.cache_seconds)
-    app.state.page_cache = PageCache()
+    app.state.changes = changes
     return app

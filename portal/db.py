@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from itertools import chain
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -27,6 +28,10 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Whether a write to this table can change a public page or feed. Writes that cannot
+    # (the outbox, the audit log, accounts) leave every process's page caches in place, so
+    # the delivery worker does not empty them each time it marks a message sent.
+    shown_publicly: ClassVar[bool] = True
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -148,7 +153,7 @@ def transaction(
             yield session
             if write:
                 session.flush()
-                if session.info.get("wrote"):
+                if session.info.get("wrote_public"):
                     session.info["version"] = bump_change_version(session)
             session.commit()
         except BaseException:
@@ -160,15 +165,25 @@ def transaction(
         on_commit(session.info["version"])
 
 
+def _shown_publicly(classes: Any) -> bool:
+    return any(getattr(cls, "shown_publicly", True) for cls in classes)
+
+
 @event.listens_for(Session, "after_flush")
 def _remember_write(session: Session, _flush_context: Any) -> None:
-    session.info["wrote"] = True
+    # After a flush the session's new/dirty/deleted collections still hold what was flushed.
+    if _shown_publicly(type(obj) for obj in chain(session.new, session.dirty, session.deleted)):
+        session.info["wrote_public"] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _remember_bulk_write(state: Any) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        state.session.info["wrote"] = True
+        # A statement on no mapped class (Core or text) counts as a public write: when in
+        # doubt, let the caches go.
+        mappers = state.all_mappers
+        if not mappers or _shown_publicly(m.class_ for m in mappers):
+            state.session.info["wrote_public"] = True
 
 
 def run_unit_of_work(

@@ -13,6 +13,7 @@ from portal.db import Base, UTCDateTime, utcnow
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
+    shown_publicly = False
     __table_args__ = (
         Index("ix_audit_entries_event_id_id", "event_id", "id"),
         Index("ix_audit_entries_registration_id_id", "registration_id", "id"),

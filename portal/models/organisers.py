@@ -16,6 +16,7 @@ class Organiser(Base):
     """Someone who runs events in the back office. Admins also manage organiser accounts."""
 
     __tablename__ = "organisers"
+    shown_publicly = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lowercased: the sign-in form and the CLI normalise before comparing.
@@ -41,6 +42,7 @@ class SignInThrottle(Base):
     every server process sees the same count."""
 
     __tablename__ = "sign_in_throttle"
+    shown_publicly = False
     __table_args__ = (
         UniqueConstraint("scope", "key"),
         Index("ix_sign_in_throttle_updated_at", "updated_at"),

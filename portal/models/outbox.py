@@ -21,6 +21,7 @@ class OutboxMessage(Base):
     """An email written in the same transaction as the change that causes it."""
 
     __tablename__ = "outbox"
+    shown_publicly = False
     __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -32,6 +32,7 @@ from starlette.routing import Route
 
 from portal.db import utcnow
 from portal.services import feeds
+from portal.web.pagecache import change_version, shared_page
 from portal.web.plumbing import site, uow
 
 PUBLIC_CACHE = "public, max-age=300"
@@ -210,13 +211,14 @@ async def _public_feed(
     request: Request, key: tuple[Hashable, ...], build: Callable[..., feeds.Feed], *args: Any, **kwargs: Any
 ) -> Response:
     """Serve a public feed from this process's cache while the data is unchanged."""
-    version = await request.app.state.changes.current()
+    version = await change_version(request)
     cache = feed_cache(request)
     full_key = (*key, version)
     entry = await cache.get_or_build(full_key, lambda: _built(request, build, *args, **kwargs))
     return _respond(request, entry, PUBLIC_CACHE)
 
 
+@shared_page
 async def show_calendar(request: Request) -> Response:
     programme, category = _param(request, "programme"), _param(request, "category")
     query = urlencode({k: v for k, v in (("programme", programme), ("category", category)) if v})
@@ -229,6 +231,7 @@ async def show_calendar(request: Request) -> Response:
     )
 
 
+@shared_page
 async def show_programme_calendar(request: Request) -> Response:
     code = request.path_params["code"]
     day = utcnow().date()
@@ -238,11 +241,13 @@ async def show_programme_calendar(request: Request) -> Response:
     )
 
 
+@shared_page
 async def show_event_calendar(request: Request) -> Response:
     slug = request.path_params["slug"]
     return await _public_feed(request, ("event", slug), feeds.event_feed, slug, source=request.url.path)
 
 
+@shared_page
 async def show_announcements(request: Request) -> Response:
     return await _public_feed(request, ("atom",), feeds.announcements)
 

@@ -1,73 +1,225 @@
-"""A per-process cache of rendered public pages, keyed by the data's change version.
+"""Shared public answers, kept per process and served in front of the whole app.
 
-Public pages look the same to every visitor, so one rendering can serve every request until
-the data changes. The key holds the change version (portal/changes.py): a write made in this
-process is seen by the next request at once, a write made by another process within
-PORTAL_CACHE_SECONDS. The key also holds the current minute, because what a page says can
-change with the clock alone ("Registration closes…" becomes "Closed").
+Public pages and public feeds look the same to every visitor, so one answer can serve every
+request until the data changes. A handler says its answer may be shared with `shared_page`;
+`SharedResponseCache`, the outermost of the portal's middlewares, keeps the final answer
+(security headers, compression and all) and serves the next identical request from memory
+without routing, rendering or any query. That is what makes a cached page nearly as cheap
+as a bare "hello" (bench/README.md).
+
+An answer is kept under the data's change version (portal/changes.py) and the current
+minute: a write made in this process is seen by the very next request, a write made by
+another process within PORTAL_CACHE_SECONDS, and what changes with the clock alone
+("Registration closes…" becoming "Closed") within a minute.
+
+The key holds everything a shared answer may depend on: method, scheme, Host (pages carry
+absolute links, so one Host must never see links made for another), path, query, whether the
+client takes gzip, and the conditional headers (so a feed's 304 is kept like any answer).
+An answer that sets a cookie is never kept.
+
+When many requests miss on the same key at once (a process starting under load, the first
+requests after a write) one renders and the others wait for its answer rather than each
+rendering the same page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-Key = tuple[str, str, int, int]
+from portal.changes import ChangeTracker
+
 Handler = Callable[[Request], Awaitable[Response]]
+Key = tuple[bytes, ...]
 
-# Headers a cached page must never carry to another visitor.
-_PRIVATE_HEADERS = {b"set-cookie"}
-
-
-class PageCache:
-    def __init__(self, max_entries: int = 2000) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Key, tuple[int, bytes, list[tuple[bytes, bytes]]]] = OrderedDict()
-
-    def get(self, key: Key) -> Response | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        self._entries.move_to_end(key)
-        status, body, headers = entry
-        response = Response(body, status_code=status)
-        response.raw_headers = list(headers)
-        return response
-
-    def put(self, key: Key, response: Response) -> None:
-        if response.status_code != 200 or not hasattr(response, "body"):
-            return
-        headers = [(k, v) for k, v in response.raw_headers if k.lower() not in _PRIVATE_HEADERS]
-        self._entries[key] = (response.status_code, bytes(response.body), headers)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
+SHARED = "shared_page"
+# The change version this request's answer is stamped with, for handlers that key their own
+# caches by it (the feeds): one read of the change marker per request, not two.
+VERSION = "change_version"
+# Request headers a shared answer may depend on, besides the address.
+_VARY_ON = (b"host", b"if-none-match", b"if-modified-since")
+# Larger answers are sent but not kept (the full site feed, 2 MB plain, is under this).
+MAX_ENTRY_BYTES = 4 * 1024 * 1024
+MAX_BYTES = 32 * 1024 * 1024
 
 
-def cached_page(handler: Handler) -> Handler:
-    """Serve a public GET page from the cache while the data has not changed."""
+async def change_version(request: Request) -> int:
+    """The change version the request's answer will be kept under (read once per request)."""
+    version = request.scope.get("state", {}).get(VERSION)
+    if version is None:
+        version = await request.app.state.changes.current()
+    return version
+
+
+def shared_page(handler: Handler) -> Handler:
+    """Mark a handler's answers as the same for every visitor, so they may be kept and shared."""
 
     async def wrapper(request: Request) -> Response:
-        state = request.app.state
-        version = await state.changes.current()
-        key = (request.url.path, request.url.query, version, int(time.time() // 60))
-        cache: PageCache = state.page_cache
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
-        response = await handler(request)
-        # A page that made a CSRF cookie is specific to this visitor: never share it.
-        if "csrf_new_cookie" not in request.scope.get("state", {}):
-            cache.put(key, response)
-        return response
+        request.scope.setdefault("state", {})[SHARED] = True
+        return await handler(request)
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__
     return wrapper
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    version: int
+    minute: int
+    start: Message
+    body: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.start["headers"]) + 200
+
+
+class SharedResponseCache:
+    """ASGI middleware: serve kept answers of `shared_page` handlers (see the module doc)."""
+
+    def __init__(self, app: ASGIApp, *, changes: ChangeTracker, max_bytes: int = MAX_BYTES) -> None:
+        self.app = app
+        self.changes = changes
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        self._bytes = 0
+        self._pending: dict[Key, asyncio.Event] = {}
+        # Addresses whose handler is not a shared page (forms, private pages): passed straight
+        # through, never waited on. Bounded: anyone can make up addresses.
+        self._private: OrderedDict[Key, None] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @staticmethod
+    def _key(scope: Scope) -> Key:
+        wanted = dict.fromkeys(_VARY_ON, b"")
+        gzip = b""
+        for name, value in scope["headers"]:
+            if name in wanted:
+                wanted[name] = value
+            elif name == b"accept-encoding" and b"gzip" in value:
+                gzip = b"gzip"
+        return (
+            scope["method"].encode(),
+            scope.get("scheme", "http").encode(),
+            scope.get("root_path", "").encode() + scope.get("raw_path", scope["path"].encode()),
+            scope.get("query_string", b""),
+            gzip,
+            *wanted.values(),
+        )
+
+    def _fresh(self, key: Key, version: int, minute: int) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.version != version or entry.minute != minute:
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def _drop(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size
+
+    def _keep(self, key: Key, entry: _Entry) -> None:
+        self._drop(key)
+        self._entries[key] = entry
+        self._bytes += entry.size
+        while self._bytes > self.max_bytes and self._entries:
+            self._drop(next(iter(self._entries)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        key = self._key(scope)
+        version = await self.changes.current()
+        minute = int(time.time() // 60)
+        if scope["method"] == "HEAD":
+            # HEAD gets a kept GET's headers; on a miss it is answered by the app, not kept.
+            entry = self._fresh((b"GET", *key[1:]), version, minute)
+            if entry is None:
+                await self.app(scope, receive, send)
+                return
+            self.hits += 1
+            await send(entry.start)
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if key in self._private:
+            await self.app(scope, receive, send)
+            return
+        entry = self._fresh(key, version, minute)
+        if entry is None and key in self._pending:
+            # Someone is rendering this very answer: wait for it rather than render it too.
+            await self._pending[key].wait()
+            entry = self._fresh(key, version, minute)
+        if entry is not None:
+            self.hits += 1
+            await send(entry.start)
+            await send({"type": "http.response.body", "body": entry.body})
+            return
+        self.misses += 1
+        scope.setdefault("state", {})[VERSION] = version
+        done = asyncio.Event()
+        leader = key not in self._pending
+        if leader:
+            self._pending[key] = done
+        try:
+            await self._render(scope, receive, send, key, version, minute)
+        finally:
+            if leader:
+                del self._pending[key]
+                done.set()
+
+    async def _render(self, scope: Scope, receive: Receive, send: Send, key: Key, version: int, minute: int) -> None:
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+        keep = True
+
+        async def capture(message: Message) -> None:
+            nonlocal start, size, keep
+            if message["type"] == "http.response.start":
+                start = message
+                keep = message["status"] in (200, 304) and not any(
+                    name.lower() == b"set-cookie" for name, _ in message.get("headers", [])
+                )
+            elif message["type"] == "http.response.body" and keep:
+                body = message.get("body", b"")
+                size += len(body)
+                if size > MAX_ENTRY_BYTES:
+                    keep = False
+                    chunks.clear()
+                else:
+                    chunks.append(body)
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if not scope.get("state", {}).get(SHARED):
+            self._private[key] = None
+            while len(self._private) > 10_000:
+                self._private.popitem(last=False)
+            return
+        if keep and start is not None:
+            # Stamped with the version read before rendering: if anything was written
+            # meanwhile, this answer is already out of date when the write becomes known.
+            headers = [(bytes(k), bytes(v)) for k, v in start.get("headers", [])]
+            kept_start = {"type": "http.response.start", "status": start["status"], "headers": headers}
+            self._keep(key, _Entry(version, minute, kept_start, b"".join(chunks)))

@@ -14,7 +14,7 @@ from portal.models import Admission
 from portal.services import events, registrations
 from portal.services.registrations import Submission
 from portal.web.csrf import read_form
-from portal.web.pagecache import cached_page
+from portal.web.pagecache import shared_page
 from portal.web.plumbing import render, site, uow
 
 PER_PAGE = 20
@@ -42,13 +42,13 @@ def _param(request: Request, name: str) -> str | None:
     return value[:MAX_QUERY] or None
 
 
-@cached_page
+@shared_page
 async def home(request: Request) -> Response:
     data = await uow(request, events.get_home)
     return render(request, "public/home.html", {"home": data})
 
 
-@cached_page
+@shared_page
 async def list_events(request: Request) -> Response:
     past = request.query_params.get("when") == "past"
     filters = {
@@ -66,7 +66,7 @@ async def list_events(request: Request) -> Response:
     )
 
 
-@cached_page
+@shared_page
 async def show_event(request: Request) -> Response:
     data = await uow(request, events.get_event_page, _path(request, "slug"))
     return render(request, "public/event.html", {"data": data})
@@ -111,13 +111,13 @@ async def registered(request: Request) -> Response:
     return render(request, "public/registered.html", {"data": data})
 
 
-@cached_page
+@shared_page
 async def list_programmes(request: Request) -> Response:
     programmes = await uow(request, events.list_programmes)
     return render(request, "public/programmes.html", {"programmes": programmes})
 
 
-@cached_page
+@shared_page
 async def show_programme(request: Request) -> Response:
     data = await uow(request, events.get_programme_page, _path(request, "code"))
     return render(request, "public/programme.html", {"data": data})

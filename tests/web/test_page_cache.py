@@ -3,12 +3,18 @@ pick up another process's write within PORTAL_CACHE_SECONDS."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
+
+from sqlalchemy import select
 
 from starlette.testclient import TestClient
 
 from portal.app import create_app
+from portal.db import read_change_version, transaction
+from portal.models import Event, MessageStatus, OutboxMessage
+from portal.web import public
 from portal.services.registrations import Submission, register
 from tests.conftest import BASE_URL, csrf_from
 
@@ -55,3 +61,93 @@ def test_the_registration_form_is_never_shared_between_visitors(settings, make_e
         assert csrf_from(page_a.text) != csrf_from(page_b.text)
         # Public pages carry no cookie that could be handed on to another visitor.
         assert "set-cookie" not in first.get(f"/events/{event.slug}").headers
+
+
+def test_a_kept_page_is_sent_again_without_rendering_and_keeps_its_headers(settings, make_event, monkeypatch):
+    event = make_event(capacity=10)
+    with _client(settings, cache_seconds=3600) as client:
+        first = client.get(f"/events/{event.slug}")
+        assert first.status_code == 200
+
+        def must_not_render(*args, **kwargs):
+            raise AssertionError("the page was rendered again")
+
+        monkeypatch.setattr(public.events, "get_event_page", must_not_render)
+        again = client.get(f"/events/{event.slug}")
+        assert again.status_code == 200
+        assert again.text == first.text
+        assert again.headers["content-security-policy"] == first.headers["content-security-policy"]
+        assert again.headers["content-type"].startswith("text/html")
+        # HEAD is answered on its own and carries no body.
+        head = client.head(f"/events/{event.slug}")
+        assert head.status_code == 200 and head.content == b""
+
+
+def test_a_page_asked_for_under_another_host_is_never_shown_on_this_one(settings, make_event):
+    event = make_event()
+    with _client(settings, cache_seconds=3600) as client:
+        poisoned = client.get(f"/events?q={event.title}", headers={"Host": "evil.example"})
+        assert poisoned.status_code == 200
+        honest = client.get(f"/events?q={event.title}")
+        assert event.title in honest.text
+        assert "evil.example" not in honest.text
+
+
+def test_many_visitors_missing_at_once_cause_one_rendering(settings, make_event, monkeypatch):
+    event = make_event()
+    app = create_app(dataclasses.replace(settings, cache_seconds=3600))
+    original = public.events.get_event_page
+    calls = []
+
+    def slow_page(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(public.events, "get_event_page", slow_page)
+
+    async def visit() -> int:
+        sent: list[dict] = []
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": f"/events/{event.slug}", "raw_path": f"/events/{event.slug}".encode(),
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+        }
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent[0]["status"]
+
+    async def crowd() -> list[int]:
+        return await asyncio.gather(*(visit() for _ in range(12)))
+
+    try:
+        assert asyncio.run(crowd()) == [200] * 12
+    finally:
+        app.state.engine.dispose()
+    assert len(calls) == 1
+
+
+def test_delivering_email_leaves_the_kept_pages_in_place_but_an_edit_does_not(settings, make_event, run, sessions, site):
+    event = make_event(capacity=10)
+    run(register, site, event.slug, Submission(name="Bo", email="bo@example.org"))
+    with sessions() as session:
+        before = read_change_version(session)
+    # What the delivery worker writes (a message marked sent) is not shown on any public page.
+    with transaction(sessions, write=True) as session:
+        for message in session.scalars(select(OutboxMessage)):
+            message.status = MessageStatus.SENT
+            message.attempts += 1
+    with sessions() as session:
+        assert read_change_version(session) == before
+    # An edit to an event is.
+    with transaction(sessions, write=True) as session:
+        session.get(Event, event.id).title = "Renamed"
+    with sessions() as session:
+        assert read_change_version(session) == before + 1
