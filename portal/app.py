@@ -27,7 +27,7 @@ from portal.templating import make_environment
 from portal.web import admin, admin_outbox, feeds, health, public
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
 from portal.web.pagecache import SharedResponseCache
-from portal.web.security import RejectNulMiddleware, SecurityHeadersMiddleware
+from portal.web.security import BodyLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware
 
 log = logging.getLogger("portal")
 
@@ -62,11 +62,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     title = _HTTP_TITLES.get(exc.status_code, "Something went wrong")
     message = exc.detail if exc.status_code != 404 else "There is nothing at this address. It may have moved, or the link may be incomplete."
     if exc.status_code == 413:
-        message = "What you sent is larger than the portal accepts. Shorten the longest fields and try again."
+        message = _TOO_LARGE
     response = _error_page(request, exc.status_code, title, message)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+_TOO_LARGE = "What you sent is larger than the portal accepts. Shorten the longest fields and try again."
+
+
+def _too_large(request: Request) -> Response:
+    return _error_page(request, 413, _HTTP_TITLES[413], _TOO_LARGE)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -108,13 +115,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Outermost: a kept public answer is sent before anything else runs.
             Middleware(SharedResponseCache, changes=changes),
             Middleware(SecurityHeadersMiddleware, https=settings.https),
+            Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, too_large=_too_large),
             Middleware(RejectNulMiddleware),
             Middleware(CSRFCookieMiddleware, secure=settings.https),
             Middleware(GZipMiddleware, minimum_size=1000),
         ],
         exception_handlers={PortalError: _portal_error, HTTPException: _http_error, 500: _server_error},
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -33,6 +33,7 @@ from portal.services.audit import Actor
 from portal.web.backoffice import ADMIN_PATH, actor, flash, page
 from portal.web.csrf import read_form
 from portal.web.plumbing import uow
+from portal.web.security import client_address
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -170,10 +171,6 @@ def public(handler: Handler) -> Handler:
     return handler
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _minutes(seconds: float) -> int:
     return max(1, int(-(-seconds // 60)))
 
@@ -189,7 +186,7 @@ async def sign_in(request: Request) -> Response:
         next_url = _safe_next(form.next.data)
         if form.validate():
             result = await uow(
-                request, organisers.sign_in, form.email.data or "", form.password.data or "", _client_address(request), write=True
+                request, organisers.sign_in, form.email.data or "", form.password.data or "", client_address(request), write=True
             )
             if result.actor is not None and result.session_key is not None:
                 response = RedirectResponse(next_url or request.url_for("admin:dashboard"), status_code=303)

@@ -1,8 +1,15 @@
-"""Security headers on every response."""
+"""What every request passes on its way in and out: security headers on every response, a
+limit on the size of what a client may send, and who the client is (for rate limits)."""
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+import ipaddress
+from collections.abc import Callable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # No inline script or style anywhere: everything the pages need is under /static/.
@@ -60,3 +67,67 @@ class RejectNulMiddleware:
             await send({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send)
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="What you sent is larger than the portal accepts.")
+
+
+class BodyLimitMiddleware:
+    """Refuse a request body over `max_bytes` with the portal's own 413 page.
+
+    Starlette's `max_body_size` answers with a bare text/plain "Content Too Large" that is
+    sent around every middleware, so it also went out without the security headers. Here a
+    declared Content-Length over the limit is answered at once by `too_large` (the error
+    page), before any handler runs; a body sent without one (chunked) is counted as it is
+    read, and the read that passes the limit raises BodyTooLarge, which the app's
+    HTTPException handler turns into the same page.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, too_large: Callable[[Request], Response]) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.too_large = too_large
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > self.max_bytes:
+            response = self.too_large(Request(scope))
+            # The body is not read: tell the client the connection will not be reused.
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)
+            return
+
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as rate limits count it. Behind a proxy this is the address it
+    forwards, when uvicorn is told to trust the proxy (FORWARDED_ALLOW_IPS). An IPv6 client
+    is counted by its /64 network: one host usually holds a whole /64, and would otherwise
+    have 2**64 addresses to spread its requests over."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:100] or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network((address, 64), strict=False))
+    return str(address)
