@@ -23,6 +23,8 @@ VARIABLES = {
     "PORTAL_SESSION_IDLE_MINUTES": "120",
     "PORTAL_CACHE_SECONDS": "1",
     "PORTAL_DELIVER_IN_PROCESS": "1 (on) while PORTAL_SMTP_URL is unset; 0 turns it off",
+    "PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE": "20 (0: no limit)",
+    "PORTAL_REGISTRATIONS_PER_EMAIL_PER_MINUTE": "5 (0: no limit)",
 }
 
 
@@ -45,6 +47,11 @@ class Settings:
     # `portal serve` also delivers the outbox (to the log) every few seconds. Off unless
     # from_env turns it on, which it does only while no SMTP server is configured.
     deliver_in_process: bool = False
+    # Registrations the public form takes per minute from one client address (an office
+    # behind one NAT address sends several people at once: keep it generous) and for one
+    # email address (stops the form being used to flood someone's inbox). 0: no limit.
+    registrations_per_ip_per_minute: int = 20
+    registrations_per_email_per_minute: int = 5
     var_dir: Path = field(default=Path("var"))
 
     @property
@@ -75,8 +82,12 @@ class Settings:
         try:
             idle = int(env.get("PORTAL_SESSION_IDLE_MINUTES") or 120)
             cache_seconds = float(env.get("PORTAL_CACHE_SECONDS") or 1)
+            per_ip = int(env.get("PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE") or 20)
+            per_email = int(env.get("PORTAL_REGISTRATIONS_PER_EMAIL_PER_MINUTE") or 5)
         except ValueError as exc:
             raise SettingsError(f"a numeric setting is not a number: {exc}") from exc
+        if per_ip < 0 or per_email < 0:
+            raise SettingsError("a registrations-per-minute limit cannot be negative (0 turns it off)")
         smtp_url = env.get("PORTAL_SMTP_URL") or None
         return cls(
             database_url=database_url,
@@ -88,6 +99,8 @@ class Settings:
             session_idle_minutes=idle,
             cache_seconds=cache_seconds,
             deliver_in_process=smtp_url is None and _flag(env, "PORTAL_DELIVER_IN_PROCESS", default=True),
+            registrations_per_ip_per_minute=per_ip,
+            registrations_per_email_per_minute=per_email,
             var_dir=var_dir,
         )
 

@@ -4,6 +4,7 @@ from portal.models.audit import AuditEntry
 from portal.models.changes import ChangeMarker
 from portal.models.enums import ACTIVE_STATUSES, Admission, EventStatus, RegistrationStatus
 from portal.models.events import Event
+from portal.models.limits import LimitScope, RateLimit
 from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
 from portal.models.outbox import MessageStatus, OutboxMessage
 from portal.models.programmes import Programme
@@ -19,7 +20,9 @@ __all__ = [
     "Organiser",
     "OutboxMessage",
     "EventStatus",
+    "LimitScope",
     "Programme",
+    "RateLimit",
     "Registration",
     "RegistrationStatus",
     "SignInThrottle",

@@ -11,11 +11,13 @@ from starlette.routing import Route
 from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationClosed
 from portal.forms.public import DetailsForm, RegistrationForm, form_class
 from portal.models import Admission
-from portal.services import events, registrations
+from portal.services import events, limits, registrations
+from portal.services.limits import RegistrationLimits, TooManyRequests
 from portal.services.registrations import Submission
 from portal.web.csrf import read_form
 from portal.web.pagecache import shared_page
 from portal.web.plumbing import render, site, uow
+from portal.web.security import client_address
 
 PER_PAGE = 20
 MAX_QUERY = 200
@@ -91,16 +93,26 @@ async def register(request: Request) -> Response:
         if form.website.data:
             # The honeypot was filled in: a bot. Answer as if it worked; keep nothing.
             return RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
+        status, headers = 422, None
         if form.validate():
+            settings = request.app.state.settings
+            allowed = RegistrationLimits(settings.registrations_per_ip_per_minute, settings.registrations_per_email_per_minute)
             try:
-                await uow(request, registrations.register, site(request), slug, _submission(form), write=True)
+                await uow(
+                    request, limits.register_within_limits, site(request), slug, _submission(form),
+                    client_address(request), allowed, write=True,
+                )
             except (RegistrationClosed, EventFull) as exc:
-                problem = exc.message
+                problem, status = exc.message, 409
+            except TooManyRequests as exc:
+                # The form comes back as typed, so sending it again later is one click.
+                problem, status, headers = exc.message, 429, {"Retry-After": str(exc.retry_after)}
             else:
                 return RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
         data = await uow(request, events.get_event_page, slug)
-        status = 409 if problem else 422
-        return render(request, "public/register.html", {"data": data, "form": form, "problem": problem}, status_code=status)
+        return render(
+            request, "public/register.html", {"data": data, "form": form, "problem": problem}, status_code=status, headers=headers
+        )
     form = cls()
     status = 200 if data.state.can_register else 409
     return render(request, "public/register.html", {"data": data, "form": form, "problem": None}, status_code=status)

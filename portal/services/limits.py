@@ -1,0 +1,128 @@
+"""Rate limits on the public registration form: per client address and per email address.
+
+The counts are rows in the database, not in a process's memory, so that every `portal
+serve` worker on every host behind a load balancer counts against the same allowance: a
+limit kept per process would let N processes take N times the allowance, and a balancer
+that spreads requests would make it unpredictable. A use is counted inside the same
+transaction as the registration it allows, after locking the counter row, so two racing
+requests cannot both take the last use; a refusal rolls back and counts nothing.
+
+The window is fixed (a minute from the first use), which is simple to explain in a message
+("try again in 40 seconds") and costs one row per key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.errors import PortalError
+from portal.models import LimitScope, RateLimit
+from portal.services import registrations
+from portal.services.mail import Site
+from portal.services.registrations import Outcome, Submission
+
+WINDOW = timedelta(minutes=1)
+# Rows whose window ended this long ago are deleted, a few at a time, by later uses.
+FORGET_AFTER = timedelta(hours=1)
+_FORGET_BATCH = 100
+
+
+class TooManyRequests(PortalError):
+    """A rate limit is spent; `retry_after` says in how many seconds it is not."""
+
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RegistrationLimits:
+    """Registrations allowed per minute from one client address and for one email address;
+    0 means no limit."""
+
+    per_ip: int
+    per_email: int
+
+
+def _locked_row(session: Session, scope: LimitScope, key: str) -> RateLimit | None:
+    return session.scalar(select(RateLimit).where(RateLimit.scope == scope, RateLimit.key == key).with_for_update())
+
+
+def _forget_old_rows(session: Session, now: datetime) -> None:
+    # SKIP LOCKED (PostgreSQL): never wait for, or make wait, another request that is using a
+    # row; SQLite has one writer at a time and ignores it.
+    stale = session.scalars(
+        select(RateLimit.id)
+        .where(RateLimit.updated_at < now - FORGET_AFTER)
+        .limit(_FORGET_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if stale:
+        session.execute(delete(RateLimit).where(RateLimit.id.in_(stale)))
+
+
+def hit(session: Session, scope: LimitScope, key: str, limit: int, *, now: datetime | None = None) -> int | None:
+    """Count one use of `key` in `scope`, allowing `limit` uses per WINDOW. Returns None if the
+    use is allowed (and counted), else the seconds until the window ends (nothing counted)."""
+    if limit <= 0:
+        return None
+    now = now or utcnow()
+    key = key[:254]
+    row = _locked_row(session, scope, key)
+    if row is None:
+        row = RateLimit(scope=scope, key=key, hits=0, window_started_at=now, updated_at=now)
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            # Another request made the row a moment ago: count on it.
+            row = _locked_row(session, scope, key)
+            assert row is not None
+    if now - row.window_started_at >= WINDOW:
+        row.hits = 0
+        row.window_started_at = now
+    if row.hits >= limit:
+        return max(1, math.ceil((row.window_started_at + WINDOW - now).total_seconds()))
+    row.hits += 1
+    row.updated_at = now
+    return None
+
+
+def check_registration(session: Session, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:
+    """Count a registration from `address` for `email`, or raise TooManyRequests."""
+    now = now or utcnow()
+    _forget_old_rows(session, now)
+    # Always the address first, then the email: one order of locking, so no deadlock.
+    wait = hit(session, LimitScope.REGISTER_IP, address, limits.per_ip, now=now)
+    if wait is not None:
+        raise TooManyRequests(
+            "Many registrations have come from your network in the last minute, so the portal is "
+            f"pausing new ones from it. Nothing was registered; please send the form again in {wait} seconds.",
+            wait,
+        )
+    wait = hit(session, LimitScope.REGISTER_EMAIL, registrations.normalise_email(email), limits.per_email, now=now)
+    if wait is not None:
+        raise TooManyRequests(
+            "Several registrations for this email address have been sent in the last minute, so the portal "
+            f"is pausing new ones for it. Nothing was registered; please send the form again in {wait} seconds.",
+            wait,
+        )
+
+
+def register_within_limits(
+    session: Session, site: Site, slug: str, submission: Submission, address: str, limits: RegistrationLimits
+) -> Outcome:
+    """Register as registrations.register does, once the rate limits allow it."""
+    check_registration(session, address, submission.email, limits)
+    return registrations.register(session, site, slug, submission)
