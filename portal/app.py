@@ -27,7 +27,7 @@ from portal.templating import make_environment
 from portal.web import admin, admin_outbox, feeds, health, public
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
 from portal.web.pagecache import SharedResponseCache
-from portal.web.security import BodyLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware
+from portal.web.security import BodyLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware, security_headers
 
 log = logging.getLogger("portal")
 
@@ -78,7 +78,10 @@ def _too_large(request: Request) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _error_page(request, 500, "Something went wrong", "The portal hit an unexpected problem. Nothing you submitted was lost; please try again in a moment.")
+    response = _error_page(request, 500, "Something went wrong", "The portal hit an unexpected problem. Nothing you submitted was lost; please try again in a moment.")
+    # Starlette sends this page from outside every middleware: add the security headers here.
+    response.headers.update(security_headers(https=request.app.state.settings.https))
+    return response
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

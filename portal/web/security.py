@@ -20,18 +20,32 @@ CSP = (
 )
 
 
+def security_headers(*, https: bool) -> dict[str, str]:
+    """The headers every response carries. HSTS only when the portal is served over https:
+    sent over plain http it would be ignored, or, behind a proxy that adds TLS later, lock
+    browsers out of a site that is not ready for it."""
+    headers = {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        # The manage pages' addresses hold private tokens: never send them to another site.
+        "Referrer-Policy": "same-origin",
+        # For browsers too old for CSP's frame-ancestors.
+        "X-Frame-Options": "DENY",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+    if https:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
+
+
 class SecurityHeadersMiddleware:
+    """Adds security_headers() to every response that passes through it. The one response
+    that cannot pass through a middleware, Starlette's answer to an unhandled exception, adds
+    them itself (app.py)."""
+
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
         self.app = app
-        self.headers = {
-            "Content-Security-Policy": CSP,
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "same-origin",
-            "X-Frame-Options": "DENY",
-            "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-        }
-        if https:
-            self.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        self.headers = security_headers(https=https)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
