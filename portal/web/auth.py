@@ -31,6 +31,7 @@ from portal.forms.admin import PasswordForm, SignInForm
 from portal.services import organisers
 from portal.services.audit import Actor
 from portal.web.backoffice import ADMIN_PATH, actor, flash, page
+from portal.web import csrf
 from portal.web.csrf import read_form
 from portal.web.plumbing import uow
 from portal.web.security import client_address
@@ -190,8 +191,10 @@ async def sign_in(request: Request) -> Response:
             )
             if result.actor is not None and result.session_key is not None:
                 response = RedirectResponse(next_url or request.url_for("admin:dashboard"), status_code=303)
-                # A fresh session id every time: whatever cookie came in is replaced.
+                # A fresh session id every time: whatever cookie came in is replaced; so is
+                # the CSRF cookie, so no token obtained before signing in works after it.
                 _write_cookie(request, response, SessionCookie(result.actor.id, result.session_key, secrets.token_urlsafe(16), _now()))
+                csrf.renew(request)
                 return response
             if result.refused_until is not None:
                 wait = (result.refused_until.timestamp() - _now())
@@ -220,6 +223,7 @@ async def sign_out(request: Request) -> Response:
         await uow(request, organisers.end_sessions, cookie.organiser_id, write=True)
     response = RedirectResponse(request.url_for("admin:sign_in"), status_code=303)
     _clear_cookie(request, response)
+    csrf.renew(request)
     return flash(request, response, "You are signed out.")
 
 

@@ -27,11 +27,20 @@ def _sign(secret: str, value: str) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token for this browser's forms; creates the cookie on first use."""
-    value = request.cookies.get(COOKIE) or request.scope.get("state", {}).get("csrf_new_cookie")
+    value = request.scope.get("state", {}).get("csrf_new_cookie") or request.cookies.get(COOKIE)
     if not value or len(value) > 100:
         value = secrets.token_urlsafe(32)
         request.state.csrf_new_cookie = value
     return _sign(str(request.app.state.settings.secret_key), value)
+
+
+def renew(request: Request) -> None:
+    """Give this browser a new CSRF cookie with the response (at sign-in and sign-out).
+
+    Someone able to plant a cookie in the browser beforehand (a sibling subdomain, a network
+    on plain http) could have asked for a token matching it; after the new cookie, that token
+    is worthless, so it cannot carry a request into the organiser's fresh session."""
+    request.state.csrf_new_cookie = secrets.token_urlsafe(32)
 
 
 def csrf_field(request: Request) -> Markup:
