@@ -201,21 +201,74 @@ class _BlockCache:
 vevent_blocks = _BlockCache(max_entries=10_000)
 
 
-def _block(event: Event, programme: Programme | None, site: Site) -> bytes:
-    key = (
+def block_key(
+    uid: str,
+    updated_at: datetime,
+    sequence: int | None,
+    status: str,
+    programme_name: str | None,
+    programme_updated_at: datetime | None,
+    site: Site,
+) -> Hashable:
+    """What a published VEVENT block is made from that can change: the key of its cached copy.
+
+    Taken as plain values so that a feed can look its blocks up from a narrow query of these
+    columns and load whole events only for the blocks it does not have."""
+    return (uid, updated_at, sequence, str(status), programme_name, programme_updated_at, site.base_url)
+
+
+def _key_of(event: Event, programme: Programme | None, site: Site) -> Hashable:
+    return block_key(
         event_uid(event),
         event.updated_at,
         event.sequence,
         event.status,
         programme.name if programme else None,
         programme.updated_at if programme else None,
-        site.base_url,
+        site,
     )
+
+
+def published_block(event: Event, programme: Programme | None, site: Site) -> bytes:
+    """The event's VEVENT as a published feed has it, from the cache or made and kept."""
+    key = _key_of(event, programme, site)
     block = vevent_blocks.get(key)
     if block is None:
         block = _vevent(event, programme, site, method=None, stamp=None, attendee=None).to_ical()
         vevent_blocks.put(key, block)
     return block
+
+
+def _head(
+    *, site: Site, name: str, timezone_name: str | None, method: str | None, source_url: str | None
+) -> bytes:
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if method:
+        calendar.add("method", method)
+    label = clean_line(name) or "RSIS Events"
+    # NAME is RFC 7986's; X-WR-CALNAME is what most clients read. Both are TEXT, escaped.
+    calendar.add("name", vText(label))
+    calendar.add("x-wr-calname", vText(label))
+    calendar.add("x-wr-timezone", vText(timezone_name or site.timezone))
+    if method is None:
+        calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", "PT1H")
+        if source_url:
+            calendar.add("source", source_url, parameters={"VALUE": "URI"})
+    head = calendar.to_ical()
+    assert head.endswith(_CALENDAR_END)
+    return head[: -len(_CALENDAR_END)]
+
+
+def published_calendar(
+    blocks: Iterable[bytes], *, site: Site, name: str, timezone_name: str | None = None, source_url: str | None = None
+) -> bytes:
+    """A published feed (no METHOD) around VEVENT blocks made by `published_block`."""
+    head = _head(site=site, name=name, timezone_name=timezone_name, method=None, source_url=source_url)
+    return b"".join([head, *blocks, _CALENDAR_END])
 
 
 def event_calendar(
@@ -237,34 +290,16 @@ def event_calendar(
     """
     if method not in METHODS:
         raise ValueError(f"unsupported iCalendar METHOD {method!r}")
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("calscale", "GREGORIAN")
-    if method:
-        calendar.add("method", method)
-    label = clean_line(name) or "RSIS Events"
-    # NAME is RFC 7986's; X-WR-CALNAME is what most clients read. Both are TEXT, escaped.
-    calendar.add("name", vText(label))
-    calendar.add("x-wr-calname", vText(label))
-    calendar.add("x-wr-timezone", vText(timezone_name or site.timezone))
     if method is None:
-        calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-        calendar.add("x-published-ttl", "PT1H")
-        if source_url:
-            calendar.add("source", source_url, parameters={"VALUE": "URI"})
-    head = calendar.to_ical()
-    assert head.endswith(_CALENDAR_END)
-
-    if method is None:
-        blocks = [_block(event, programme, site) for event, programme in items]
-    else:
-        when = stamp or datetime.now(timezone.utc)
-        blocks = [
-            _vevent(event, programme, site, method=method, stamp=when, attendee=attendee).to_ical()
-            for event, programme in items
-        ]
-    return b"".join([head[: -len(_CALENDAR_END)], *blocks, _CALENDAR_END])
+        blocks = [published_block(event, programme, site) for event, programme in items]
+        return published_calendar(blocks, site=site, name=name, timezone_name=timezone_name, source_url=source_url)
+    when = stamp or datetime.now(timezone.utc)
+    head = _head(site=site, name=name, timezone_name=timezone_name, method=method, source_url=source_url)
+    blocks = [
+        _vevent(event, programme, site, method=method, stamp=when, attendee=attendee).to_ical()
+        for event, programme in items
+    ]
+    return b"".join([head, *blocks, _CALENDAR_END])
 
 
 def google_calendar_link(event: Event, url: str) -> str:
