@@ -102,18 +102,24 @@ def check_open(event: Event, now: datetime) -> None:
         raise RegistrationClosed("Registration for this event has closed.")
 
 
-def admission_of(session: Session, event: Event) -> Admission:
-    if event.programme_id is None:
-        return Admission.OPEN
-    return session.scalar(select(Programme.admission).where(Programme.id == event.programme_id)) or Admission.OPEN
-
-
 def register(
     session: Session, site: Site, slug: str, submission: Submission, *, now: datetime | None = None
 ) -> Outcome:
     """Register an email for an event: confirm, waitlist or hold for approval."""
+    # The event, locked, and its programme's admission in one statement: this runs for every
+    # registration, and under a rush each statement is time the event's lock is held.
+    row = session.execute(
+        select(Event, Programme.admission)
+        .outerjoin(Programme, Event.programme_id == Programme.id)
+        .where(Event.slug == slug)
+        .with_for_update(of=Event)
+    ).first()
+    if row is None:
+        raise NotFound(f"There is no event at /events/{slug}.")
+    event, admission = row[0], row[1] or Admission.OPEN
+    # The clock is read once the lock is held, so the waiting list's order (by waitlisted_at)
+    # is the order in which registrations took the lock.
     now = now or utcnow()
-    event = lock_event(session, slug)
     check_open(event, now)
     email = normalise_email(submission.email)
 
@@ -129,8 +135,14 @@ def register(
         queue_registration_message(session, site, "already_registered", existing, event)
         return Outcome(created=False, status=existing.status, registration_id=existing.id)
 
-    admission = admission_of(session, event)
-    left = seats_left(event, confirmed_count(session, event.id))
+    counts = dict(
+        session.execute(
+            select(Registration.status, func.count())
+            .where(Registration.event_id == event.id, Registration.status.in_((S.CONFIRMED, S.WAITLISTED)))
+            .group_by(Registration.status)
+        ).all()
+    )
+    left = seats_left(event, counts.get(S.CONFIRMED, 0))
     if admission != Admission.OPEN:
         status = S.PENDING
     elif left is None or left > 0:
@@ -156,17 +168,18 @@ def register(
     )
     session.add(registration)
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError:
         # Only reachable if the database saw a duplicate the lock did not serialise; the
-        # partial unique index is the last line of defence.
+        # partial unique index is the last line of defence. The whole unit of work rolls back.
         raise RegistrationClosed("This email address is already registered for this event.") from None
 
     kind = {S.CONFIRMED: "confirmed", S.WAITLISTED: "waitlisted", S.PENDING: "received"}[status]
+    # Under the event's lock the newcomer is last in the queue: everyone waitlisted before is
+    # ahead (the same order waitlist_position counts in).
     queue_registration_message(
         session, site, kind, registration, event,
-        position=waitlist_position(session, registration) if status == S.WAITLISTED else None,
+        position=counts.get(S.WAITLISTED, 0) + 1 if status == S.WAITLISTED else None,
     )
     return Outcome(created=True, status=status, registration_id=registration.id)
 

@@ -85,15 +85,14 @@ def _submission(form: RegistrationForm) -> Submission:
 
 async def register(request: Request) -> Response:
     slug = _path(request, "slug")
-    data = await uow(request, events.get_event_page, slug)
-    cls = form_class(RegistrationForm, data.programme.code if data.programme else None, data.admission)
-    problem = None
     if request.method == "POST":
-        form = cls(await read_form(request))
+        # The whole event page is read again only if the form has to be shown again.
+        programme_code, admission = await uow(request, events.registration_form_kind, slug)
+        form = form_class(RegistrationForm, programme_code, admission)(await read_form(request))
         if form.website.data:
             # The honeypot was filled in: a bot. Answer as if it worked; keep nothing.
             return RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
-        status, headers = 422, None
+        problem, status, headers = None, 422, None
         if form.validate():
             settings = request.app.state.settings
             allowed = RegistrationLimits(settings.registrations_per_ip_per_minute, settings.registrations_per_email_per_minute)
@@ -113,7 +112,8 @@ async def register(request: Request) -> Response:
         return render(
             request, "public/register.html", {"data": data, "form": form, "problem": problem}, status_code=status, headers=headers
         )
-    form = cls()
+    data = await uow(request, events.get_event_page, slug)
+    form = form_class(RegistrationForm, data.programme.code if data.programme else None, data.admission)()
     status = 200 if data.state.can_register else 409
     return render(request, "public/register.html", {"data": data, "form": form, "problem": None}, status_code=status)
 
