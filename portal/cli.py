@@ -14,19 +14,27 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uvicorn
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
-from portal import demo, migrate
 from portal.db import make_engine, make_session_factory, run_unit_of_work, transaction
 from portal.errors import AlreadyExists, ImportProblem, InvalidInput, NotFound
 from portal.logs import log_config
-from portal.services import organisers, rosters
-from portal.services.catalogue import import_data
-from portal.services.outbox import run_worker, transport_for
 from portal.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+# The modules only some commands need (the web server, Alembic, the services with their
+# templates and spreadsheet code) are imported inside those commands, against the rule of
+# importing at the top: every command pays for what this module imports, and importing
+# them all here made `portal export roster` spend over a second starting before reading a
+# row. Only start-up time justifies this; nowhere else in the portal imports in a function.
+
+# The same as services.exports.FORMATS (a test checks), named here so that building the
+# parser imports no service.
+EXPORT_FORMATS = ("csv", "xlsx")
 
 log = logging.getLogger("portal")
 
@@ -39,6 +47,8 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
     settings = _settings()
     print(f"Serving the portal on http://{args.host}:{args.port} (database: {_safe_url(settings.database_url)})", file=sys.stderr)
     uvicorn.run(
@@ -59,6 +69,8 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from portal import migrate
+
     settings = _settings()
     migrate.upgrade(settings.database_url, args.revision)
     print(f"database at {_safe_url(settings.database_url)} is at revision {args.revision}")
@@ -66,6 +78,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    from portal import migrate
+
     settings = _settings()
     migrate.downgrade(settings.database_url, args.revision)
     print(f"database downgraded to {args.revision}")
@@ -77,6 +91,8 @@ def _sessions(settings: Settings) -> sessionmaker[Session]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from portal import demo
+
     settings = _settings()
     sessions = _sessions(settings)
     if args.if_empty and run_unit_of_work(sessions, demo.has_data, write=False):
@@ -88,6 +104,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from portal.services.catalogue import import_data
+
     settings = _settings()
     path = Path(args.file)
     try:
@@ -108,6 +126,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from portal.services.outbox import run_worker, transport_for
+
     settings = _settings()
     logging.config.dictConfig(log_config())
     try:
@@ -140,6 +160,8 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def cmd_organiser_add(args: argparse.Namespace) -> int:
+    from portal.services import organisers
+
     settings = _settings()
     password = _new_password(args)
     engine = make_engine(settings.database_url, pool_size=1)
@@ -176,8 +198,10 @@ def cmd_export_roster(args: argparse.Namespace) -> int:
 
 
 def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
+    from portal.services import exports
+
     try:
-        info = run_unit_of_work(sessions, rosters.export_info, args.slug, write=False)
+        info = run_unit_of_work(sessions, exports.export_info, args.slug, write=False)
     except NotFound as exc:
         print(f"portal export roster: {exc.message}", file=sys.stderr)
         return 2
@@ -188,7 +212,7 @@ def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) ->
     handle = sys.stdout.buffer if to_stdout else tempfile.NamedTemporaryFile("wb", dir=target.parent, prefix=f".{target.name}.", delete=False)
     try:
         with transaction(sessions, write=False) as session:
-            for chunk in rosters.export_chunks(session, info, args.format, progress):
+            for chunk in exports.export_chunks(session, info, args.format, progress):
                 handle.write(chunk)
         handle.flush()
     except BaseException:
@@ -250,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_sub = export.add_subparsers(dest="export_command", required=True)
     roster = export_sub.add_parser("roster", help="write an event's roster, every field, as CSV or XLSX")
     roster.add_argument("slug")
-    roster.add_argument("--format", choices=sorted(rosters.FORMATS), default="csv")
+    roster.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
     roster.add_argument("-o", "--output", help="file to write (default roster-SLUG.FORMAT; - for standard output)")
     roster.set_defaults(func=cmd_export_roster)
     return parser

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from portal.db import transaction
 from portal.forms.admin import BulkActionForm, CheckInActionForm, RegistrationActionForm, RosterQueryForm, first_error
 from portal.models import RegistrationStatus
-from portal.services import registrations, rosters
+from portal.services import exports, registrations, rosters
 from portal.services.registrations import ActionReport, RosterAction
 from portal.web.auth import require_organiser, require_organiser_download
 from portal.web.backoffice import actor, flash, page
@@ -164,23 +164,23 @@ async def event_audit(request: Request) -> Response:
     return page(request, "admin/event_audit.html", {"data": data})
 
 
-def _export_stream(sessions: sessionmaker[Session], info: rosters.ExportInfo, fmt: str) -> Iterator[bytes]:
+def _export_stream(sessions: sessionmaker[Session], info: exports.ExportInfo, fmt: str) -> Iterator[bytes]:
     # One read transaction for the whole file, so it is a consistent snapshot; the rows are
-    # read in keyset batches inside it.
+    # streamed from one query inside it.
     with transaction(sessions, write=False) as session:
-        yield from rosters.export_chunks(session, info, fmt)
+        yield from exports.export_chunks(session, info, fmt)
 
 
 @require_organiser_download
 async def export_roster(request: Request) -> Response:
     fmt = request.path_params["fmt"]
-    if fmt not in rosters.FORMATS:
+    if fmt not in exports.FORMATS:
         raise HTTPException(404, "The roster can be exported as .csv or .xlsx.")
-    info = await uow(request, rosters.export_info, request.path_params["slug"])
+    info = await uow(request, exports.export_info, request.path_params["slug"])
     filename = info.filename(fmt)
     return StreamingResponse(
         _export_stream(request.app.state.sessions, info, fmt),
-        media_type=rosters.FORMATS[fmt],
+        media_type=exports.FORMATS[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
     )
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils.datetime import to_excel
 
 from portal import cli
 from portal.models import RegistrationStatus as S
+from portal.services import exports
+from portal.services.exports import _LocalTimes
 
 SGT = ZoneInfo("Asia/Singapore")
 REGISTERED = datetime(2026, 11, 2, 1, 30, tzinfo=ZoneInfo("UTC"))
@@ -141,28 +144,42 @@ def test_the_command_line_names_a_missing_event(portal_env, capsys):
 
 
 def test_the_export_reads_in_batches(run, roster, monkeypatch):
-    from portal.services import rosters
     event, people = roster
-    monkeypatch.setattr(rosters, "BATCH", 2)
+    monkeypatch.setattr(exports, "BATCH", 2)
     seen = []
-    info = run(rosters.export_info, event.slug)
-    rows = run(lambda session: list(rosters.roster_rows(session, info, seen.append)))
-    assert [r[0] for r in rows[1:]] == [p.id for p in people]
+    info = run(exports.export_info, event.slug)
+    batches = run(lambda session: list(exports.roster_rows(session, info, seen.append)))
+    assert [len(b) for b in batches] == [1, 2, 1]  # the header, then the rows
+    assert [r[0] for b in batches[1:] for r in b] == [p.id for p in people]
     assert seen == [2, 3]
 
 
+def test_the_command_line_offers_every_export_format():
+    assert sorted(cli.EXPORT_FORMATS) == sorted(exports.FORMATS)
 
-@pytest.mark.parametrize("tz", ["Asia/Singapore", "Asia/Kolkata", "Asia/Kathmandu", "Europe/London", "America/New_York"])
+
+def _moments_to_check(tz: str) -> list[datetime]:
+    """Every 317 minutes for 300 days, and every minute of the hours around each change of
+    offset (some zones change at half past a UTC hour)."""
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    moments = [start + timedelta(minutes=m, seconds=m % 60) for m in range(0, 60 * 24 * 300, 317)]
+    zone = ZoneInfo(tz)
+    for hours in range(24 * 300):
+        hour = start + timedelta(hours=hours)
+        if hour.astimezone(zone).utcoffset() != (hour + timedelta(hours=1)).astimezone(zone).utcoffset():
+            moments += [hour + timedelta(minutes=m, seconds=17) for m in range(-60, 120)]
+    return moments
+
+
+@pytest.mark.parametrize(
+    "tz", ["Asia/Singapore", "Asia/Kolkata", "Asia/Kathmandu", "Europe/London", "America/New_York", "America/St_Johns", "Australia/Lord_Howe"]
+)
 def test_export_times_are_exact_in_every_zone(tz):
-    from datetime import timezone as utc_zone
-
-    from portal.services.rosters import _LocalTimes
     local = _LocalTimes(tz)
-    start = datetime(2026, 3, 1, tzinfo=utc_zone.utc)
-    for minutes in range(0, 60 * 24 * 300, 317):  # across both DST changes
-        moment = start + timedelta(minutes=minutes, seconds=minutes % 60)
+    for moment in _moments_to_check(tz):
         expected = moment.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
         as_sqlite = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
-        assert local.as_text(as_sqlite) == expected.isoformat(" ")
+        assert local.as_text(as_sqlite) == expected.isoformat(" "), moment
         assert local.as_datetime(as_sqlite) == expected
         assert local.as_datetime(moment) == expected
+        assert local.as_serial(as_sqlite) == local.as_serial(moment) == to_excel(expected)
