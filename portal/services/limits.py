@@ -14,11 +14,15 @@ The window is fixed (a minute from the first use), which is simple to explain in
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from typing import Any
+
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
@@ -32,6 +36,7 @@ WINDOW = timedelta(minutes=1)
 # Rows whose window ended this long ago are deleted, a few at a time, by later uses.
 FORGET_AFTER = timedelta(hours=1)
 _FORGET_BATCH = 100
+_SWEEP_CHANCE = 0.05
 
 
 class TooManyRequests(PortalError):
@@ -54,10 +59,6 @@ class RegistrationLimits:
     per_email: int
 
 
-def _locked_row(session: Session, scope: LimitScope, key: str) -> RateLimit | None:
-    return session.scalar(select(RateLimit).where(RateLimit.scope == scope, RateLimit.key == key).with_for_update())
-
-
 def _forget_old_rows(session: Session, now: datetime) -> None:
     # SKIP LOCKED (PostgreSQL): never wait for, or make wait, another request that is using a
     # row; SQLite has one writer at a time and ignores it.
@@ -71,38 +72,47 @@ def _forget_old_rows(session: Session, now: datetime) -> None:
         session.execute(delete(RateLimit).where(RateLimit.id.in_(stale)))
 
 
+def _upsert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert(RateLimit) if dialect == "postgresql" else sqlite_insert(RateLimit)
+
+
 def hit(session: Session, scope: LimitScope, key: str, limit: int, *, now: datetime | None = None) -> int | None:
     """Count one use of `key` in `scope`, allowing `limit` uses per WINDOW. Returns None if the
-    use is allowed (and counted), else the seconds until the window ends (nothing counted)."""
+    use is allowed, else the seconds until the window ends.
+
+    One statement (INSERT … ON CONFLICT DO UPDATE … RETURNING) counts the use, starting a new
+    window when the old one is over; the row stays locked until the transaction ends, so two
+    racing requests cannot both take the last use. A refused use is counted here too, but the
+    caller's refusal rolls the whole transaction back, so it leaves nothing behind."""
     if limit <= 0:
         return None
     now = now or utcnow()
     key = key[:254]
-    row = _locked_row(session, scope, key)
-    if row is None:
-        row = RateLimit(scope=scope, key=key, hits=0, window_started_at=now, updated_at=now)
-        try:
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            # Another request made the row a moment ago: count on it.
-            row = _locked_row(session, scope, key)
-            assert row is not None
-    if now - row.window_started_at >= WINDOW:
-        row.hits = 0
-        row.window_started_at = now
-    if row.hits >= limit:
-        return max(1, math.ceil((row.window_started_at + WINDOW - now).total_seconds()))
-    row.hits += 1
-    row.updated_at = now
+    table = RateLimit.__table__.c
+    expired = table.window_started_at <= now - WINDOW
+    insert = _upsert(session).values(scope=scope, key=key, hits=1, window_started_at=now, updated_at=now)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.scope, table.key],
+        set_={
+            "hits": case((expired, 1), else_=table.hits + 1),
+            "window_started_at": case((expired, now), else_=table.window_started_at),
+            "updated_at": now,
+        },
+    ).returning(table.hits, table.window_started_at)
+    hits, started = session.execute(statement).one()
+    if hits > limit:
+        return max(1, math.ceil((started + WINDOW - now).total_seconds()))
     return None
 
 
 def check_registration(session: Session, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:
     """Count a registration from `address` for `email`, or raise TooManyRequests."""
     now = now or utcnow()
-    _forget_old_rows(session, now)
+    # Old rows are swept by a few uses in a hundred, not by every one: the sweep is a query of
+    # its own, and rows only need to go eventually.
+    if random.random() < _SWEEP_CHANCE:
+        _forget_old_rows(session, now)
     # Always the address first, then the email: one order of locking, so no deadlock.
     wait = hit(session, LimitScope.REGISTER_IP, address, limits.per_ip, now=now)
     if wait is not None:
