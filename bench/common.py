@@ -99,15 +99,36 @@ def server(app: str, *, env: dict[str, str] | None = None, factory: bool = False
         proc.wait(timeout=20)
 
 
-def wrk(url: str, *, seconds: int = 10, connections: int = 32, threads: int = 1, headers: dict[str, str] | None = None) -> dict[str, float]:
-    """Requests per second and latency from wrk (one thread: the machine has two cores)."""
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def wrk(
+    url: str,
+    *,
+    seconds: int = 10,
+    connections: int = 32,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+) -> dict[str, float]:
+    """Requests per second and latency percentiles (ms) from wrk (one thread: the machine
+    has two cores). `script` is a wrk Lua script, e.g. one that makes POST requests."""
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     for k, v in (headers or {}).items():
         cmd += ["-H", f"{k}: {v}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "non_2xx_3xx": float(non2xx.group(1)) if non2xx else 0.0}
+    result = {"rps": rps, "non_2xx_3xx": float(non2xx.group(1)) if non2xx else 0.0}
+    for pct in ("50", "99"):
+        found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+        if found:
+            result[f"p{pct}"] = float(found.group(1)) * _UNITS_MS[found.group(2)]
+    requests = re.search(r"(\d+) requests in", out)
+    result["requests"] = float(requests.group(1)) if requests else 0.0
+    return result
 
 
 def peak_rss_mb(pid: int) -> float:
