@@ -70,7 +70,8 @@ def date_range(start: datetime, end: datetime, tz: str, all_day: bool = False) -
 
 
 def iso(value: datetime | None) -> str:
-    return value.isoformat() if value else ""
+    # Whole seconds: HTML's datetime attribute allows at most three digits of a fraction.
+    return value.isoformat(timespec="seconds") if value else ""
 
 
 def markdown(text: str | None) -> Markup:
