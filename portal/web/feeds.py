@@ -83,7 +83,7 @@ class FeedCache:
     poller would otherwise build the same large feed at once.
     """
 
-    def __init__(self, max_entries: int = 64, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, max_entries: int = 64, max_bytes: int = 8 * 1024 * 1024) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._entries: OrderedDict[Hashable, FeedEntry] = OrderedDict()

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from portal.app import create_app
 from portal.db import read_change_version, transaction
 from portal.models import Event, MessageStatus, OutboxMessage
-from portal.web import public
+from portal.web import pagecache, public
 from portal.services.registrations import Submission, register
 from tests.conftest import BASE_URL, csrf_from
 
@@ -151,3 +151,37 @@ def test_delivering_email_leaves_the_kept_pages_in_place_but_an_edit_does_not(se
         session.get(Event, event.id).title = "Renamed"
     with sessions() as session:
         assert read_change_version(session) == before + 1
+
+
+def test_kept_answers_stay_within_their_byte_budget_dropping_the_least_recent():
+    class Unchanged:
+        async def current(self) -> int:
+            return 1
+
+    async def page(scope, receive, send):  # type: ignore[no-untyped-def]
+        scope.setdefault("state", {})[pagecache.SHARED] = True
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": b"x" * 10_000})
+
+    cache = pagecache.SharedResponseCache(page, changes=Unchanged(), max_bytes=50_000)  # type: ignore[arg-type]
+
+    async def get(path: str) -> None:
+        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"", "headers": []}
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: dict) -> None:
+            pass
+
+        await cache(scope, receive, send)
+
+    async def visit_all() -> None:
+        for n in range(20):
+            await get(f"/events/e{n}")
+        await get("/events/e19")
+
+    asyncio.run(visit_all())
+    assert 0 < len(cache) <= 4
+    assert cache._bytes <= 50_000
+    assert cache.hits == 1  # the newest page was still kept; the oldest were dropped
