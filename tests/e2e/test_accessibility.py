@@ -1,0 +1,189 @@
+"""Accessibility and valid HTML: axe-core in Chromium on the pages people use, registration by
+keyboard alone, and the Nu HTML checker over the pages as the server sends them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ORGANISER_EMAIL, ORGANISER_PASSWORD, LiveSite
+from tests.e2e.tools import BLOCKING, axe_violations, describe_violations, html_errors
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page: Page) -> None:
+    page.goto("/admin/sign-in")
+    page.get_by_label("Email").fill(ORGANISER_EMAIL)
+    page.get_by_label("Password").fill(ORGANISER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+
+
+def test_pages_have_no_serious_accessibility_problems(page: Page, live: LiveSite, device: str) -> None:
+    found: dict[str, list[dict]] = {}
+
+    def check(name: str) -> None:
+        found[name] = [v for v in axe_violations(page) if v["impact"] in BLOCKING]
+
+    page.goto("/")
+    check("home")
+    page.goto("/events")
+    check("listing")
+    page.goto(f"/events/{live.open_event}")
+    check("event page")
+    page.goto(f"/events/{live.open_event}/register")
+    page.get_by_label("Email address").fill("not an address")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    check("form with errors")
+    page.get_by_label("Full name").fill("Aisha Rahman")
+    page.get_by_label("Email address").fill(f"aisha-{device}@example.org")
+    page.get_by_label("I agree").check()
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    check("confirmation")
+    page.goto(f"/registrations/{live.manage_token}")
+    check("manage page")
+    page.goto(f"/registrations/{live.manage_token}/cancel")
+    check("cancel page")
+    page.goto("/admin/sign-in")
+    check("sign-in")
+    sign_in(page)
+    check("dashboard")
+    page.goto(f"/admin/events/{live.forum_event}")
+    check("roster")
+    page.goto(f"/admin/events/{live.forum_event}/check-in")
+    check("check-in")
+
+    report = "\n".join(f"{name}:\n{describe_violations(v)}" for name, v in found.items() if v)
+    assert not report, f"serious or critical accessibility violations on the {device}:\n{report}"
+
+
+@pytest.mark.parametrize("device", ["desktop"])
+def test_registration_works_with_the_keyboard_alone(page: Page, live: LiveSite, device: str) -> None:
+    def focused() -> str:
+        """What has the focus, as 'tag#id' or 'tag:text', and whether it shows that it does."""
+        return str(page.evaluate("""() => {
+            const el = document.activeElement;
+            const name = el.id ? `${el.tagName.toLowerCase()}#${el.id}` : `${el.tagName.toLowerCase()}:${el.textContent.trim()}`;
+            const style = getComputedStyle(el);
+            const shown = el.matches(':focus-visible') && (style.outlineStyle !== 'none' || style.boxShadow !== 'none');
+            return shown ? name : `${name} (focus not visible)`;
+        }"""))
+
+    def tab_to(target: str, limit: int = 25) -> list[str]:
+        seen = []
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            seen.append(focused())
+            if seen[-1] == target:
+                return seen
+        raise AssertionError(f"Tab never reached {target}; it went through {seen}")
+
+    page.goto(f"/events/{live.open_event}")
+    # The first Tab reaches the skip link, which takes the focus past the navigation.
+    page.keyboard.press("Tab")
+    assert focused() == "a:Skip to content"
+    page.keyboard.press("Enter")
+    tab_to("a:Register")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Register for")
+
+    # The fields come in reading order; the bots' trap field is never reached.
+    tab_to("input#name")
+    order = [focused()]
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        order.append(focused())
+    assert order == ["input#name", "input#email", "input#organisation", "input#position", "input#consent", "button:Register"]
+
+    # Typing, then sending without the consent: the error summary is announced and focused,
+    # and its link leads back to the field to fix.
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.type("keyboard-user@example.org")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.type("Rahul Menon")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("You need to agree")
+    assert focused() == "div#form-errors"
+    expect(page.get_by_label("Full name")).to_have_value("Rahul Menon")
+    page.keyboard.press("Tab")
+    assert focused().startswith("a:I agree") and not focused().endswith("(focus not visible)")
+    page.keyboard.press("Enter")
+    assert focused() == "input#consent"
+    page.keyboard.press("Space")
+    expect(page.get_by_label("I agree")).to_be_checked()
+    page.keyboard.press("Tab")
+    assert focused() == "button:Register"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    assert live.emailed_link("keyboard-user@example.org")
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def test_pages_are_valid_html(live: LiveSite, tmp_path: Path) -> None:
+    """Every kind of page, saved as the server sends it, passes the Nu HTML checker."""
+    pages: dict[str, str] = {}
+
+    def save(name: str, response: httpx.Response, status: int = 200) -> str:
+        assert response.status_code == status, f"{name}: {response.status_code}"
+        assert response.headers["content-type"].startswith("text/html"), name
+        pages[name] = response.text
+        return response.text
+
+    slug, forum, token = live.open_event, live.forum_event, live.manage_token
+    with httpx.Client(base_url=live.url, timeout=10) as web:
+        for name, path in [
+            ("home", "/"), ("listing", "/events"), ("listing-empty", "/events?q=nothing+matches+this"),
+            ("listing-past", "/events?when=past"), ("event", f"/events/{slug}"), ("programmes", "/programmes"),
+            ("programme", f"/programmes/{live.forum_code}"), ("apply", f"/events/{forum}/register"),
+            ("confirmation", f"/events/{slug}/registered"), ("manage", f"/registrations/{token}"),
+            ("cancel", f"/registrations/{token}/cancel"),
+        ]:
+            save(name, web.get(path))
+        save("not-found", web.get("/events/no-such-event"), 404)
+        form = save("register", web.get(f"/events/{slug}/register"))
+        save("register-errors", web.post(f"/events/{slug}/register", data={
+            "csrf_token": CSRF.search(form).group(1), "name": "", "email": "not an address"}), 422)
+        save("manage-errors", web.post(f"/registrations/{token}", data={
+            "csrf_token": CSRF.search(form).group(1), "name": ""}), 422)
+
+        sign_in = save("sign-in", web.get("/admin/sign-in"))
+        save("sign-in-refused", web.post("/admin/sign-in", data={
+            "csrf_token": CSRF.search(sign_in).group(1), "email": "nobody@example.org", "password": "not the password"}), 401)
+        signed_in = web.post("/admin/sign-in", data={
+            "csrf_token": CSRF.search(sign_in).group(1), "email": ORGANISER_EMAIL, "password": ORGANISER_PASSWORD})
+        assert signed_in.status_code == 303, signed_in.text
+        roster = save("roster", web.get(f"/admin/events/{forum}"))
+        registration = re.search(r'href="[^"]*(/admin/registrations/[0-9]+)"', roster)
+        assert registration, "the roster links to no registration"
+        for name, path in [
+            ("dashboard", "/admin/"), ("admin-events", "/admin/events"), ("new-event", "/admin/events/new"),
+            ("edit-event", f"/admin/events/{forum}/edit"), ("cancel-event", f"/admin/events/{forum}/cancel"),
+            ("duplicate-event", f"/admin/events/{forum}/duplicate"), ("audit", f"/admin/events/{forum}/audit"),
+            ("check-in", f"/admin/events/{forum}/check-in"), ("registration", registration.group(1)),
+            ("admin-programmes", "/admin/programmes"), ("new-programme", "/admin/programmes/new"),
+            ("outbox", "/admin/outbox"), ("organisers", "/admin/organisers"), ("password", "/admin/account/password"),
+            ("roster-pending", f"/admin/events/{forum}?status=pending"),
+        ]:
+            save(name, web.get(path))
+        new_event = pages["new-event"]
+        save("new-event-errors", web.post("/admin/events/new", data={"csrf_token": CSRF.search(new_event).group(1)}), 422)
+
+    files = []
+    for name, html in pages.items():
+        path = tmp_path / f"{name}.html"
+        path.write_text(html, encoding="utf-8")
+        files.append(path)
+    errors = html_errors(files)
+    assert not errors, f"{len(errors)} HTML errors:\n" + "\n".join(errors)

@@ -1,0 +1,65 @@
+"""The two checkers the browser tests run: axe-core inside a page, the Nu HTML checker over
+saved HTML. Neither is fetched at run time: axe-core is vendored (vendor/README.md), the
+checker's jar is put under .tools/ by `scripts/install test`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = Path(__file__).with_name("vendor") / "axe.min.js"
+VNU_JAR = ROOT / ".tools" / "vnu" / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+# What fails a page: axe rates each violation minor, moderate, serious or critical.
+BLOCKING = ("serious", "critical")
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Every rule axe-core finds broken on the page as it is now, with the nodes that break it."""
+    # Evaluated through the DevTools protocol, which the page's CSP (script-src 'self') does
+    # not govern, so the page under test keeps its real headers.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return list(result["violations"])
+
+
+def describe_violations(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"[{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {' '.join(node['target'])}: {node['failureSummary'].splitlines()[-1].strip()}")
+    return "\n".join(lines)
+
+
+def html_errors(files: list[Path]) -> list[str]:
+    """The Nu HTML checker's errors for the given files, as 'file:line:col: message' lines."""
+    java = shutil.which("java")
+    if java is None:
+        pytest.fail("`java` is not on PATH: the Nu HTML checker needs it (`apt-get install default-jre-headless`, as .ci/run does).")
+    if not VNU_JAR.is_file():
+        pytest.fail(f"The Nu HTML checker is missing ({VNU_JAR}): run `./scripts/install test`, which fetches npm package vnu-jar.")
+    # A larger thread stack, which the checker's schema needs; C1 only, as it runs once and briefly.
+    command = [java, "-Xss4m", "-XX:TieredStopAtLevel=1", "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, files)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    try:
+        report = json.loads(done.stderr or done.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"The Nu HTML checker did not answer in JSON (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    errors = [
+        f"{Path(m.get('url', '?')).name}:{m.get('lastLine', '?')}:{m.get('firstColumn', '?')}: {m['message']}"
+        f"  [{m.get('extract', '').strip()}]"
+        for m in report["messages"]
+        if m["type"] in ("error", "non-document-error")
+    ]
+    if done.returncode != 0 and not errors:
+        pytest.fail(f"The Nu HTML checker failed (exit {done.returncode}) without naming an error:\n{done.stderr[-2000:]}")
+    return errors
