@@ -59,7 +59,8 @@ def local(value: datetime | None, tz: str) -> datetime | None:
 
 
 class SignInForm(Form):
-    email = EmailField("Email address", [InputRequired("Enter your email address."), Length(max=254)], filters=STRIP)
+    # plain_line: the address is looked up, and PostgreSQL refuses NUL in text.
+    email = EmailField("Email address", [InputRequired("Enter your email address."), Length(max=254), plain_line], filters=STRIP)
     password = PasswordField("Password", [InputRequired("Enter your password."), Length(max=MAX_PASSWORD_LENGTH)])
     next = HiddenField()
 
