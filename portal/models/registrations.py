@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, Computed, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from portal.models.events import Event
 
 _ACTIVE = "status IN ('pending', 'confirmed', 'waitlisted')"
+# What the back office searches: name, email and organisation in lower case, one line each,
+# so that a search (which has no line break) matches within one of them, never across two.
+SEARCH_TEXT = "lower(name || '\n' || email || '\n' || organisation)"
 
 
 class Registration(Base):
@@ -40,6 +43,9 @@ class Registration(Base):
         Index("ix_registrations_event_id_status_id", "event_id", "status", "id"),
         # The export reads an event's registrations in id order, a batch at a time.
         Index("ix_registrations_event_id_id", "event_id", "id"),
+        # A search of one event's roster (of one status, at the door) reads this index alone:
+        # it holds the searched text, so no row is visited to rule it out.
+        Index("ix_registrations_event_id_status_search_text", "event_id", "status", "search_text"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,5 +68,8 @@ class Registration(Base):
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Kept by the database (VIRTUAL on SQLite, where the index holds it; STORED on PostgreSQL);
+    # deferred, because only the search's WHERE clause reads it.
+    search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT), deferred=True)
 
     event: Mapped[Event] = relationship(back_populates="registrations", lazy="raise")

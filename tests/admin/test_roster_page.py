@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from portal.db import utcnow
+from portal.models import Registration
 from portal.models import RegistrationStatus as S
 from portal.services import rosters
 from portal.services.rosters import RosterQuery, roster_page
@@ -45,22 +46,22 @@ def _key(sort, descending):  # type: ignore[no-untyped-def]
     return key
 
 
-def walk(run, event_id, sort, descending, per_page=3):  # type: ignore[no-untyped-def]
+def walk(run, event_id, sort, descending, per_page=3, q=""):  # type: ignore[no-untyped-def]
     """Every row, by following Next from the first page; then back by Previous from the last."""
     forward, cursor = [], None
     while True:
-        page = run(roster_page, event_id, RosterQuery(sort=sort, descending=descending, after=cursor, per_page=per_page))
+        page = run(roster_page, event_id, RosterQuery(q=q, sort=sort, descending=descending, after=cursor, per_page=per_page))
         forward.extend(r.id for r in page.rows)
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
     backward = []
-    page = run(roster_page, event_id, RosterQuery(sort=sort, descending=descending, last=True, per_page=per_page))
+    page = run(roster_page, event_id, RosterQuery(q=q, sort=sort, descending=descending, last=True, per_page=per_page))
     while True:
         backward[:0] = [r.id for r in page.rows]
         if page.previous_cursor is None:
             break
-        page = run(roster_page, event_id, RosterQuery(sort=sort, descending=descending, before=page.previous_cursor, per_page=per_page))
+        page = run(roster_page, event_id, RosterQuery(q=q, sort=sort, descending=descending, before=page.previous_cursor, per_page=per_page))
     return forward, backward
 
 
@@ -150,3 +151,57 @@ def test_a_search_counts_its_matches_up_to_a_limit(run, crowd, monkeypatch):
     assert (many.matching, many.more_than) == (4, True)
     few = run(roster_page, event.id, RosterQuery(q="person a", per_page=3))
     assert (few.matching, few.more_than) == (1, False)
+
+
+@pytest.mark.parametrize("sort", list(rosters.SORTS))
+def test_a_search_pages_alike_whether_few_or_many_match(run, crowd, monkeypatch, sort):
+    # Few matches are read off the search index and sorted; many, by walking the sort's index.
+    event, people = crowd
+    ministry = sorted((p for p in people if p.organisation == "Ministry"), key=_key(sort, True), reverse=True)
+    expected = [p.id for p in ministry]
+    assert walk(run, event.id, sort, True, q="MINISTRY") == (expected, expected)
+    monkeypatch.setattr(rosters, "MAX_COUNT", 2)
+    assert walk(run, event.id, sort, True, q="MINISTRY") == (expected, expected)
+
+
+def test_a_search_matches_within_one_field_never_across_two(run, make_event, make_registration):
+    event = make_event()
+    grace = make_registration(event, name="Grace Tan", email="gt@example.org", organisation="Maritime Institute")
+    minh = make_registration(event, name="Nguyễn Văn Minh", email="minh@example.org", organisation="")
+
+    def found(q):  # type: ignore[no-untyped-def]
+        return [r.id for r in run(roster_page, event.id, RosterQuery(q=q)).rows]
+
+    assert found("GRACE tan") == found("maritime inst") == found("GT@EXAMPLE") == [grace.id]
+    assert found("NGUYỄN") == found("văn") == [minh.id]
+    assert found("example.org") == [grace.id, minh.id]
+    # The end of one field and the start of the next are not one piece of text.
+    assert found("tan gt") == found("tangt") == found("org maritime") == []
+    # A line break (no search box sends one) is looked for field by field.
+    assert found("tan\ngt") == []
+
+
+def test_a_search_finds_a_changed_name(run, make_event, make_registration):
+    event = make_event()
+    person = make_registration(event, name="Old Name")
+
+    def rename(session):  # type: ignore[no-untyped-def]
+        session.get(Registration, person.id).name = "Nadia Ibrahim"
+
+    run(rename)
+    assert [r.id for r in run(roster_page, event.id, RosterQuery(q="nadia")).rows] == [person.id]
+    assert run(roster_page, event.id, RosterQuery(q="old name")).matching == 0
+
+
+def test_the_door_finds_confirmed_people_whether_few_or_many_match(run, make_event, make_registration, monkeypatch):
+    event = make_event(capacity=None)
+    for name in ["Siti Tan", "Grace Tan", "Aisha Rahman", "Budi Tan"]:
+        make_registration(event, name=name)
+    make_registration(event, name="Wei Tan", status=S.WAITLISTED)
+    few = run(rosters.check_in_list, event.slug, "TAN")
+    assert [p.name for p in few.people] == ["Budi Tan", "Grace Tan", "Siti Tan"] and not few.more
+    assert (few.confirmed, few.checked_in) == (4, 0)
+    monkeypatch.setattr(rosters, "MAX_COUNT", 1)
+    many = run(rosters.check_in_list, event.slug, "TAN", limit=2)
+    assert [p.name for p in many.people] == ["Budi Tan", "Grace Tan"] and many.more
+    assert run(rosters.check_in_list, event.slug, "nobody").people == []
