@@ -42,7 +42,7 @@ TRICKY = [
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
 VALUE = st.one_of(TEXT, st.sampled_from(TRICKY), st.integers().map(str))
 
-PUBLIC_QUERY = ["programme", "category", "q", "when", "page", "next", "expired"]
+PUBLIC_QUERY = ["programme", "category", "q", "when", "page", "next", "expired", "saved"]
 REGISTER_FIELDS = [
     "name", "email", "organisation", "position", "consent", "website", "rank", "service", "country",
     "nominating_authority", "nominator_email", "statement", "billing_contact", "billing_email",
@@ -102,7 +102,7 @@ def _ok(response: Any, allowed: set[int]) -> None:
 @example(query={"q": "a\x00b", "programme": "\x00", "page": "²"})
 @example(query={"page": "99999999999999999999", "when": "past"})
 def test_public_query_parameters_never_fail(fuzz_client, events, query):
-    for path in ("/events", "/programmes", "/admin/sign-in"):
+    for path in ("/events", "/admin/sign-in", f"/registrations/{events['token']}"):
         _ok(fuzz_client.get(path, params=query), {200})
     # A feed filter naming no programme is a feed that does not exist.
     _ok(fuzz_client.get("/calendar.ics", params=query), {200, 404})
