@@ -18,7 +18,19 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "portal_csrf"
+# Under https the cookie has the __Host- prefix: a browser then takes it only from this very
+# host, over https, for the whole site, so a sibling subdomain (or a page on plain http)
+# cannot plant a cookie whose token it knows. Browsers refuse the prefix over http.
+SECURE_COOKIE = "__Host-portal_csrf"
 FIELD = "csrf_token"
+
+
+def cookie_name(*, https: bool) -> str:
+    return SECURE_COOKIE if https else COOKIE
+
+
+def _cookie(request: Request) -> str | None:
+    return request.cookies.get(cookie_name(https=request.app.state.settings.https))
 
 
 def _sign(secret: str, value: str) -> str:
@@ -27,7 +39,7 @@ def _sign(secret: str, value: str) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token for this browser's forms; creates the cookie on first use."""
-    value = request.scope.get("state", {}).get("csrf_new_cookie") or request.cookies.get(COOKIE)
+    value = request.scope.get("state", {}).get("csrf_new_cookie") or _cookie(request)
     if not value or len(value) > 100:
         value = secrets.token_urlsafe(32)
         request.state.csrf_new_cookie = value
@@ -59,7 +71,7 @@ class CSRFRefused(HTTPException):
 
 
 def check(request: Request, submitted: str | None) -> None:
-    cookie = request.cookies.get(COOKIE)
+    cookie = _cookie(request)
     if not cookie or not submitted:
         raise CSRFRefused()
     expected = _sign(str(request.app.state.settings.secret_key), cookie)
@@ -82,6 +94,7 @@ class CSRFCookieMiddleware:
     def __init__(self, app: ASGIApp, *, secure: bool) -> None:
         self.app = app
         self.secure = secure
+        self.name = cookie_name(https=secure)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -92,7 +105,7 @@ class CSRFCookieMiddleware:
             if message["type"] == "http.response.start":
                 value = scope.get("state", {}).get("csrf_new_cookie")
                 if value:
-                    cookie = f"{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"
+                    cookie = f"{self.name}={value}; Path=/; HttpOnly; SameSite=Lax"
                     if self.secure:
                         cookie += "; Secure"
                     message.setdefault("headers", [])

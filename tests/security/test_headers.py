@@ -206,7 +206,11 @@ def test_every_cookie_is_httponly_and_samesite(settings, organiser, make_event, 
         signed_in = sign_in(client, organiser.email)
         signed_out = client.post("/admin/sign-out", data={"csrf_token": token(client, "/admin/")})
         cookies = {**_set_cookies(form), **_set_cookies(signed_in)}
-        assert set(cookies) >= {csrf.COOKIE, auth.COOKIE}
+        assert set(cookies) >= {csrf.cookie_name(https=https), auth.COOKIE}
+        if https:
+            # The __Host- prefix: browsers take it only with Secure, Path=/ and no Domain.
+            assert csrf.cookie_name(https=True).startswith("__Host-")
+            assert "; Path=/;" in cookies[csrf.cookie_name(https=True)]
         assert auth.COOKIE in _set_cookies(signed_out)
         for response in (form, signed_in, signed_out):
             for name, cookie in _set_cookies(response).items():
@@ -240,6 +244,22 @@ def test_signing_in_replaces_the_csrf_cookie(client, browser, organiser):
     assert client.get("/admin/").status_code == 200
     # The new cookie's token works.
     assert client.post("/admin/sign-out", data={"csrf_token": token(client, "/admin/")}).status_code == 303
+
+
+def test_under_https_a_csrf_cookie_without_the_host_prefix_is_ignored(settings, make_event, registered):
+    # What a sibling subdomain could plant: a cookie of the plain name, with a token it knows.
+    app = create_app(dataclasses.replace(settings, base_url="https://testserver"))
+    event = make_event()
+    planted = "planted-by-a-sibling-subdomain"
+    known = csrf._sign(str(settings.secret_key), planted)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        client.cookies.set(csrf.COOKIE, planted)
+        data = {"name": "Ann", "email": "ann@example.org", "consent": "y", "csrf_token": known}
+        assert client.post(f"/events/{event.slug}/register", data=data).status_code == 403
+        # The portal's own cookie works.
+        data["csrf_token"] = csrf_from(client.get(f"/events/{event.slug}/register").text)
+        assert client.post(f"/events/{event.slug}/register", data=data).status_code == 303
+    assert len(registered()) == 1
 
 
 def test_a_wrong_password_keeps_the_csrf_cookie(client, organiser):
