@@ -31,6 +31,8 @@ from portal.models import Admission, Event, EventStatus, OutboxMessage, Programm
 from portal.services.organisers import add_organiser
 from portal.services.registrations import new_token
 from tests.conftest import PG_URL, _empty_postgres
+from tests.e2e.pages import save_pages
+from tests.e2e.tools import HtmlCheck
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -247,3 +249,19 @@ def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
             proc.kill()
             proc.wait()
         engine.dispose()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def html_check(live: LiveSite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HtmlCheck]:
+    """Every kind of page, saved from the freshly seeded site and handed to the Nu HTML checker
+    at the start, so that its JVM runs beside the browser tests; test_pages_are_valid_html
+    reads the verdict."""
+    check = HtmlCheck()
+    try:
+        files = save_pages(live, (ORGANISER_EMAIL, ORGANISER_PASSWORD), tmp_path_factory.mktemp("pages"))
+    except (AssertionError, httpx.HTTPError) as exc:
+        check.problem = f"Could not save the pages to check: {exc}"
+    else:
+        check.start(files)
+    yield check
+    check.stop()

@@ -40,27 +40,52 @@ def describe_violations(violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def html_errors(files: list[Path]) -> list[str]:
-    """The Nu HTML checker's errors for the given files, as 'file:line:col: message' lines."""
-    java = shutil.which("java")
-    if java is None:
-        pytest.fail("`java` is not on PATH: the Nu HTML checker needs it (`apt-get install default-jre-headless`, as .ci/run does).")
-    if not VNU_JAR.is_file():
-        pytest.fail(f"The Nu HTML checker is missing ({VNU_JAR}): run `./scripts/install test`, which fetches npm package vnu-jar.")
-    # A larger thread stack, which the checker's schema needs; the quick compiler and the serial
-    # collector, as it runs once and briefly (half the CPU time of the defaults).
-    command = [java, "-Xss4m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", str(VNU_JAR), "--errors-only", "--format", "json", *map(str, files)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    try:
-        report = json.loads(done.stderr or done.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"The Nu HTML checker did not answer in JSON (exit {done.returncode}):\n{done.stderr[-2000:]}")
-    errors = [
-        f"{Path(m.get('url', '?')).name}:{m.get('lastLine', '?')}:{m.get('firstColumn', '?')}: {m['message']}"
-        f"  [{m.get('extract', '').strip()}]"
-        for m in report["messages"]
-        if m["type"] in ("error", "non-document-error")
-    ]
-    if done.returncode != 0 and not errors:
-        pytest.fail(f"The Nu HTML checker failed (exit {done.returncode}) without naming an error:\n{done.stderr[-2000:]}")
-    return errors
+class HtmlCheck:
+    """The Nu HTML checker, started in the background over saved pages and read when a test
+    asks: the JVM then starts while the browser tests run. Whatever keeps it from running
+    (no java, no jar, a page that would not load) is kept for that test to fail on."""
+
+    def __init__(self) -> None:
+        self.problem: str | None = None
+        self.files: list[Path] = []
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, files: list[Path]) -> None:
+        self.files = files
+        java = shutil.which("java")
+        if java is None:
+            self.problem = "`java` is not on PATH: the Nu HTML checker needs it (`apt-get install default-jre-headless`, as .ci/run does)."
+            return
+        if not VNU_JAR.is_file():
+            self.problem = f"The Nu HTML checker is missing ({VNU_JAR}): run `./scripts/install test`, which fetches npm package vnu-jar."
+            return
+        # A larger thread stack, which the checker's schema needs; the quick compiler and the
+        # serial collector, as it runs once and briefly (half the CPU time of the defaults).
+        command = [java, "-Xss4m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", str(VNU_JAR),
+                   "--errors-only", "--format", "json", *map(str, files)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def errors(self) -> list[str]:
+        """The checker's errors, as 'file:line:col: message' lines."""
+        if self.problem is not None:
+            pytest.fail(self.problem)
+        assert self.process is not None and self.files, "the HTML check was never started"
+        out, err = self.process.communicate(timeout=120)
+        try:
+            report = json.loads(err or out)
+        except json.JSONDecodeError:
+            pytest.fail(f"The Nu HTML checker did not answer in JSON (exit {self.process.returncode}):\n{err[-2000:]}")
+        errors = [
+            f"{Path(m.get('url', '?')).name}:{m.get('lastLine', '?')}:{m.get('firstColumn', '?')}: {m['message']}"
+            f"  [{m.get('extract', '').strip()}]"
+            for m in report["messages"]
+            if m["type"] in ("error", "non-document-error")
+        ]
+        if self.process.returncode != 0 and not errors:
+            pytest.fail(f"The Nu HTML checker failed (exit {self.process.returncode}) without naming an error:\n{err[-2000:]}")
+        return errors
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()

@@ -1,0 +1,75 @@
+"""Every kind of page, saved as the server sends it, for the Nu HTML checker: participants'
+pages, the forms sent back with errors, the error page and the back office, signed in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx2 as httpx
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import LiveSite
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> list[Path]:
+    """Fetch the pages into directory, one file each; fails if one answers unexpectedly."""
+    pages: dict[str, str] = {}
+
+    def save(name: str, response: httpx.Response, status: int = 200) -> str:
+        assert response.status_code == status, f"{name}: {response.request.url} answered {response.status_code}"
+        assert response.headers["content-type"].startswith("text/html"), name
+        pages[name] = response.text
+        return response.text
+
+    def csrf(html: str) -> str:
+        match = CSRF.search(html)
+        assert match, "a form without its CSRF field"
+        return match.group(1)
+
+    slug, forum, token = live.open_event, live.forum_event, live.manage_token
+    with httpx.Client(base_url=live.url, timeout=10) as web:
+        for name, path in [
+            ("home", "/"), ("listing", "/events"), ("listing-empty", "/events?q=nothing+matches+this"),
+            ("listing-past", "/events?when=past"), ("event", f"/events/{slug}"), ("programmes", "/programmes"),
+            ("programme", f"/programmes/{live.forum_code}"), ("apply", f"/events/{forum}/register"),
+            ("confirmation", f"/events/{slug}/registered"), ("manage", f"/registrations/{token}"),
+            ("cancel", f"/registrations/{token}/cancel"),
+        ]:
+            save(name, web.get(path))
+        save("not-found", web.get("/events/no-such-event"), 404)
+        form = save("register", web.get(f"/events/{slug}/register"))
+        save("register-errors", web.post(f"/events/{slug}/register", data={
+            "csrf_token": csrf(form), "name": "", "email": "not an address"}), 422)
+        save("manage-errors", web.post(f"/registrations/{token}", data={"csrf_token": csrf(form), "name": ""}), 422)
+
+        sign_in = save("sign-in", web.get("/admin/sign-in"))
+        save("sign-in-refused", web.post("/admin/sign-in", data={
+            "csrf_token": csrf(sign_in), "email": "nobody@example.org", "password": "not the password"}), 401)
+        email, password = organiser
+        signed_in = web.post("/admin/sign-in", data={"csrf_token": csrf(sign_in), "email": email, "password": password})
+        assert signed_in.status_code == 303, f"signing in answered {signed_in.status_code}"
+        roster = save("roster", web.get(f"/admin/events/{forum}"))
+        registration = re.search(r'href="[^"]*(/admin/registrations/[0-9]+)"', roster)
+        assert registration, "the roster links to no registration"
+        for name, path in [
+            ("dashboard", "/admin/"), ("admin-events", "/admin/events"), ("new-event", "/admin/events/new"),
+            ("edit-event", f"/admin/events/{forum}/edit"), ("cancel-event", f"/admin/events/{forum}/cancel"),
+            ("duplicate-event", f"/admin/events/{forum}/duplicate"), ("audit", f"/admin/events/{forum}/audit"),
+            ("check-in", f"/admin/events/{forum}/check-in"), ("registration", registration.group(1)),
+            ("admin-programmes", "/admin/programmes"), ("new-programme", "/admin/programmes/new"),
+            ("outbox", "/admin/outbox"), ("organisers", "/admin/organisers"), ("password", "/admin/account/password"),
+            ("roster-pending", f"/admin/events/{forum}?status=pending"),
+        ]:
+            save(name, web.get(path))
+        save("new-event-errors", web.post("/admin/events/new", data={"csrf_token": csrf(pages["new-event"])}), 422)
+
+    files = []
+    for name, html in pages.items():
+        path = directory / f"{name}.html"
+        path.write_text(html, encoding="utf-8")
+        files.append(path)
+    return files
