@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import getpass
 import json
 import logging
@@ -200,6 +201,10 @@ def cmd_export_roster(args: argparse.Namespace) -> int:
 def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
     from portal.services import exports
 
+    # Everything imported so far lives as long as the process: frozen, it is left out of the
+    # collector's full passes, which the export's millions of new objects would otherwise set
+    # walking over all of it again and again (about a tenth of the time at 100,000 rows).
+    gc.freeze()
     try:
         info = run_unit_of_work(sessions, exports.export_info, args.slug, write=False)
     except NotFound as exc:

@@ -169,32 +169,34 @@ class _LocalTimes:
         self.serial_minutes[minute] = ((local - _EXCEL_EPOCH).days, local.hour * 3600 + local.minute * 60)
 
     def as_text(self, value: datetime | str | None) -> str:
-        if value.__class__ is str:
+        try:
             found = self.text_hours.get(value[:13])  # type: ignore[index]
-            if found is not None:
-                return found + value[13:19]  # type: ignore[index]
-            found = self.text_minutes.get(value[:16])  # type: ignore[index]
-            if found is not None:
-                return found + value[16:19]  # type: ignore[index]
-            self._learn(value)  # type: ignore[arg-type]
-            return self.as_text(value)
-        if value is None:
-            return ""
-        return self.as_datetime(value).isoformat(" ")  # type: ignore[union-attr]
+        except TypeError:  # None, or a datetime (from PostgreSQL)
+            if value is None:
+                return ""
+            return self.as_datetime(value).isoformat(" ")  # type: ignore[union-attr]
+        if found is not None:
+            return found + value[13:19]  # type: ignore[index]
+        found = self.text_minutes.get(value[:16])  # type: ignore[index]
+        if found is not None:
+            return found + value[16:19]  # type: ignore[index]
+        self._learn(value)  # type: ignore[arg-type]
+        return self.as_text(value)
 
     def as_serial(self, value: datetime | str | None) -> float | None:
-        if value.__class__ is str:
+        try:
             found = self.serial_hours.get(value[:13])  # type: ignore[index]
-            if found is not None:
-                return found[0] + (found[1] + int(value[14:16]) * 60 + int(value[17:19])) / _DAY  # type: ignore[index]
-            found = self.serial_minutes.get(value[:16])  # type: ignore[index]
-            if found is not None:
-                return found[0] + (found[1] + int(value[17:19])) / _DAY  # type: ignore[index]
-            self._learn(value)  # type: ignore[arg-type]
-            return self.as_serial(value)
-        if value is None:
-            return None
-        return _excel_serial(self.as_datetime(value))  # type: ignore[arg-type]
+        except TypeError:  # None, or a datetime (from PostgreSQL)
+            if value is None:
+                return None
+            return _excel_serial(self.as_datetime(value))  # type: ignore[arg-type]
+        if found is not None:
+            return found[0] + (found[1] + int(value[14:16]) * 60 + int(value[17:19])) / _DAY  # type: ignore[index]
+        found = self.serial_minutes.get(value[:16])  # type: ignore[index]
+        if found is not None:
+            return found[0] + (found[1] + int(value[17:19])) / _DAY  # type: ignore[index]
+        self._learn(value)  # type: ignore[arg-type]
+        return self.as_serial(value)
 
     def as_datetime(self, value: datetime | str | None) -> datetime | None:
         if value is None:
@@ -226,33 +228,48 @@ def roster_rows(
     session: Session, info: ExportInfo, progress: Callable[[int], None] | None = None, *, times: str = "datetime"
 ) -> Iterator[list[list[Any]]]:
     """The header, then the registrations a batch at a time: one list of cells each, in
-    registration order. Times are in the event's zone, as `times` says: "text", "serial" (a
-    spreadsheet's number) or "datetime" (naive). Text a spreadsheet would run as a formula is
-    neutralised."""
+    registration order. Times are in the event's zone, as `times` says: "text" (and then every
+    cell is text), "serial" (a spreadsheet's number) or "datetime" (naive). Text a spreadsheet
+    would run as a formula is neutralised."""
     local = _LocalTimes(info.timezone)
     when = {"text": local.as_text, "serial": local.as_serial, "datetime": local.as_datetime}[times]
-    empty = "" if times == "text" else None
+    text = times == "text"
+    empty = "" if text else None
     keys = info.answer_keys
-    loads = json.JSONDecoder().decode
+    # The decoder's scanner without json.loads's checks around it (two regular expressions a
+    # call): the text is what SQLAlchemy's JSON type wrote.
+    scan = json.JSONDecoder().scan_once
     formula = _FORMULA_START
+    cell = _answer_cell
     yield [[neutralise(h) for h in info.header]]
     for batch in _raw_batches(session, info, progress):
         rows = []
         for rid, name, email, organisation, status, t1, t2, t3, t4, t5, t6, t7, answers in batch:
-            if answers.__class__ is str:
-                answers = loads(answers)
-            if answers.__class__ is not dict:
+            if type(answers) is str:
+                try:
+                    answers = scan(answers, 0)[0]
+                except StopIteration:
+                    answers = json.loads(answers)  # to raise the decoder's own error
+            if type(answers) is not dict:
                 answers = {}
+            # Registered (t1), consented (t6) and last updated (t7) are set on every row, and
+            # are often one instant with confirmed (t2) or waitlisted (t3): the registration
+            # and its first answer. Such a time is converted once.
+            registered = when(t1)
             rows.append([
-                rid,
+                str(rid) if text else rid,
                 "'" + name if name[:1] in formula else name,
                 "'" + email if email[:1] in formula else email,
                 "'" + organisation if organisation[:1] in formula else organisation,
                 status,
-                # Every row has t1, t6 and t7; the others are mostly empty.
-                when(t1), empty if t2 is None else when(t2), empty if t3 is None else when(t3),
-                empty if t4 is None else when(t4), empty if t5 is None else when(t5), when(t6), when(t7),
-                *map(_answer_cell, map(answers.get, keys)),
+                registered,
+                empty if t2 is None else registered if t2 == t1 else when(t2),
+                empty if t3 is None else registered if t3 == t1 else when(t3),
+                empty if t4 is None else when(t4),
+                empty if t5 is None else when(t5),
+                registered if t6 == t1 else when(t6),
+                registered if t7 == t1 else when(t7),
+                *[v if type(v) is str and v[:1] not in formula else cell(v) for v in map(answers.get, keys)],
             ])
         yield rows
 
@@ -260,16 +277,30 @@ def roster_rows(
 # --- CSV -------------------------------------------------------------------------------------
 
 
+def _csv_line(row: list[str], writer: Any, buffer: io.StringIO) -> str:
+    """One row as a CSV line without its line break: the fields joined by commas when none
+    needs quoting (the same text csv.writer writes then), else what csv.writer writes.
+    csv.writer costs about five times as much per row, so it is kept for the rows that need it."""
+    line = ",".join(row)
+    if '"' not in line and "\n" not in line and "\r" not in line and line.count(",") == len(row) - 1:
+        return line
+    writer.writerow(row)
+    line = buffer.getvalue()[:-2]
+    buffer.seek(0)
+    buffer.truncate()
+    return line
+
+
 def csv_chunks(batches: Iterator[list[list[Any]]]) -> Iterator[bytes]:
-    """CSV in UTF-8 with a byte-order mark (so Excel reads the names right), a chunk a batch."""
+    """CSV in UTF-8 with a byte-order mark (so Excel reads the names right), a chunk a batch.
+    Every cell must be text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    buffer.write("\ufeff")
+    yield "\ufeff".encode()
     for rows in batches:
-        writer.writerows(rows)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
+        lines = [_csv_line(row, writer, buffer) for row in rows]
+        lines.append("")
+        yield "\r\n".join(lines).encode("utf-8")
 
 
 # --- XLSX ------------------------------------------------------------------------------------

@@ -183,3 +183,16 @@ def test_export_times_are_exact_in_every_zone(tz):
         assert local.as_datetime(as_sqlite) == expected
         assert local.as_datetime(moment) == expected
         assert local.as_serial(as_sqlite) == local.as_serial(moment) == to_excel(expected)
+
+
+def test_csv_lines_are_what_the_csv_module_writes():
+    rows = [
+        ["1", "plain", "", " spaced ", "tab\there"],
+        ["2", "a,comma", 'a "quote"', "line\nbreak", "carriage\rreturn"],
+        ["3", '"', ",", "\r\n", "é ü 中文"],
+        ["4", "", "", "", ""],
+    ]
+    expected = io.StringIO()
+    expected.write("\ufeff")
+    csv.writer(expected, lineterminator="\r\n").writerows(rows)
+    assert b"".join(exports.csv_chunks(iter([rows[:1], rows[1:]]))) == expected.getvalue().encode("utf-8")
