@@ -67,13 +67,21 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         admin.dispose()
 
 
+_emptying_engines: dict[str, Any] = {}
+
+
 def _empty_postgres(url: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "change_marker")
+    # DELETE, children first, rather than TRUNCATE: on tables this small TRUNCATE costs about
+    # 55 ms a test (new files for every table), DELETE about 3 ms. Ids are not reset; no test
+    # may depend on their values.
+    engine = _emptying_engines.get(url)
+    if engine is None:
+        engine = _emptying_engines[url] = create_engine(url, pool_size=1)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != "change_marker":
+                conn.execute(table.delete())
         conn.execute(text("UPDATE change_marker SET version = 0"))
-    engine.dispose()
 
 
 @pytest.fixture
