@@ -17,6 +17,7 @@ from portal.forms.admin import BulkActionForm, CheckInActionForm, RegistrationAc
 from portal.models import RegistrationStatus
 from portal.services import exports, registrations, rosters
 from portal.services.registrations import ActionReport, RosterAction
+from portal.services.roster_numbers import NumbersCache
 from portal.web.auth import require_organiser, require_organiser_download
 from portal.web.backoffice import actor, flash, page
 from portal.web.csrf import read_form
@@ -101,12 +102,22 @@ class IdLinks:
         return f"{self._before}{int(id)}{self._after}"
 
 
+def _numbers_cache(request: Request) -> NumbersCache:
+    """This app's cache of events' counts and charts, made at its first use. (Its place is
+    create_app, with the app's other state; it is made here until app.py takes it.)"""
+    state = request.app.state
+    cache = getattr(state, "roster_numbers", None)
+    if cache is None:
+        cache = state.roster_numbers = NumbersCache()
+    return cache
+
+
 @require_organiser
 async def show_event(request: Request) -> Response:
     form = RosterQueryForm(request.query_params)
     if not form.validate():
         raise _bad_link(form)
-    data = await uow(request, rosters.roster, request.path_params["slug"], _query(form))
+    data = await uow(request, rosters.roster, request.path_params["slug"], _query(form), _numbers_cache(request))
     context = {
         "data": data, "form": form, "params": form.link_params(),
         "registration_url": IdLinks(request, "admin:show_registration"),

@@ -9,7 +9,7 @@ import pytest
 from portal.db import utcnow
 from portal.models import Registration
 from portal.models import RegistrationStatus as S
-from portal.services import rosters
+from portal.services import roster_numbers, rosters
 from portal.services.rosters import RosterQuery, roster_page
 
 T0 = utcnow().replace(microsecond=0) - timedelta(days=10)
@@ -138,7 +138,7 @@ def test_the_chart_groups_by_local_day_and_fills_gaps(run, make_event, make_regi
     make_registration(event, created_at=base)
     make_registration(event, created_at=base + timedelta(hours=1))  # 00:30 the next day there
     make_registration(event, created_at=base + timedelta(days=3))
-    chart = run(rosters.registrations_chart, event)
+    chart = run(roster_numbers.registrations_chart, event)
     assert chart.unit == "day"
     assert [n for _, n in chart.buckets] == [1, 1, 0, 1]
     assert chart.peak == 1 and chart.total == 3
@@ -205,3 +205,24 @@ def test_the_door_finds_confirmed_people_whether_few_or_many_match(run, make_eve
     many = run(rosters.check_in_list, event.slug, "TAN", limit=2)
     assert [p.name for p in many.people] == ["Budi Tan", "Grace Tan"] and many.more
     assert run(rosters.check_in_list, event.slug, "nobody").people == []
+
+
+def test_the_numbers_are_kept_until_the_data_changes(run, make_event, make_registration):
+    event = make_event(capacity=None)
+    make_registration(event)
+    cache = roster_numbers.NumbersCache()
+    first = run(cache.numbers, event)
+    assert first.counts == {"confirmed": 1} and first.chart.total == 1
+    assert run(cache.numbers, event) is first  # nothing changed: not counted again
+    make_registration(event, status=S.WAITLISTED)
+    again = run(cache.numbers, event)
+    assert again is not first and again.counts == {"confirmed": 1, "waitlisted": 1} and again.chart.total == 2
+
+
+def test_the_page_shows_new_numbers_after_a_change(organiser_client, make_event, make_registration):
+    event = make_event(capacity=None)
+    make_registration(event)
+    assert "Registrations per day: 1 in all" in organiser_client.get(f"/admin/events/{event.slug}").text
+    make_registration(event, status=S.PENDING)
+    page = organiser_client.get(f"/admin/events/{event.slug}").text
+    assert "Registrations per day: 2 in all" in page and "<dt>Pending</dt><dd>1</dd>" in page
