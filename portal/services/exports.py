@@ -114,19 +114,9 @@ def export_info(session: Session, slug: str) -> ExportInfo:
 
 # --- times -----------------------------------------------------------------------------------
 
-_EXCEL_EPOCH = datetime(1899, 12, 30)
-_DAY = 86400
-
-
-def _excel_serial(local: datetime) -> float:
-    """A naive local time as a spreadsheet's date number (days since 1899-12-30; the same
-    number openpyxl writes)."""
-    return (local - _EXCEL_EPOCH).days + (local.hour * 3600 + local.minute * 60 + local.second) / _DAY
-
-
 class _LocalTimes:
     """UTC times from the database, shown in one zone to the second: as 'YYYY-MM-DD HH:MM:SS'
-    text (for CSV), as a spreadsheet date number (for XLSX), or as a naive datetime.
+    text (for CSV) or as a naive datetime (for XLSX).
 
     SQLite hands back its text, 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC (db.UTCDateTime); that is
     turned into local text without making a datetime at all: the local form of each UTC hour
@@ -136,12 +126,9 @@ class _LocalTimes:
 
     def __init__(self, tz: str) -> None:
         self.zone = ZoneInfo(tz)
-        # UTC 'YYYY-MM-DD HH' -> the local 'YYYY-MM-DD HH', for the hours that copy across.
+        # UTC 'YYYY-MM-DD HH' -> the local 'YYYY-MM-DD HH', for the hours that copy across;
+        # UTC 'YYYY-MM-DD HH:MM' -> local, for the minutes of the hours that do not.
         self.text_hours: dict[str, str] = {}
-        # UTC 'YYYY-MM-DD HH' or 'YYYY-MM-DD HH:MM' -> (local day number, local seconds since
-        # midnight) of its start.
-        self.serial_hours: dict[str, tuple[int, int]] = {}
-        self.serial_minutes: dict[str, tuple[int, int]] = {}
         self.text_minutes: dict[str, str] = {}
         self.by_minute: set[str] = set()  # the hours that need their minutes
 
@@ -156,15 +143,11 @@ class _LocalTimes:
             end = start + timedelta(minutes=59)
             offset = self._local(start) - start
             if offset % timedelta(hours=1) == timedelta(0) and self._local(end) - end == offset:
-                local = start + offset
-                self.text_hours[hour] = local.isoformat(" ")[:13]
-                self.serial_hours[hour] = ((local - _EXCEL_EPOCH).days, local.hour * 3600)
+                self.text_hours[hour] = (start + offset).isoformat(" ")[:13]
                 return
             self.by_minute.add(hour)
         minute = value[:16]
-        local = self._local(datetime.fromisoformat(minute))
-        self.text_minutes[minute] = local.isoformat(" ")[:16]
-        self.serial_minutes[minute] = ((local - _EXCEL_EPOCH).days, local.hour * 3600 + local.minute * 60)
+        self.text_minutes[minute] = self._local(datetime.fromisoformat(minute)).isoformat(" ")[:16]
 
     def as_text(self, value: datetime | str | None) -> str:
         try:
@@ -180,21 +163,6 @@ class _LocalTimes:
             return found + value[16:19]  # type: ignore[index]
         self._learn(value)  # type: ignore[arg-type]
         return self.as_text(value)
-
-    def as_serial(self, value: datetime | str | None) -> float | None:
-        try:
-            found = self.serial_hours.get(value[:13])  # type: ignore[index]
-        except TypeError:  # None, or a datetime (from PostgreSQL)
-            if value is None:
-                return None
-            return _excel_serial(self.as_datetime(value))  # type: ignore[arg-type]
-        if found is not None:
-            return found[0] + (found[1] + int(value[14:16]) * 60 + int(value[17:19])) / _DAY  # type: ignore[index]
-        found = self.serial_minutes.get(value[:16])  # type: ignore[index]
-        if found is not None:
-            return found[0] + (found[1] + int(value[17:19])) / _DAY  # type: ignore[index]
-        self._learn(value)  # type: ignore[arg-type]
-        return self.as_serial(value)
 
     def as_datetime(self, value: datetime | str | None) -> datetime | None:
         if value is None:
@@ -227,10 +195,10 @@ def roster_rows(
 ) -> Iterator[list[list[Any]]]:
     """The header, then the registrations a batch at a time: one list of cells each, in
     registration order. Times are in the event's zone, as `times` says: "text" (and then every
-    cell is text), "serial" (a spreadsheet's number) or "datetime" (naive). Text a spreadsheet
-    would run as a formula is neutralised."""
+    cell is text) or "datetime" (naive). Text a spreadsheet would run as a formula is
+    neutralised."""
     local = _LocalTimes(info.timezone)
-    when = {"text": local.as_text, "serial": local.as_serial, "datetime": local.as_datetime}[times]
+    when = {"text": local.as_text, "datetime": local.as_datetime}[times]
     text = times == "text"
     empty = "" if text else None
     keys = info.answer_keys
