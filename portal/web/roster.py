@@ -96,7 +96,8 @@ class IdLinks:
     def __init__(self, request: Request, name: str) -> None:
         url = str(request.url_for(name, id=self._PLACEHOLDER))
         self._before, found, self._after = url.partition(str(self._PLACEHOLDER))
-        assert found and str(self._PLACEHOLDER) not in self._after, url
+        if not found or str(self._PLACEHOLDER) in self._after:
+            raise RuntimeError(f"route {name} does not put the id in its URL once: {url}")
 
     def __call__(self, id: int) -> str:
         return f"{self._before}{int(id)}{self._after}"

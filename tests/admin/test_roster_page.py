@@ -226,3 +226,14 @@ def test_the_page_shows_new_numbers_after_a_change(organiser_client, make_event,
     make_registration(event, status=S.PENDING)
     page = organiser_client.get(f"/admin/events/{event.slug}").text
     assert "Registrations per day: 2 in all" in page and "<dt>Pending</dt><dd>1</dd>" in page
+
+
+def test_row_links_point_at_each_registration(organiser_client, crowd):
+    event, people = crowd
+    page = organiser_client.get(f"/admin/events/{event.slug}").text
+    for person in people:
+        assert f'<a href="http://testserver/admin/registrations/{person.id}">{person.name}</a>' in page
+    door = organiser_client.get(f"/admin/events/{event.slug}/check-in").text
+    confirmed = [p for p in people if p.status == S.CONFIRMED]
+    for person in confirmed:
+        assert f'action="http://testserver/admin/registrations/{person.id}/check-in"' in door
