@@ -46,12 +46,13 @@ PORTAL = Path(sys.executable).with_name("portal")
 PASSWORD = "bench password long enough"
 REQUESTS, WARMUP = 20, 2
 # Read against the figures of the last run before writing it into the README.
-NOTE = (
-    "Where it falls short: the CSV export of 100,000 rows takes about 3.5 s after the command's start-up, over the 3 s "
-    "target (memory is well within it, and flat); the XLSX export is bound by openpyxl's cost per cell (about 25 µs, "
-    "1.6 million cells) and is far slower; a search that matches nobody reads every row, and the door's search walks the "
-    "name index, both just over 100 ms."
-)
+NOTE = """Before this round of work (same data; commit 061e8ba): with the machine idle (CPU reference 0.42 s) the pages took 54-90 ms, the search that matches nobody 112 ms, the door's search 133 ms, the CSV export 5.13 s (1.59 s of it the command's start) and the XLSX 43.6 s; measured again at the start of this round with the machine busier (CPU reference 0.93 s): pages 77-125 ms, no-match search 212 ms, door 251 ms, CSV 6.84 s, XLSX 54.7 s.
+
+Where it falls short, and why (instruction counts from callgrind, which do not vary with the load the way times do):
+
+- The search that matches nobody, just after a change: 105 and 109 ms. Such a request counts the event again (status counts and the per-day chart read 200,000 index entries, some 110 million instructions, about 35 ms here) and reads the whole search index (100,000 entries of (event_id, status, search_text) through LIKE, about 1,700 instructions an entry, about 40 ms here). Without a change in between the counts are kept and it takes 66-68 ms. What would close it: a trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL), so that a search reads the entries that share its letters instead of all of them; tests/test_migrations.py requires the database's tables to be exactly the models' tables, so that needs agreeing first. Counts kept up to date by the writes themselves would remove the recount.
+- The CSV export met 3 s in one run of two (2.58 s and 3.45 s; scaled by the CPU reference, 1.7-2.7 s on an idle machine). About 0.9 s of it is the command's start (the interpreter, SQLAlchemy, the models; `portal --help` above), 0.25 s finding every answer's key (json_each over every row), and the rest about 20 us a row: some 21,000 instructions fetching 13 columns (callgrind counts 15 releases of the GIL a row in Python 3.11's sqlite3), 10,000 decoding the answers' JSON, and the rest converting the times, neutralising formulas and joining the cells. What would close it with a margin: a smaller start (SQLAlchemy's import is half of it), or fewer columns fetched a row.
+- The XLSX export is openpyxl's write-only mode, as the issue names: about 25 us a cell, 1.6 million cells. Writing the sheet's XML directly took 6 s (commit e04f3f8) and was replaced by the library again; openpyxl with lxml was only 9% faster on 20,000 rows."""
 
 FIRST = ["Aisha", "Budi", "Chen", "Dewi", "Eko", "Farah", "Grace", "Hiroshi", "Indra", "Jun", "Kavya", "Lina", "Minh", "Nadia", "Omar", "Priya", "Quang", "Rizal", "Siti", "Thanh"]
 LAST = ["Rahman", "Santoso", "Wei", "Lestari", "Nguyen", "Tan", "Lim", "Sato", "Kumar", "Park", "Reyes", "Ong", "Chua", "Goh", "Ibrahim"]
