@@ -16,15 +16,11 @@ from portal.services import events_admin
 from portal.web import auth, organisers, roster
 from portal.web.auth import require_organiser
 from portal.web.backoffice import actor, flash, page
+from portal.web.params import page_number
 from portal.web.csrf import read_form
 from portal.web.plumbing import site, uow
 
 MAX_QUERY = 200
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 6 and int(raw) > 0 else 1
 
 
 @require_organiser
@@ -39,7 +35,7 @@ async def list_events(request: Request) -> Response:
     if when not in ("upcoming", "past", "drafts"):
         raise HTTPException(400, "Choose upcoming, past or drafts.")
     q = request.query_params.get("q", "").strip()[:MAX_QUERY]
-    data = await uow(request, events_admin.list_events, when=when, q=q or None, page=_page_number(request))
+    data = await uow(request, events_admin.list_events, when=when, q=q or None, page=page_number(request))
     return page(request, "admin/events.html", {"data": data, "when": when, "q": q})
 
 

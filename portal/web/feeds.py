@@ -33,6 +33,7 @@ from starlette.routing import Route
 from portal.db import utcnow
 from portal.services import feeds
 from portal.web.pagecache import change_version, shared_page
+from portal.web.params import text_param
 from portal.web.plumbing import site, uow
 
 PUBLIC_CACHE = "public, max-age=300"
@@ -43,7 +44,6 @@ PRIVATE_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-r
 # Below this a body is sent as it is: gzip would save next to nothing (GZipMiddleware's own
 # minimum_size in app.py).
 GZIP_MIN_BYTES = 1000
-MAX_PARAM = 200
 METHODS = ["GET", "HEAD"]
 
 
@@ -150,12 +150,6 @@ def feed_cache(request: Request) -> FeedCache:
     return cache
 
 
-def _param(request: Request, name: str) -> str | None:
-    # PostgreSQL refuses NUL in text: drop it, as the public pages do.
-    value = request.query_params.get(name, "").replace("\x00", "").strip()
-    return value[:MAX_PARAM] or None
-
-
 def _tags(header: str) -> set[str]:
     """The entity tags of an If-None-Match header, compared weakly as RFC 9110 says."""
     tags = set()
@@ -220,7 +214,7 @@ async def _public_feed(
 
 @shared_page
 async def show_calendar(request: Request) -> Response:
-    programme, category = _param(request, "programme"), _param(request, "category")
+    programme, category = text_param(request, "programme"), text_param(request, "category")
     query = urlencode({k: v for k, v in (("programme", programme), ("category", category)) if v})
     source = request.url.path + (f"?{query}" if query else "")
     # The day is in the key: which past events a feed still shows moves on at midnight UTC.

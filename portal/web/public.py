@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -16,12 +15,11 @@ from portal.services.limits import RegistrationLimits, TooManyRequests
 from portal.services.registrations import Submission
 from portal.web.csrf import read_form
 from portal.web.pagecache import shared_page
+from portal.web.params import page_number, text_param
 from portal.web.plumbing import render, site, uow
 from portal.web.security import client_address
 
 PER_PAGE = 20
-MAX_QUERY = 200
-_PAGE = re.compile(r"[0-9]{1,5}")
 
 
 def _path(request: Request, name: str) -> str:
@@ -30,18 +28,6 @@ def _path(request: Request, name: str) -> str:
     if "\x00" in value:
         raise NotFound("There is nothing at this address.")
     return value
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    # Only ASCII digits: str.isdigit() also accepts "①" and "²", which int() refuses.
-    return int(raw) if _PAGE.fullmatch(raw) else 1
-
-
-def _param(request: Request, name: str) -> str | None:
-    # PostgreSQL refuses NUL in text, so a NUL would turn a search into a server error.
-    value = request.query_params.get(name, "").replace("\x00", "").strip()
-    return value[:MAX_QUERY] or None
 
 
 @shared_page
@@ -54,11 +40,11 @@ async def home(request: Request) -> Response:
 async def list_events(request: Request) -> Response:
     past = request.query_params.get("when") == "past"
     filters = {
-        "programme": _param(request, "programme"),
-        "category": _param(request, "category"),
-        "q": _param(request, "q"),
+        "programme": text_param(request, "programme"),
+        "category": text_param(request, "category"),
+        "q": text_param(request, "q"),
     }
-    page = await uow(request, events.list_events, past=past, page=_page_number(request), per_page=PER_PAGE, **filters)
+    page = await uow(request, events.list_events, past=past, page=page_number(request), per_page=PER_PAGE, **filters)
     categories = await uow(request, events.categories)
     programmes = await uow(request, events.list_programmes)
     return render(

@@ -194,3 +194,11 @@ def test_event_lists_and_dashboard(organiser_client, make_programme, make_event,
     assert "Old Seminar" in organiser_client.get("/admin/events?when=past").text
     assert "Cohesive" in organiser_client.get("/admin/events?q=cohesive").text
     assert organiser_client.get("/admin/events?when=someday").status_code == 400
+
+
+def test_a_page_number_that_is_not_plain_digits_shows_the_first_page(organiser_client, make_event):
+    make_event(title="Only Seminar")
+    # "²" and "①" pass str.isdigit() but int() refuses them: they once gave a 500 here.
+    for page in ("²", "①", "-1", "0", "abc", "99999999"):
+        response = organiser_client.get("/admin/events", params={"page": page})
+        assert response.status_code == 200, page
