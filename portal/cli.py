@@ -50,6 +50,10 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    if not os.environ.get("PORTAL_BASE_URL"):
+        # Without a base URL, the links in emails and feeds point where this server listens,
+        # not at the default port 8000 (the worker processes inherit the environment).
+        os.environ["PORTAL_BASE_URL"] = f"http://{args.host}:{args.port}"
     settings = _settings()
     print(f"Serving the portal on http://{args.host}:{args.port} (database: {_safe_url(settings.database_url)})", file=sys.stderr)
     uvicorn.run(
