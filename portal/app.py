@@ -22,6 +22,7 @@ from portal.db import make_engine, make_session_factory
 from portal.errors import PortalError
 from portal.services.mail import Site
 from portal.services.outbox import BackgroundDelivery, LogTransport
+from portal.services.roster_numbers import NumbersCache
 from portal.settings import Settings
 from portal.templating import make_environment
 from portal.web import admin, admin_outbox, feeds, health, public
@@ -132,4 +133,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.templates = templates
     app.state.site = Site(base_url=settings.base_url, mail_from=settings.mail_from, timezone=settings.timezone)
     app.state.changes = changes
+    app.state.roster_numbers = NumbersCache()
     return app

@@ -104,12 +104,8 @@ class IdLinks:
 
 
 def _numbers_cache(request: Request) -> NumbersCache:
-    """This app's cache of events' counts and charts, made at its first use. (Its place is
-    create_app, with the app's other state; it is made here until app.py takes it.)"""
-    state = request.app.state
-    cache = getattr(state, "roster_numbers", None)
-    if cache is None:
-        cache = state.roster_numbers = NumbersCache()
+    """This app's cache of events' counts and charts (made in create_app)."""
+    cache: NumbersCache = request.app.state.roster_numbers
     return cache
 
 
