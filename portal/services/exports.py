@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Text, func, select, true, type_coerce
+from sqlalchemy import Row, Text, cast, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput, NotFound
@@ -43,16 +43,24 @@ _TIME_COLUMNS = (
     ("Consented", Registration.consented_at),
     ("Updated", Registration.updated_at),
 )
-# Read as the driver returns them, without the ORM's per-value conversions, which cost more
-# than everything else the export does; _LocalTimes and json.loads do the converting.
-_RAW = {"status", "answers", *(c.key for _, c in _TIME_COLUMNS)}
-_EXPORT_COLUMNS = tuple(
-    type_coerce(c, Text).label(c.key) if c.key in _RAW else c
-    for c in (
-        Registration.id, Registration.name, Registration.email, Registration.organisation, Registration.status,
-        *(c for _, c in _TIME_COLUMNS), Registration.answers,
-    )
+# Read as text, without the ORM's per-value conversions, which cost more than everything else
+# the export does; _LocalTimes and the JSON scanner do the converting. SQLite keeps these
+# columns as text already (times as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC, db.UTCDateTime);
+# PostgreSQL is asked for the same text, so that both take the same per-hour path: psycopg
+# would otherwise make an aware datetime of every time and a dict of every answer.
+_COLUMNS = (
+    Registration.id, Registration.name, Registration.email, Registration.organisation, Registration.status,
+    *(c for _, c in _TIME_COLUMNS), Registration.answers,
 )
+_TIME_KEYS = {c.key for _, c in _TIME_COLUMNS}
+_RAW = {"status", "answers", *_TIME_KEYS}
+_SQLITE_COLUMNS = tuple(type_coerce(c, Text).label(c.key) if c.key in _RAW else c for c in _COLUMNS)
+_POSTGRESQL_COLUMNS = tuple(
+    func.to_char(func.timezone("UTC", c), "YYYY-MM-DD HH24:MI:SS.US").label(c.key) if c.key in _TIME_KEYS
+    else cast(c, Text).label(c.key) if c.key in _RAW else c
+    for c in _COLUMNS
+)
+
 
 # A cell a spreadsheet would run as a formula (OWASP: CSV injection) gets a leading apostrophe.
 _FORMULA_START = frozenset("=+-@\t\r")
@@ -152,7 +160,7 @@ class _LocalTimes:
     def as_text(self, value: datetime | str | None) -> str:
         try:
             found = self.text_hours.get(value[:13])  # type: ignore[index]
-        except TypeError:  # None, or a datetime (from PostgreSQL)
+        except TypeError:  # None, or a datetime (the export reads text; callers may not)
             if value is None:
                 return ""
             return self.as_datetime(value).isoformat(" ")  # type: ignore[union-attr]
@@ -178,8 +186,9 @@ class _LocalTimes:
 def _raw_batches(session: Session, info: ExportInfo, progress: Callable[[int], None] | None) -> Iterator[list[Row[Any]]]:
     """The event's registrations in id order, BATCH rows at a time, from one query: a snapshot
     (the caller's transaction) whose rows are streamed, not loaded at once."""
+    columns = _POSTGRESQL_COLUMNS if session.get_bind().dialect.name == "postgresql" else _SQLITE_COLUMNS
     result = session.connection().execute(
-        select(*_EXPORT_COLUMNS).where(Registration.event_id == info.event_id).order_by(Registration.id)
+        select(*columns).where(Registration.event_id == info.event_id).order_by(Registration.id)
         .execution_options(yield_per=BATCH)
     )
     done = 0
