@@ -86,6 +86,14 @@ class HtmlCheck:
         return errors
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        """Ends the checker and closes its pipes, whether or not a test read its answer (a
+        run that selects no HTML check would otherwise leave them to the garbage collector,
+        and pytest then fails whichever test was running with a ResourceWarning)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate()
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+        self.process.wait()
