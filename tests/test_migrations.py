@@ -96,3 +96,40 @@ def test_upgrade_downgrade_upgrade(empty_url):
 def test_the_migrated_schema_matches_the_models(empty_url):
     migrate.upgrade(empty_url)
     assert _differences(empty_url) == [], "the models and the migrations differ: write a migration"
+
+
+def test_0005_names_who_made_the_entries_already_logged(empty_url):
+    """Entries logged before 0005 keep who made them; entries only 0005 can tell apart (a
+    participant's, the portal's) go on the way down rather than pass for the command line's."""
+    migrate.upgrade(empty_url, "0003")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO organisers (id, email, name, password_hash, is_admin, active, session_key, created_at)"
+                " VALUES (1, 'o@example.org', 'O', 'x', false, true, 'k', '2026-11-27 10:00:00')"
+            ))
+            for organiser in (1, None):
+                conn.execute(text(
+                    "INSERT INTO audit_entries (organiser_id, action, before, after, created_at)"
+                    " VALUES (:o, 'event.update', '{}', '{}', '2026-11-27 10:00:00')"
+                ), {"o": organiser})
+        migrate.upgrade(empty_url)
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT organiser_id, actor FROM audit_entries ORDER BY id")).all()
+            assert [tuple(r) for r in rows] == [(1, "organiser"), (None, "command_line")]
+            conn.execute(text(
+                "INSERT INTO audit_entries (actor, action, before, after, created_at)"
+                " VALUES ('participant', 'registration.cancel', '{}', '{}', '2026-11-27 11:00:00')"
+            ))
+            with pytest.raises(Exception, match="(?i)check"):
+                with conn.begin_nested():
+                    conn.execute(text(
+                        "INSERT INTO audit_entries (actor, action, before, after, created_at)"
+                        " VALUES ('someone', 'event.update', '{}', '{}', '2026-11-27 11:00:00')"
+                    ))
+        migrate.downgrade(empty_url, "0003")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT organiser_id FROM audit_entries ORDER BY id")).scalars().all() == [1, None]
+    finally:
+        engine.dispose()

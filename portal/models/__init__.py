@@ -2,7 +2,7 @@
 
 from portal.models.audit import AuditEntry
 from portal.models.changes import ChangeMarker
-from portal.models.enums import ACTIVE_STATUSES, Admission, EventStatus, RegistrationStatus
+from portal.models.enums import ACTIVE_STATUSES, Admission, AuditActor, EventStatus, RegistrationStatus
 from portal.models.events import Event
 from portal.models.limits import LimitScope, RateLimit
 from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
@@ -13,6 +13,7 @@ from portal.models.registrations import Registration
 __all__ = [
     "ACTIVE_STATUSES",
     "Admission",
+    "AuditActor",
     "AuditEntry",
     "ChangeMarker",
     "Event",

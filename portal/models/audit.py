@@ -1,14 +1,16 @@
-"""The audit log: who changed what in the back office, when, from what to what."""
+"""The audit log: who changed what, when, from what to what: organisers in the back office or
+at the command line, participants through their manage link, and the portal itself."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
+from portal.models.enums import AuditActor, enum_column
 
 
 class AuditEntry(Base):
@@ -20,7 +22,8 @@ class AuditEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # None when the command line, not a signed-in organiser, made the change.
+    actor: Mapped[AuditActor] = mapped_column(enum_column(AuditActor, "audit_actor"), server_default=text("'organiser'"))
+    # The organiser, when actor is "organiser"; None otherwise.
     organiser_id: Mapped[int | None] = mapped_column(ForeignKey("organisers.id", ondelete="RESTRICT"))
     # Both None for changes to programmes and organiser accounts.
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="RESTRICT"))

@@ -27,6 +27,15 @@ class RegistrationStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class AuditActor(enum.StrEnum):
+    """Who made a change the audit log records."""
+
+    ORGANISER = "organiser"  # a signed-in organiser (audit_entries.organiser_id says which)
+    COMMAND_LINE = "command_line"  # someone at the `portal` command
+    PARTICIPANT = "participant"  # the registrant, through the link in their emails
+    PORTAL = "portal"  # the portal itself, because of another change (a freed seat promotes)
+
+
 # A registration in one of these states blocks the same email from registering again.
 ACTIVE_STATUSES = (
     RegistrationStatus.PENDING,

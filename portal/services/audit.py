@@ -1,4 +1,5 @@
-"""The audit log: writing one entry per change an organiser makes, and reading the trails."""
+"""The audit log: writing one entry per change (an organiser's, a participant's through their
+manage link, or the portal's own when another change frees a seat), and reading the trails."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import AuditEntry, Organiser, Registration
+from portal.models import AuditActor, AuditEntry, Organiser, Registration
 from portal.templating import localtime
 
 
@@ -53,10 +54,15 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     now: datetime | None = None,
+    by: AuditActor | None = None,
 ) -> AuditEntry:
-    """Add one entry to the log, in the caller's transaction."""
+    """Add one entry to the log, in the caller's transaction. `by` says who acted when it was
+    not an organiser: by default the signed-in `actor`, or the command line without one."""
+    if by is None:
+        by = AuditActor.ORGANISER if actor else AuditActor.COMMAND_LINE
     entry = AuditEntry(
-        organiser_id=actor.id if actor else None,
+        actor=by,
+        organiser_id=actor.id if actor and by == AuditActor.ORGANISER else None,
         event_id=event_id,
         registration_id=registration_id,
         action=action,
@@ -103,6 +109,15 @@ def _changes(before: dict[str, Any], after: dict[str, Any], tz: str) -> list[tup
     return [(k.replace("_", " "), _shown(before.get(k), tz), _shown(after.get(k), tz)) for k in keys]
 
 
+# Who made an entry that names no organiser, in words.
+_WHO = {
+    AuditActor.ORGANISER: "an organiser",  # whose account is gone: accounts are deactivated, not deleted
+    AuditActor.COMMAND_LINE: "command line",
+    AuditActor.PARTICIPANT: "the participant",
+    AuditActor.PORTAL: "the portal (automatic)",
+}
+
+
 def _trail(session: Session, condition: Any, *, before_id: int | None, limit: int, tz: str) -> list[TrailEntry]:
     query = (
         select(AuditEntry, Organiser.name, Organiser.email, Registration.name)
@@ -119,7 +134,7 @@ def _trail(session: Session, condition: Any, *, before_id: int | None, limit: in
             id=entry.id,
             created_at=entry.created_at,
             action=entry.action,
-            who=(name or email) if (name or email) else "command line",
+            who=(name or email) if (name or email) else _WHO[entry.actor],
             registration_id=entry.registration_id,
             registration_name=registration_name,
             changes=_changes(entry.before or {}, entry.after or {}, tz),
@@ -134,5 +149,5 @@ def event_trail(session: Session, event_id: int, tz: str, *, before_id: int | No
 
 
 def registration_trail(session: Session, registration_id: int, tz: str, *, limit: int = 200) -> list[TrailEntry]:
-    """Newest first: every change an organiser made to one registration; times in `tz`."""
+    """Newest first: every change made to one registration, by anyone; times in `tz`."""
     return _trail(session, AuditEntry.registration_id == registration_id, before_id=None, limit=limit, tz=tz)

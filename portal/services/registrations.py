@@ -24,6 +24,7 @@ from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationCl
 from portal.models import (
     ACTIVE_STATUSES,
     Admission,
+    AuditActor,
     Event,
     EventStatus,
     Programme,
@@ -263,15 +264,29 @@ def view_registration(session: Session, token: str, *, now: datetime | None = No
 
 
 def update_details(session: Session, token: str, submission: Submission, *, now: datetime | None = None) -> None:
-    """Change the name, organisation and programme answers (the email is the identity)."""
+    """Change the name, organisation and programme answers (the email is the identity). What
+    changed goes in the audit log as the participant's change."""
     now = now or utcnow()
     registration = find_by_token(session, token)
     if registration.status not in ACTIVE_STATUSES:
         raise InvalidTransition("This registration is no longer active, so its details cannot change.")
+    def fields() -> dict[str, Any]:
+        answers = {f"answer: {k}": v for k, v in (registration.answers or {}).items()}
+        return {"name": registration.name, "organisation": registration.organisation, **answers}
+
+    before = fields()
     registration.name = submission.name.strip()
     registration.organisation = submission.organisation.strip()
     registration.answers = dict(submission.answers)
     registration.updated_at = now
+    after = fields()
+    changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    if changed:
+        audit.record(
+            session, None, "registration.update", event_id=registration.event_id, registration_id=registration.id,
+            before={k: before.get(k) for k in changed}, after={k: after.get(k) for k in changed}, now=now,
+            by=AuditActor.PARTICIPANT,
+        )
 
 
 def cancel(session: Session, site: Site, token: str, *, now: datetime | None = None) -> Registration:
@@ -285,15 +300,19 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
         raise InvalidTransition("This registration is already cancelled or closed.")
     if now >= event.starts_at:
         raise InvalidTransition("This event has started; contact the organisers to change your registration.")
-    held_seat = registration.status == S.CONFIRMED
+    was = registration.status
     registration.status = S.CANCELLED
     registration.cancelled_at = now
     registration.waitlisted_at = None
     registration.updated_at = now
     session.flush()
+    audit.record(
+        session, None, "registration.cancel", event_id=event.id, registration_id=registration.id,
+        before={"status": was}, after={"status": S.CANCELLED}, now=now, by=AuditActor.PARTICIPANT,
+    )
     queue_registration_message(session, site, "cancelled", registration, event)
-    if held_seat:
-        fill_free_seats(session, site, event, now=now)
+    if was == S.CONFIRMED:
+        promote_from_waitlist(session, site, None, event, now=now, by=AuditActor.PORTAL)
     return registration
 
 
@@ -367,14 +386,17 @@ class _Seats:
         return left is None or left > 0
 
 
-def promote_from_waitlist(session: Session, site: Site, actor: Actor | None, event: Event, *, now: datetime | None = None) -> list[Registration]:
-    """fill_free_seats, with an audit entry for each promotion. The event must be locked."""
+def promote_from_waitlist(
+    session: Session, site: Site, actor: Actor | None, event: Event, *, now: datetime | None = None, by: AuditActor | None = None
+) -> list[Registration]:
+    """fill_free_seats, with an audit entry for each promotion (made by `actor`, or as `by`
+    says). The event must be locked."""
     now = now or utcnow()
     promoted = fill_free_seats(session, site, event, now=now)
     for registration in promoted:
         audit.record(
             session, actor, "registration.promote", event_id=event.id, registration_id=registration.id,
-            before={"status": S.WAITLISTED}, after={"status": S.CONFIRMED, "reason": "a seat became free"}, now=now,
+            before={"status": S.WAITLISTED}, after={"status": S.CONFIRMED, "reason": "a seat became free"}, now=now, by=by,
         )
     return promoted
 

@@ -11,7 +11,8 @@ from portal.db import utcnow
 from portal.errors import InvalidTransition
 from portal.models import Admission, AuditEntry, Event, Registration, RegistrationStatus as S
 from portal.services import events_admin
-from portal.services.registrations import RosterAction as A, act_on_registration, act_on_registrations
+from portal.services import registrations
+from portal.services.registrations import RosterAction as A, Submission, act_on_registration, act_on_registrations
 from tests.admin.conftest import post
 
 T0 = utcnow().replace(microsecond=0) - timedelta(days=3)
@@ -187,6 +188,30 @@ def test_the_audit_log_records_who_what_from_and_to(run, site, actor, applicatio
     assert (entry.organiser_id, entry.event_id, entry.action) == (actor.id, event.id, "registration.approve")
     assert (entry.before, entry.after) == ({"status": "pending"}, {"status": "confirmed"})
     assert entry.created_at is not None
+
+
+def test_a_participants_own_changes_are_in_the_trail_with_the_promotion_they_cause(organiser_client, run, site, make_event, make_registration, sessions):
+    event = make_event(capacity=1)
+    seated = make_registration(event, status=S.CONFIRMED, name="Siti Rahman", organisation="Coast Guard", answers={"diet": "none"})
+    waiting = make_registration(event, status=S.WAITLISTED, name="Budi Santoso", waitlisted_at=T0)
+    run(registrations.update_details, seated.token, Submission("Siti Rahman", seated.email, "Maritime Institute", {"diet": "halal"}))
+    # Saving the same details again changes nothing, and logs nothing.
+    run(registrations.update_details, seated.token, Submission("Siti Rahman", seated.email, "Maritime Institute", {"diet": "halal"}))
+    run(registrations.cancel, site, seated.token)
+
+    update, cancel = trail(sessions, seated)
+    assert (update.actor, update.organiser_id, update.action) == ("participant", None, "registration.update")
+    assert update.before == {"organisation": "Coast Guard", "answer: diet": "none"}
+    assert update.after == {"organisation": "Maritime Institute", "answer: diet": "halal"}
+    assert (cancel.actor, cancel.action, cancel.before, cancel.after) == ("participant", "registration.cancel", {"status": "confirmed"}, {"status": "cancelled"})
+    [promotion] = trail(sessions, waiting)
+    assert (promotion.actor, promotion.organiser_id, promotion.action) == ("portal", None, "registration.promote")
+
+    shown = organiser_client.get(f"/admin/registrations/{seated.id}").text
+    assert "the participant" in shown and "Details changed" in shown and "organisation: Coast Guard → Maritime Institute" in shown
+    assert "status: confirmed → cancelled" in shown
+    log = organiser_client.get(f"/admin/events/{event.slug}/audit").text
+    assert "the portal (automatic)" in log and "Budi Santoso" in log and "command line" not in log
 
 
 def test_registrations_of_another_event_are_left_alone(run, site, actor, make_event, make_registration, sessions):
