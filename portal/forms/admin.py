@@ -251,10 +251,13 @@ class RosterQueryForm(Form):
 class BulkActionForm(RosterQueryForm):
     action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
     id = SelectMultipleField(coerce=int, validate_choice=False)
+    # "yes" once the organiser has seen what a cancellation would do (admin/confirm_cancel.html).
+    confirmed = StringField(validators=[Optional(), Length(max=3)], default="")
 
 
 class RegistrationActionForm(Form):
     action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
+    confirmed = StringField(validators=[Optional(), Length(max=3)], default="")
 
 
 class CheckInActionForm(Form):

@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal.errors import InvalidInput, NotFound
-from portal.models import Event, Programme, Registration, RegistrationStatus
+from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, RegistrationStatus
 from portal.services import audit
 from portal.services.events_admin import like_pattern
-from portal.services.registrations import seats_left, waitlist_position
+from portal.services.registrations import MAX_BULK, seats_left, waitlist_position
 from portal.services.roster_numbers import Chart, EventNumbers, NumbersCache, event_numbers
 
 S = RegistrationStatus
@@ -386,3 +386,42 @@ def check_in_list(session: Session, slug: str, q: str = "", *, limit: int = 30) 
         )
     ) or 0
     return CheckIn(event, people[:limit], len(people) > limit, confirmed, checked_in)
+
+
+# --- asking before cancelling ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancelPreview:
+    """What cancelling the selected registrations would do, for the page that asks first."""
+
+    event: Event
+    # The selected registrations on this event's roster that are still active, in the order
+    # the action takes them; the rest would be skipped.
+    active: list[Registration]
+    skipped: int
+    # Confirmed seats the cancelling frees, and how many are waiting for one.
+    seats_freed: int
+    waiting: int
+
+
+def cancel_preview(session: Session, slug: str, registration_ids: list[int]) -> CancelPreview:
+    if len(registration_ids) > MAX_BULK:
+        raise InvalidInput(f"Select at most {MAX_BULK} registrations at a time.")
+    event = session.scalar(select(Event).where(Event.slug == slug))
+    if event is None:
+        raise NotFound("There is no such event.")
+    selected = list(session.scalars(
+        select(Registration)
+        .where(Registration.event_id == event.id, Registration.id.in_(set(registration_ids)))
+        .order_by(Registration.created_at, Registration.id)
+    ))
+    active = [r for r in selected if r.status in ACTIVE_STATUSES]
+    waiting = session.scalar(
+        select(func.count()).select_from(Registration)
+        .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.WAITLISTED)
+    ) or 0
+    return CancelPreview(
+        event=event, active=active, skipped=len(set(registration_ids)) - len(active),
+        seats_freed=sum(r.status == RegistrationStatus.CONFIRMED for r in active), waiting=waiting,
+    )

@@ -132,6 +132,13 @@ async def update_registrations(request: Request) -> Response:
     back = RedirectResponse(request.url_for("admin:show_event", slug=slug).include_query_params(**form.link_params()), status_code=303)
     if not form.id.data:
         return flash(request, back, "Select at least one registration first, with the boxes in the first column.")
+    if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
+        preview = await uow(request, rosters.cancel_preview, slug, list(form.id.data))
+        context = {
+            "preview": preview, "action_url": request.url_for("admin:update_registrations", slug=slug),
+            "hidden": [*form.link_params().items(), *(("id", i) for i in form.id.data)], "back_url": str(back.headers["location"]),
+        }
+        return page(request, "admin/confirm_cancel.html", context)
     report = await uow(
         request, registrations.act_on_registrations, site(request), actor(request), slug,
         RosterAction(form.action.data), list(form.id.data), write=True,
@@ -154,11 +161,19 @@ async def update_registration(request: Request) -> Response:
     form = RegistrationActionForm(await read_form(request))
     if not form.validate():
         raise HTTPException(400, "That is not an action the portal knows.")
+    back = RedirectResponse(request.url_for("admin:show_registration", id=_registration_id(request)), status_code=303)
+    if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
+        slug = await uow(request, registrations.event_slug_of, _registration_id(request))
+        preview = await uow(request, rosters.cancel_preview, slug, [_registration_id(request)])
+        context = {
+            "preview": preview, "action_url": request.url_for("admin:update_registration", id=_registration_id(request)),
+            "hidden": [], "back_url": str(back.headers["location"]),
+        }
+        return page(request, "admin/confirm_cancel.html", context)
     report = await uow(
         request, registrations.act_on_registration, site(request), actor(request), _registration_id(request),
         RosterAction(form.action.data), write=True,
     )
-    back = RedirectResponse(request.url_for("admin:show_registration", id=_registration_id(request)), status_code=303)
     return flash(request, back, *report_messages(report, names=True))
 
 

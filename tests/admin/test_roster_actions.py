@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -287,7 +288,53 @@ def test_actions_keep_working_when_the_report_is_long(organiser_client, make_eve
     event = make_event()
     people = [make_registration(event, status=S.CANCELLED) for _ in range(8)]
     roster = f"/admin/events/{event.slug}"
-    response = post(organiser_client, f"{roster}/registrations", {"action": "cancel", "id": [p.id for p in people]}, token_from=roster)
+    response = post(organiser_client, f"{roster}/registrations", {"action": "cancel", "confirmed": "yes", "id": [p.id for p in people]}, token_from=roster)
     page = organiser_client.get(response.headers["location"]).text
     assert "3 more were not changed" in page
+
+
+def test_cancelling_from_the_roster_asks_first_and_says_what_will_happen(organiser_client, make_event, make_registration, sessions, outbox):
+    event = make_event(capacity=2)
+    seated = [make_registration(event, status=S.CONFIRMED, name=n, created_at=T0 + timedelta(minutes=i)) for i, n in enumerate(["Ana <b>Reyes</b>", "Jun Park"])]
+    gone = make_registration(event, status=S.CANCELLED, name="Omar Gone")
+    waiting = make_registration(event, status=S.WAITLISTED, name="Lina Waiting", waitlisted_at=T0)
+    roster = f"/admin/events/{event.slug}"
+    chosen = {"action": "cancel", "id": [seated[0].id, seated[1].id, gone.id], "status": "confirmed", "sort": "name"}
+
+    ask = post(organiser_client, f"{roster}/registrations", chosen, token_from=roster)
+    assert ask.status_code == 200
+    assert "Cancel 2 registrations?" in ask.text and "Ana &lt;b&gt;Reyes&lt;/b&gt;" in ask.text and "Jun Park" in ask.text
+    assert "Omar Gone" not in ask.text and "1 other selected registration is not active" in ask.text
+    assert "2 confirmed seats will be freed" in ask.text and "up to 1 of the 1 person on the waiting list" in ask.text
+    # Nothing has changed yet, and nobody has been emailed.
+    assert statuses(sessions, *seated, waiting) == [S.CONFIRMED, S.CONFIRMED, S.WAITLISTED] and outbox() == []
+    # "Keep them" goes back to the roster as it was shown.
+    assert f'{roster}?status=confirmed&amp;sort=name">Keep them</a>' in ask.text
+
+    # The page's own form carries the selection and the roster's view through.
+    form = re.search(r'<form method="post" action="([^"]+)">(.*?)</form>', ask.text, re.S)
+    assert form is not None
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2))
+    data: dict[str, list[str]] = {}
+    for name, value in fields:
+        data.setdefault(name, []).append(value)
+    assert data["confirmed"] == ["yes"] and sorted(data["id"]) == sorted(str(i) for i in chosen["id"])
+    done = organiser_client.post(form.group(1), data=data)
+    assert done.status_code == 303 and done.headers["location"].endswith(f"{roster}?status=confirmed&sort=name")
+    assert statuses(sessions, *seated, waiting) == [S.CANCELLED, S.CANCELLED, S.CONFIRMED]
+
+
+def test_cancelling_one_registration_asks_first(organiser_client, make_event, make_registration, sessions):
+    event = make_event()
+    person = make_registration(event, status=S.PENDING, name="Priya Kumar")
+    page = f"/admin/registrations/{person.id}"
+    ask = post(organiser_client, f"{page}/action", {"action": "cancel"}, token_from=page)
+    assert ask.status_code == 200 and "Cancel 1 registration?" in ask.text and "Priya Kumar" in ask.text
+    assert "will be freed" not in ask.text
+    assert statuses(sessions, person) == [S.PENDING]
+    done = post(organiser_client, f"{page}/action", {"action": "cancel", "confirmed": "yes"}, token_from=page)
+    assert done.status_code == 303 and statuses(sessions, person) == [S.CANCELLED]
+    # Asking again about a cancelled registration says there is nothing to do.
+    again = post(organiser_client, f"{page}/action", {"action": "cancel"}, token_from=page)
+    assert again.status_code == 200 and "Nothing to cancel" in again.text
 

@@ -153,7 +153,7 @@ def test_participants_text_is_escaped_in_the_back_office_and_neutralised_in_expo
             assert found.status_code == 200, (path, payload)
             shown_escaped(found.text, [payload], f"{path}?q=")
     # An organiser's action puts the registration in the audit trail.
-    response = post(admin_client, f"/admin/registrations/{ids[0]}/action", {"action": "cancel"}, token_from=f"/admin/registrations/{ids[0]}")
+    response = post(admin_client, f"/admin/registrations/{ids[0]}/action", {"action": "cancel", "confirmed": "yes"}, token_from=f"/admin/registrations/{ids[0]}")
     assert response.status_code == 303
     shown_escaped(admin_client.get(f"/admin/events/{event.slug}/audit").text, [people[0][0]], "the audit page")
     _exports_hold_no_formula(admin_client, event, set(payloads))
