@@ -10,13 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx2 as httpx
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
 
 from portal import migrate
 from portal.db import make_engine
@@ -26,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PYTHON = sys.executable
 # The same uvicorn settings for the portal and for the hello yardstick.
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 UVICORN_FLAGS = ["--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
 
 
@@ -33,6 +36,34 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def make_database(engine: str) -> tuple[str, Callable[[], None]]:
+    """An empty database for one benchmark run, and what removes it: a file under results/ for
+    SQLite, a new database on the local server for PostgreSQL (PORTAL_BENCH_PG_ADMIN overrides
+    the address)."""
+    RESULTS.mkdir(exist_ok=True)
+    if engine == "sqlite":
+        path = RESULTS / f"bench-{uuid.uuid4().hex[:6]}.sqlite3"
+        url = f"sqlite:///{path}"
+
+        def remove() -> None:
+            for p in RESULTS.glob(path.name + "*"):
+                p.unlink(missing_ok=True)
+
+        return url, remove
+    pg_admin = os.environ.get("PORTAL_BENCH_PG_ADMIN", PG_ADMIN)
+    name = f"portal_bench_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(pg_admin).set(database=name).render_as_string(hide_password=False), drop
 
 
 def build_dataset(url: str, *, events: int = 2000, registrations: int = 50_000) -> None:

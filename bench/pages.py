@@ -15,35 +15,13 @@ import re
 import statistics
 import time
 import uuid
-from pathlib import Path
 
 import httpx2 as httpx
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from common import RESULTS, build_dataset, children, peak_rss_mb, server, wrk
+from common import RESULTS, build_dataset, children, make_database, peak_rss_mb, server, wrk
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def make_database(engine: str) -> tuple[str, callable]:  # type: ignore[valid-type]
-    RESULTS.mkdir(exist_ok=True)
-    if engine == "sqlite":
-        path = RESULTS / f"bench-{uuid.uuid4().hex[:6]}.sqlite3"
-        url = f"sqlite:///{path}"
-        return url, lambda: [p.unlink(missing_ok=True) for p in RESULTS.glob(path.name + "*")]
-    name = f"portal_bench_{uuid.uuid4().hex[:6]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False), drop
 
 
 POST_SCRIPT = """
