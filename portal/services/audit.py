@@ -82,7 +82,7 @@ class TrailEntry:
     who: str
     registration_id: int | None
     registration_name: str | None
-    changes: list[tuple[str, str, str]]  # (field, before, after), in words
+    changes: list[tuple[str, str | None, str]]  # (field, before, after), in words; see _changes
 
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
@@ -104,9 +104,11 @@ def _shown(value: Any, tz: str) -> str:
     return str(value)
 
 
-def _changes(before: dict[str, Any], after: dict[str, Any], tz: str) -> list[tuple[str, str, str]]:
+def _changes(before: dict[str, Any], after: dict[str, Any], tz: str) -> list[tuple[str, str | None, str]]:
+    """(field, before, after) in words; before is None for a note that only the after side
+    carries (such as a promotion's reason), which is shown without an arrow."""
     keys = list(dict.fromkeys([*before, *after]))
-    return [(k.replace("_", " "), _shown(before.get(k), tz), _shown(after.get(k), tz)) for k in keys]
+    return [(k.replace("_", " "), _shown(before.get(k), tz) if k in before else None, _shown(after.get(k), tz)) for k in keys]
 
 
 # Who made an entry that names no organiser, in words.

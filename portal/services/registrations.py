@@ -271,7 +271,8 @@ def update_details(session: Session, token: str, submission: Submission, *, now:
     if registration.status not in ACTIVE_STATUSES:
         raise InvalidTransition("This registration is no longer active, so its details cannot change.")
     def fields() -> dict[str, Any]:
-        answers = {f"answer: {k}": v for k, v in (registration.answers or {}).items()}
+        # Answers under their own keys, unless one is named like the fields beside them.
+        answers = {f"answer: {k}" if k in ("name", "organisation") else k: v for k, v in (registration.answers or {}).items()}
         return {"name": registration.name, "organisation": registration.organisation, **answers}
 
     before = fields()

@@ -19,7 +19,7 @@ from portal.errors import InvalidInput, NotFound
 from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, RegistrationStatus
 from portal.services import audit
 from portal.services.events_admin import like_pattern
-from portal.services.registrations import MAX_BULK, seats_left, waitlist_position
+from portal.services.registrations import MAX_BULK, confirmed_count, seats_left, waitlist_position
 from portal.services.roster_numbers import Chart, EventNumbers, NumbersCache, event_numbers
 
 S = RegistrationStatus
@@ -400,9 +400,10 @@ class CancelPreview:
     # the action takes them; the rest would be skipped.
     active: list[Registration]
     skipped: int
-    # Confirmed seats the cancelling frees, and how many are waiting for one.
+    # Confirmed seats the cancelling frees, and how many on the waiting list would then be
+    # given a seat (fill_free_seats, after the cancelling: people selected are not waiting).
     seats_freed: int
-    waiting: int
+    promotions: int
 
 
 def cancel_preview(session: Session, slug: str, registration_ids: list[int]) -> CancelPreview:
@@ -417,11 +418,16 @@ def cancel_preview(session: Session, slug: str, registration_ids: list[int]) -> 
         .order_by(Registration.created_at, Registration.id)
     ))
     active = [r for r in selected if r.status in ACTIVE_STATUSES]
-    waiting = session.scalar(
-        select(func.count()).select_from(Registration)
-        .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.WAITLISTED)
-    ) or 0
+    seats_freed = sum(r.status == RegistrationStatus.CONFIRMED for r in active)
+    promotions = 0
+    if seats_freed:  # the action fills seats only when it freed one
+        waiting = (session.scalar(
+            select(func.count()).select_from(Registration)
+            .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.WAITLISTED)
+        ) or 0) - sum(r.status == RegistrationStatus.WAITLISTED for r in active)
+        left = seats_left(event, confirmed_count(session, event.id) - seats_freed)
+        promotions = waiting if left is None else max(0, min(left, waiting))
     return CancelPreview(
         event=event, active=active, skipped=len(set(registration_ids)) - len(active),
-        seats_freed=sum(r.status == RegistrationStatus.CONFIRMED for r in active), waiting=waiting,
+        seats_freed=seats_freed, promotions=promotions,
     )

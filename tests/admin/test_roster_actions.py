@@ -202,8 +202,8 @@ def test_a_participants_own_changes_are_in_the_trail_with_the_promotion_they_cau
 
     update, cancel = trail(sessions, seated)
     assert (update.actor, update.organiser_id, update.action) == ("participant", None, "registration.update")
-    assert update.before == {"organisation": "Coast Guard", "answer: diet": "none"}
-    assert update.after == {"organisation": "Maritime Institute", "answer: diet": "halal"}
+    assert update.before == {"organisation": "Coast Guard", "diet": "none"}
+    assert update.after == {"organisation": "Maritime Institute", "diet": "halal"}
     assert (cancel.actor, cancel.action, cancel.before, cancel.after) == ("participant", "registration.cancel", {"status": "confirmed"}, {"status": "cancelled"})
     [promotion] = trail(sessions, waiting)
     assert (promotion.actor, promotion.organiser_id, promotion.action) == ("portal", None, "registration.promote")
@@ -213,6 +213,8 @@ def test_a_participants_own_changes_are_in_the_trail_with_the_promotion_they_cau
     assert "status: confirmed → cancelled" in shown
     log = organiser_client.get(f"/admin/events/{event.slug}/audit").text
     assert "the portal (automatic)" in log and "Budi Santoso" in log and "command line" not in log
+    # The promotion's reason is a note, not a change from nothing.
+    assert "reason: a seat became free" in log and "reason: — →" not in log
 
 
 def test_registrations_of_another_event_are_left_alone(run, site, actor, make_event, make_registration, sessions):
@@ -298,16 +300,18 @@ def test_cancelling_from_the_roster_asks_first_and_says_what_will_happen(organis
     seated = [make_registration(event, status=S.CONFIRMED, name=n, created_at=T0 + timedelta(minutes=i)) for i, n in enumerate(["Ana <b>Reyes</b>", "Jun Park"])]
     gone = make_registration(event, status=S.CANCELLED, name="Omar Gone")
     waiting = make_registration(event, status=S.WAITLISTED, name="Lina Waiting", waitlisted_at=T0)
+    leaving = make_registration(event, status=S.WAITLISTED, name="Quinn Leaving", waitlisted_at=T0 - timedelta(hours=1))
     roster = f"/admin/events/{event.slug}"
-    chosen = {"action": "cancel", "id": [seated[0].id, seated[1].id, gone.id], "status": "confirmed", "sort": "name"}
+    chosen = {"action": "cancel", "id": [seated[0].id, seated[1].id, gone.id, leaving.id], "status": "confirmed", "sort": "name"}
 
     ask = post(organiser_client, f"{roster}/registrations", chosen, token_from=roster)
     assert ask.status_code == 200
-    assert "Cancel 2 registrations?" in ask.text and "Ana &lt;b&gt;Reyes&lt;/b&gt;" in ask.text and "Jun Park" in ask.text
+    assert "Cancel 3 registrations?" in ask.text and "Ana &lt;b&gt;Reyes&lt;/b&gt;" in ask.text and "Jun Park" in ask.text
     assert "Omar Gone" not in ask.text and "1 other selected registration is not active" in ask.text
-    assert "2 confirmed seats will be freed" in ask.text and "up to 1 of the 1 person on the waiting list" in ask.text
+    # Quinn, first in the queue, is among those cancelled: only Lina is left waiting.
+    assert "2 confirmed seats will be freed, and the first person on the waiting list will be given a seat" in ask.text
     # Nothing has changed yet, and nobody has been emailed.
-    assert statuses(sessions, *seated, waiting) == [S.CONFIRMED, S.CONFIRMED, S.WAITLISTED] and outbox() == []
+    assert statuses(sessions, *seated, waiting, leaving) == [S.CONFIRMED, S.CONFIRMED, S.WAITLISTED, S.WAITLISTED] and outbox() == []
     # "Keep them" goes back to the roster as it was shown.
     assert f'{roster}?status=confirmed&amp;sort=name">Keep them</a>' in ask.text
 
@@ -321,7 +325,7 @@ def test_cancelling_from_the_roster_asks_first_and_says_what_will_happen(organis
     assert data["confirmed"] == ["yes"] and sorted(data["id"]) == sorted(str(i) for i in chosen["id"])
     done = organiser_client.post(form.group(1), data=data)
     assert done.status_code == 303 and done.headers["location"].endswith(f"{roster}?status=confirmed&sort=name")
-    assert statuses(sessions, *seated, waiting) == [S.CANCELLED, S.CANCELLED, S.CONFIRMED]
+    assert statuses(sessions, *seated, waiting, leaving) == [S.CANCELLED, S.CANCELLED, S.CONFIRMED, S.CANCELLED]
 
 
 def test_cancelling_one_registration_asks_first(organiser_client, make_event, make_registration, sessions):
@@ -331,6 +335,11 @@ def test_cancelling_one_registration_asks_first(organiser_client, make_event, ma
     ask = post(organiser_client, f"{page}/action", {"action": "cancel"}, token_from=page)
     assert ask.status_code == 200 and "Cancel 1 registration?" in ask.text and "Priya Kumar" in ask.text
     assert "will be freed" not in ask.text
+    # A confirmed seat with nobody who could take it says so.
+    seated = make_registration(event, status=S.CONFIRMED, name="Eko Seated")
+    seat_page = f"/admin/registrations/{seated.id}"
+    alone = post(organiser_client, f"{seat_page}/action", {"action": "cancel"}, token_from=seat_page)
+    assert "1 confirmed seat will be freed; nobody on the waiting list will be given a seat." in alone.text
     assert statuses(sessions, person) == [S.PENDING]
     done = post(organiser_client, f"{page}/action", {"action": "cancel", "confirmed": "yes"}, token_from=page)
     assert done.status_code == 303 and statuses(sessions, person) == [S.CANCELLED]
