@@ -26,6 +26,7 @@ from portal.services.roster_numbers import NumbersCache
 from portal.settings import Settings
 from portal.templating import make_environment
 from portal.web import admin, admin_outbox, feeds, health, public
+from portal.web.backoffice import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
 from portal.web.pagecache import SharedResponseCache
 from portal.web.security import BodyLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware, security_headers
@@ -37,7 +38,13 @@ MAX_BODY_BYTES = 512 * 1024
 
 
 def _error_page(request: Request, status_code: int, title: str, message: str) -> Response:
+    """The error page: in the back office's layout under /admin (with its menu when someone is
+    signed in), in the public one elsewhere."""
     templates: Jinja2Templates = request.app.state.templates
+    path = request.url.path
+    if path == ADMIN_PATH or path.startswith(ADMIN_PATH + "/"):
+        context = {"title": title, "message": message, "me": getattr(request.state, "actor", None), "messages": []}
+        return templates.TemplateResponse(request, "admin/error.html", context, status_code=status_code)
     return templates.TemplateResponse(
         request, "error.html", {"title": title, "message": message}, status_code=status_code
     )

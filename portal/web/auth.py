@@ -136,9 +136,9 @@ def _guard(handler: Handler, *, admin: bool, download: bool) -> Handler:
             if cookie is not None:
                 _clear_cookie(request, response)
             return response
+        request.state.actor = who  # also for the error page, which shows the menu to who is signed in
         if admin and not who.is_admin:
             raise HTTPException(403, "Only admins can do this: it manages organiser accounts.")
-        request.state.actor = who
         response = await handler(request)
         response.headers["Cache-Control"] = "no-store"
         if _now() - cookie.seen > REFRESH_AFTER and not _sets_cookie(response, COOKIE):

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
 
 from portal.models import AuditEntry, Event, EventStatus, Organiser, Registration, RegistrationStatus
 from tests.admin.conftest import PASSWORD, sign_in, token
@@ -146,3 +147,32 @@ def test_a_deactivated_organiser_is_signed_out_at_once(client, other_client, org
     assert response.status_code == 303
     assert client.get("/admin/").status_code == 303
     assert sign_in(client, organiser.email).status_code == 401
+
+
+def test_errors_in_the_back_office_keep_its_layout(app, organiser_client, other_client, make_event, monkeypatch):
+    event = make_event()
+    # Signed in: the menu stays, and the way on is the dashboard, not the public home page.
+    for path, status in (("/admin/events/no-such-event", 404), (f"/admin/events/{event.slug}?sort=password", 400), ("/admin/organisers", 403)):
+        response = organiser_client.get(path)
+        assert response.status_code == status, path
+        assert 'class="admin-menu"' in response.text and "Go to the dashboard" in response.text, path
+        assert "Organisers: sign in" not in response.text and "the events you register for" not in response.text, path
+    # Signed out, an unknown back-office address still leads into the back office (which asks
+    # to sign in), without the menu.
+    nowhere = other_client.get("/admin/no-such-page")
+    assert nowhere.status_code == 404 and 'class="admin-menu"' not in nowhere.text and "Go to the dashboard" in nowhere.text
+    # The public site keeps its own error page.
+    public = other_client.get("/events/no-such-event")
+    assert public.status_code == 404 and "Go to the home page" in public.text and "Organisers: sign in" in public.text
+
+    # A bug behind a signed-in page still answers with the back office's 500 page.
+    from portal.services import rosters
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(rosters, "roster", broken)
+    with TestClient(app, base_url=str(organiser_client.base_url), raise_server_exceptions=False) as fresh:
+        fresh.cookies = organiser_client.cookies
+        crash = fresh.get(f"/admin/events/{event.slug}")
+    assert crash.status_code == 500 and "Something went wrong" in crash.text and "Go to the dashboard" in crash.text
