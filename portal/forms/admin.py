@@ -235,7 +235,9 @@ class RosterQueryForm(Form):
     """The roster's query string. A value that does not fit is a bad link: 400."""
 
     status = SelectField(choices=_STATUS_CHOICES, default="")
-    q = StringField(validators=[Optional(), Length(max=200)], filters=STRIP, default="")
+    # Cut to 200 characters, as the other back-office searches are: a long paste is a search,
+    # not a bad link.
+    q = StringField(validators=[Optional()], filters=[*STRIP, lambda s: s[:200] if isinstance(s, str) else s], default="")
     sort = SelectField(choices=options([(k, k) for k in SORTS]), default="registered")
     dir = SelectField(choices=options([("asc", "asc"), ("desc", "desc")]), default="asc")
     after = StringField(validators=_CURSOR)
