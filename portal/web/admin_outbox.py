@@ -12,10 +12,10 @@ from portal.services import outbox
 from portal.web.auth import require_organiser
 from portal.web.backoffice import actor, flash, page
 from portal.web.csrf import read_form
+from portal.web.params import page_number, text_param
 from portal.web.plumbing import uow
 
 PER_PAGE = 50
-MAX_QUERY = 200
 
 
 def _status(value: object) -> MessageStatus | None:
@@ -28,11 +28,13 @@ def _status(value: object) -> MessageStatus | None:
 @require_organiser
 async def list_outbox(request: Request) -> Response:
     status = _status(request.query_params.get("status"))
-    q = request.query_params.get("q", "").strip()[:MAX_QUERY] or None
-    raw_page = request.query_params.get("page", "1")
-    number = int(raw_page) if raw_page.isdigit() and 0 < len(raw_page) < 6 else 1
+    q, number = text_param(request, "q"), page_number(request)
     data = await uow(request, outbox.list_messages, status=status, q=q, page=number, per_page=PER_PAGE)
-    return page(request, "admin/outbox.html", {"data": data, "max_attempts": outbox.MAX_ATTEMPTS})
+    settings = request.app.state.settings
+    # As create_app's lifespan decides: without a mail server, `portal serve` itself delivers
+    # the outbox to its log, and no worker is needed.
+    to_log = settings.deliver_in_process and settings.smtp_url is None
+    return page(request, "admin/outbox.html", {"data": data, "max_attempts": outbox.MAX_ATTEMPTS, "to_log": to_log})
 
 
 @require_organiser

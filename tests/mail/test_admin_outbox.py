@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from portal.models import AuditEntry, MessageStatus, OutboxMessage
@@ -108,3 +110,14 @@ def test_resend_needs_the_csrf_token(organiser_client, messages, sessions):
 
 def test_resend_of_a_missing_message_is_404(organiser_client, messages):
     assert post(organiser_client, "/admin/outbox/999999/resend", token_from="/admin/outbox").status_code == 404
+
+
+def test_the_outbox_says_who_sends_the_mail_and_takes_any_page_number(app, organiser_client, messages):
+    # The test settings have no mail server and no delivery in process: the worker sends.
+    assert "by the worker (<code>portal worker</code>)" in organiser_client.get("/admin/outbox").text
+    # Without a mail server, `portal serve` delivers to its own log (create_app's lifespan).
+    app.state.settings = dataclasses.replace(app.state.settings, deliver_in_process=True)
+    told = organiser_client.get("/admin/outbox").text
+    assert "writes each one to its log" in told and "portal worker" not in told
+    for number in ("²", "①", "-1", "abc", "99999999"):
+        assert organiser_client.get("/admin/outbox", params={"page": number}).status_code == 200, number
