@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +31,7 @@ from portal.models import (
 )
 from portal.services.audit import Actor, plain, record
 from portal.services.catalogue import CODE, SCHEDULE_FIELDS, SLUG, apply_event_values
+from portal.services.events import RegistrationState, registration_state
 from portal.services.mail import Site, queue_registration_message
 from portal.services.registrations import lock_event, promote_from_waitlist, seats_left
 
@@ -85,6 +87,12 @@ class EventRow:
     @property
     def active(self) -> int:
         return sum(self.counts.get(s, 0) for s in ACTIVE_STATUSES)
+
+    @cached_property
+    def registration(self) -> RegistrationState:
+        """Where the public form stands now (open, closed, not yet open...), as participants see it."""
+        admission = self.programme.admission if self.programme else Admission.OPEN
+        return registration_state(self.event, self.counts.get(RegistrationStatus.CONFIRMED, 0), utcnow(), admission)
 
 
 def counts_by_status(session: Session, event_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -16,8 +17,10 @@ from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal.errors import InvalidInput, NotFound
-from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, RegistrationStatus
+from portal.db import utcnow
+from portal.models import ACTIVE_STATUSES, Admission, Event, Programme, Registration, RegistrationStatus
 from portal.services import audit
+from portal.services.events import RegistrationState, registration_state
 from portal.services.events_admin import like_pattern
 from portal.services.registrations import MAX_BULK, confirmed_count, seats_left, waitlist_position
 from portal.services.roster_numbers import Chart, EventNumbers, NumbersCache, event_numbers
@@ -284,6 +287,12 @@ class Roster:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @cached_property
+    def registration(self) -> RegistrationState:
+        """Where the public form stands now (open, closed, not yet open...), as participants see it."""
+        admission = self.programme.admission if self.programme else Admission.OPEN
+        return registration_state(self.event, self.confirmed, utcnow(), admission)
 
 
 def event_with_programme(session: Session, slug: str) -> tuple[Event, Programme | None]:

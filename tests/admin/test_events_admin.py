@@ -196,6 +196,24 @@ def test_event_lists_and_dashboard(organiser_client, make_programme, make_event,
     assert organiser_client.get("/admin/events?when=someday").status_code == 400
 
 
+def test_organisers_see_where_the_public_form_stands(organiser_client, make_event):
+    now = datetime.now(SGT).replace(second=0, microsecond=0)
+    closed = make_event(title="Closed Forum", registration_closes_at=now - timedelta(hours=1))
+    later = make_event(title="Later Forum", registration_opens_at=now + timedelta(days=2))
+    open_one = make_event(title="Open Forum", registration_closes_at=now + timedelta(days=3))
+    closed_page = organiser_client.get(f"/admin/events/{closed.slug}").text
+    assert f"Registration closed {(now - timedelta(hours=1)).strftime('%a %-d %b %Y, %H:%M')} (Asia/Singapore, UTC+08)" in closed_page
+    later_page = organiser_client.get(f"/admin/events/{later.slug}").text
+    assert f"Registration opens {(now + timedelta(days=2)).strftime('%a %-d %b %Y, %H:%M')} (Asia/Singapore, UTC+08)" in later_page
+    open_page = organiser_client.get(f"/admin/events/{open_one.slug}").text
+    assert f"Registration open until {(now + timedelta(days=3)).strftime('%a %-d %b %Y, %H:%M')} (Asia/Singapore, UTC+08)" in open_page
+    dashboard = organiser_client.get("/admin/").text
+    rows = {title: dashboard.split(title, 1)[1].split("</tr>", 1)[0] for title in ("Closed Forum", "Later Forum", "Open Forum")}
+    assert "Registration closed" in rows["Closed Forum"]
+    assert "Registration not yet open" in rows["Later Forum"]
+    assert "Registration open" in rows["Open Forum"] and "closed" not in rows["Open Forum"]
+
+
 def test_a_page_number_that_is_not_plain_digits_shows_the_first_page(organiser_client, make_event):
     make_event(title="Only Seminar")
     # "²" and "①" pass str.isdigit() but int() refuses them: they once gave a 500 here.
