@@ -62,6 +62,12 @@ def registration_state(event: Event, confirmed: int, now: datetime, admission: A
     return RegistrationState(state, left, event.registration_opens_at, event.registration_closes_at)
 
 
+def registration_state_now(event: Event, programme: Programme | None, confirmed: int) -> RegistrationState:
+    """registration_state at this moment, with the admission of the event's programme: what
+    the back office shows organisers about the public form."""
+    return registration_state(event, confirmed, utcnow(), programme.admission if programme else Admission.OPEN)
+
+
 @dataclass(frozen=True)
 class EventCard:
     event: Event

@@ -31,7 +31,7 @@ from portal.models import (
 )
 from portal.services.audit import Actor, plain, record
 from portal.services.catalogue import CODE, SCHEDULE_FIELDS, SLUG, apply_event_values
-from portal.services.events import RegistrationState, registration_state
+from portal.services.events import RegistrationState, registration_state_now
 from portal.services.mail import Site, queue_registration_message
 from portal.services.registrations import lock_event, promote_from_waitlist, seats_left
 
@@ -90,9 +90,7 @@ class EventRow:
 
     @cached_property
     def registration(self) -> RegistrationState:
-        """Where the public form stands now (open, closed, not yet open...), as participants see it."""
-        admission = self.programme.admission if self.programme else Admission.OPEN
-        return registration_state(self.event, self.counts.get(RegistrationStatus.CONFIRMED, 0), utcnow(), admission)
+        return registration_state_now(self.event, self.programme, self.counts.get(RegistrationStatus.CONFIRMED, 0))
 
 
 def counts_by_status(session: Session, event_ids: list[int]) -> dict[int, dict[str, int]]:

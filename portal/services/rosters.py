@@ -17,10 +17,9 @@ from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal.errors import InvalidInput, NotFound
-from portal.db import utcnow
-from portal.models import ACTIVE_STATUSES, Admission, Event, Programme, Registration, RegistrationStatus
+from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, RegistrationStatus
 from portal.services import audit
-from portal.services.events import RegistrationState, registration_state
+from portal.services.events import RegistrationState, registration_state_now
 from portal.services.events_admin import like_pattern
 from portal.services.registrations import MAX_BULK, confirmed_count, seats_left, waitlist_position
 from portal.services.roster_numbers import Chart, EventNumbers, NumbersCache, event_numbers
@@ -290,9 +289,7 @@ class Roster:
 
     @cached_property
     def registration(self) -> RegistrationState:
-        """Where the public form stands now (open, closed, not yet open...), as participants see it."""
-        admission = self.programme.admission if self.programme else Admission.OPEN
-        return registration_state(self.event, self.confirmed, utcnow(), admission)
+        return registration_state_now(self.event, self.programme, self.confirmed)
 
 
 def event_with_programme(session: Session, slug: str) -> tuple[Event, Programme | None]:
