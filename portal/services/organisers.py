@@ -197,18 +197,37 @@ def end_sessions(session: Session, organiser_id: int) -> None:
         organiser.session_key = new_session_key()
 
 
-def change_password(session: Session, actor: Actor, current: str, new: str) -> str:
-    """Replace the actor's password; returns the new session key (other sessions end)."""
+@dataclass(frozen=True)
+class PasswordChange:
+    session_key: str | None = None  # the new key, when the password is changed
+    wrong_current: bool = False
+    refused_until: datetime | None = None
+
+
+def change_password(session: Session, actor: Actor, current: str, new: str, *, now: datetime | None = None) -> PasswordChange:
+    """Replace the actor's password; the new session key ends every other session.
+
+    A wrong current password counts as a failed sign-in of the account (and is returned, not
+    raised, so that the count is kept): otherwise a borrowed session could guess the password
+    here without limit. While the account is paused, the change is refused like a sign-in."""
+    now = now or utcnow()
     organiser = session.get(Organiser, actor.id)
     if organiser is None:
         raise NotFound("Your account no longer exists.")
+    row = _throttle_row(session, ThrottleScope.ACCOUNT, organiser.email)
+    if row is not None and row.locked_until and row.locked_until > now:
+        return PasswordChange(refused_until=row.locked_until)
     if not _password_matches(organiser.password_hash, current):
-        raise InvalidInput("Your current password is not right.")
+        row = _count_failure(session, ThrottleScope.ACCOUNT, organiser.email, row, now)
+        locked = row.locked_until if row.locked_until and row.locked_until > now else None
+        return PasswordChange(wrong_current=True, refused_until=locked)
+    if hmac.compare_digest(current.encode(), new.encode()):
+        raise InvalidInput("The new password is the same as the current one: choose a different one.")
     check_password_rules(new)
     organiser.password_hash = HASHER.hash(new)
     organiser.session_key = new_session_key()
     record(session, actor, "organiser.password", after={"email": organiser.email})
-    return organiser.session_key
+    return PasswordChange(session_key=organiser.session_key)
 
 
 # --- managing accounts (admins) --------------------------------------------------------------

@@ -229,24 +229,35 @@ async def sign_out(request: Request) -> Response:
 
 @require_organiser
 async def change_password(request: Request) -> Response:
-    problem, status = None, 200
+    problem, status, headers = None, 200, {}
     if request.method == "POST":
         form = PasswordForm(await read_form(request))
         if form.validate():
             try:
-                key = await uow(request, organisers.change_password, actor(request), form.current.data or "", form.new.data or "", write=True)
+                result = await uow(request, organisers.change_password, actor(request), form.current.data or "", form.new.data or "", write=True)
             except InvalidInput as exc:
                 problem, status = exc.message, 400
             else:
-                response = RedirectResponse(request.url_for("admin:dashboard"), status_code=303)
-                who = actor(request)
-                _write_cookie(request, response, SessionCookie(who.id, key, secrets.token_urlsafe(16), _now()))
-                return flash(request, response, "Your password is changed. Any other sessions of your account are signed out.")
+                if result.session_key is not None:
+                    response = RedirectResponse(request.url_for("admin:dashboard"), status_code=303)
+                    who = actor(request)
+                    _write_cookie(request, response, SessionCookie(who.id, result.session_key, secrets.token_urlsafe(16), _now()))
+                    return flash(request, response, "Your password is changed. Any other sessions of your account are signed out.")
+                if result.refused_until is not None:
+                    wait = result.refused_until.timestamp() - _now()
+                    problem = (
+                        "Too many wrong passwords for this account. For safety, changing the password and signing in "
+                        f"are paused: try again in {_minutes(wait)} minutes."
+                    )
+                    status, headers["Retry-After"] = 429, str(max(1, int(wait)))
+                else:
+                    problem, status = "Your current password is not right.", 400
         else:
             status = 422
+        form.current.data = form.new.data = form.confirm.data = ""
     else:
         form = PasswordForm()
-    return page(request, "admin/password.html", {"form": form, "problem": problem}, status_code=status)
+    return page(request, "admin/password.html", {"form": form, "problem": problem}, status_code=status, headers=headers)
 
 
 routes = [

@@ -204,3 +204,21 @@ def test_changing_the_password(organiser_client, other_client, organiser):
     assert organiser_client.get("/admin/").status_code == 200  # this session carries on
     assert other_client.get("/admin/").status_code == 303  # the other one is over
     assert sign_in(other_client, organiser.email, "a brand new password").status_code == 303
+
+
+def test_guessing_the_current_password_is_paused_like_signing_in(organiser_client, other_client, organiser):
+    from tests.conftest import csrf_from
+
+    csrf = csrf_from(organiser_client.get("/admin/account/password").text)
+
+    def change(current: str, new: str = "a brand new password"):  # type: ignore[no-untyped-def]
+        return organiser_client.post("/admin/account/password", data={"csrf_token": csrf, "current": current, "new": new, "confirm": new})
+
+    same = change(PASSWORD, PASSWORD)
+    assert same.status_code == 400 and "the same as the current one" in same.text
+    answers = [change(f"guess number {i}") for i in range(5)]
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 429]
+    assert "try again in 15 minutes" in answers[-1].text and answers[-1].headers["retry-after"]
+    # Paused: the right password is refused too, here and at the sign-in form.
+    assert change(PASSWORD).status_code == 429
+    assert sign_in(other_client, organiser.email).status_code == 429
