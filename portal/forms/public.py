@@ -79,7 +79,7 @@ class RegistrationForm(DetailsForm):
         description="We send your confirmation and a private link to manage your registration here.",
     )
     consent = BooleanField(
-        "I agree that the portal keeps these details to run this event, as the privacy notice describes.",
+        "I agree that the portal keeps these details to run this event, as the privacy notice above describes.",
         [InputRequired("You need to agree to the privacy notice to register.")],
     )
     # A field people never see; bots fill it in. See handlers.
