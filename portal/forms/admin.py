@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,7 +20,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from portal.forms.public import STRIP, plain_line, plain_text
 from portal.models import Admission, RegistrationStatus
@@ -43,9 +43,22 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-def _local_field(label: str, required: bool, description: str = "") -> DateTimeLocalField:
-    checks = [InputRequired(f"Enter the {label.lower()} as date and time.")] if required else [Optional()]
-    return DateTimeLocalField(label, checks, format=TIME_FORMATS, description=description)
+# Times outside these years are typing slips (0027 for 2027), and year 1 cannot even be moved
+# to UTC from a zone east of it.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _sensible_year(form: Any, field: Any) -> None:
+    if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(f"Enter a date between {FIRST_YEAR} and {LAST_YEAR}.")
+
+
+def _local_field(label: str, required: bool, description: str = "", missing: str = "") -> DateTimeLocalField:
+    checks = [InputRequired(missing or f"Enter when {label.lower()}: a date and a time.")] if required else [Optional()]
+    return DateTimeLocalField(
+        label, [*checks, _sensible_year], format=TIME_FORMATS, description=description,
+        invalid_value_message="Enter a date and a time, such as 2027-03-08 09:00.",
+    )
 
 
 def aware(value: datetime | None, tz: str) -> datetime | None:
@@ -65,8 +78,15 @@ class SignInForm(Form):
     next = HiddenField()
 
 
+def _existing_local_time(value: datetime, zone: ZoneInfo) -> bool:
+    """False for a wall-clock time the zone skips (the hour the clocks go forward)."""
+    there = value.replace(tzinfo=zone)
+    return there.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == value
+
+
 class EventForm(Form):
-    title = StringField("Title", [InputRequired("Give the event a title."), Length(max=500), plain_line], filters=STRIP)
+    # DataRequired, not InputRequired: it looks after STRIP, so a title of spaces is refused.
+    title = StringField("Title", [DataRequired("Give the event a title."), Length(max=500), plain_line], filters=STRIP)
     programme = SelectField("Programme", choices=options([("", "None: a standalone event")]), validate_choice=True)
     category = StringField(
         "Category",
@@ -79,8 +99,8 @@ class EventForm(Form):
         "Time zone", [InputRequired("Enter the event's time zone."), Length(max=64)], filters=STRIP,
         default="Asia/Singapore", description="The times below are in this zone, e.g. Asia/Singapore or Europe/London.",
     )
-    starts_at = _local_field("Starts", True)
-    ends_at = _local_field("Ends", True)
+    starts_at = _local_field("Starts", True, missing="Enter when the event starts: a date and a time.")
+    ends_at = _local_field("Ends", True, missing="Enter when the event ends: a date and a time.")
     all_day = BooleanField("All-day event (times are ignored in calendars)")
     venue = StringField("Venue", [Optional(), Length(max=300), plain_line], filters=STRIP)
     address = StringField("Address", [Optional(), Length(max=500), plain_line], filters=STRIP)
@@ -91,6 +111,7 @@ class EventForm(Form):
     )
     capacity = IntegerField(
         "Capacity", [Optional(), NumberRange(0, 1_000_000, "Enter a whole number from 0 to 1,000,000.")],
+        invalid_value_message="Enter a whole number of seats, or leave it empty for no limit.",
         description="Seats. Leave empty for no limit. Raising it gives the new seats to the waiting list, in order.",
     )
     waitlist = BooleanField("Offer a waiting list on the public form when the event is full", default=True)
@@ -102,20 +123,49 @@ class EventForm(Form):
     )
     speakers = TextAreaField("Speakers", [Optional(), Length(max=15_000), plain_text], description="One per line.")
 
-    def validate_timezone(self, field: Any) -> None:
+    def zone(self) -> ZoneInfo | None:
+        """The zone typed, or None when it is not one (validate_timezone says why)."""
+        name = self.timezone.data or ""
+        if len(name) > 64:  # ZoneInfo would look for a file of that name: OSError
+            return None
         try:
-            ZoneInfo(field.data or "")
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError("This is not a time zone name; write it like Asia/Singapore.") from None
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            return None
+
+    def validate_timezone(self, field: Any) -> None:
+        if self.zone() is None:
+            raise ValidationError("This is not a time zone name; write it like Asia/Singapore.")
+
+    def _check_exists(self, field: Any) -> None:
+        zone = self.zone()
+        if field.data is None or zone is None or not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+            return  # _sensible_year or validate_timezone says what is wrong
+        if not _existing_local_time(field.data, zone):
+            raise ValidationError(
+                f"{field.data:%-d %b %Y, %H:%M} does not exist in {zone.key}: the clocks go forward then. Choose another time."
+            )
+
+    def validate_starts_at(self, field: Any) -> None:
+        self._check_exists(field)
 
     def validate_ends_at(self, field: Any) -> None:
+        self._check_exists(field)
         if field.data and self.starts_at.data and field.data <= self.starts_at.data:
             raise ValidationError("The event must end after it starts.")
 
+    def validate_registration_opens_at(self, field: Any) -> None:
+        self._check_exists(field)
+        if field.data and self.starts_at.data and field.data >= self.starts_at.data:
+            raise ValidationError("Registration must open before the event starts.")
+
     def validate_registration_closes_at(self, field: Any) -> None:
+        self._check_exists(field)
         opens = self.registration_opens_at.data
         if field.data and opens and field.data <= opens:
             raise ValidationError("Registration must close after it opens.")
+        if field.data and self.starts_at.data and field.data > self.starts_at.data:
+            raise ValidationError("Registration closes when the event starts at the latest: leave this empty for that.")
 
     def values(self) -> EventValues:
         tz = self.timezone.data
@@ -170,7 +220,7 @@ class DuplicateForm(Form):
 
 
 class ProgrammeForm(Form):
-    name = StringField("Name", [InputRequired("Give the programme a name."), Length(max=200), plain_line], filters=STRIP)
+    name = StringField("Name", [DataRequired("Give the programme a name."), Length(max=200), plain_line], filters=STRIP)
     admission = SelectField(
         "Admission",
         choices=options([(Admission.OPEN.value, "Open: first come, first served"),

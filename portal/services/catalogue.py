@@ -149,7 +149,7 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
     tz = record.text("timezone", max_length=64) or default_timezone
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         record.fail("timezone", f"{tz!r} is not a known time zone (e.g. Asia/Singapore)")
     opens = record.time("registration_opens")
     closes = record.time("registration_closes")

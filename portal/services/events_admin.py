@@ -33,7 +33,7 @@ from portal.services.audit import Actor, plain, record
 from portal.services.catalogue import CODE, SCHEDULE_FIELDS, SLUG, apply_event_values
 from portal.services.events import RegistrationState, registration_state_now
 from portal.services.mail import Site, queue_registration_message
-from portal.services.registrations import lock_event, promote_from_waitlist, seats_left
+from portal.services.registrations import confirmed_count, lock_event, promote_from_waitlist, seats_left
 
 # What registrants are told about when it changes: the time and the place.
 NOTIFY_FIELDS = tuple(f for f in SCHEDULE_FIELDS if f != "status")
@@ -215,7 +215,7 @@ def _checked(session: Session, values: EventValues) -> dict[str, Any]:
     """The values as Event columns, after the rules the form cannot check alone."""
     try:
         ZoneInfo(values.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput(f"{values.timezone!r} is not a known time zone; write it like Asia/Singapore.") from None
     if values.ends_at <= values.starts_at:
         raise InvalidInput("The event must end after it starts.")
@@ -266,6 +266,8 @@ class UpdateReport:
     changed: list[str]
     promoted: int
     notified: int
+    # Confirmed beyond a capacity lowered under them: they keep their seats.
+    over_capacity: int = 0
 
 
 def update_event(session: Session, site: Site, actor: Actor, slug: str, values: EventValues, *, now: datetime | None = None) -> UpdateReport:
@@ -295,7 +297,10 @@ def update_event(session: Session, site: Site, actor: Actor, slug: str, values: 
     if any(k in old for k in NOTIFY_FIELDS) and event.status == EventStatus.PUBLISHED:
         previous = {k: before[k] for k in NOTIFY_FIELDS}
         notified = _tell_registrants(session, site, event, "event_changed", previous=previous)
-    return UpdateReport(list(old), promoted, notified)
+    over = 0
+    if "capacity" in old and event.capacity is not None:
+        over = max(0, confirmed_count(session, event.id) - event.capacity)
+    return UpdateReport(list(old), promoted, notified, over)
 
 
 def _tell_registrants(session: Session, site: Site, event: Event, kind: str, **extra: Any) -> int:
@@ -393,6 +398,24 @@ def _shifted_name(text: str, old: datetime, new: datetime, with_month: bool) -> 
     return text
 
 
+def _next_slug(slug: str, old: datetime, new: datetime) -> str:
+    """The slug with its date moved to the new run's, as precisely as it names one: a whole
+    date, a month, a year. A date the new run shares (a run later in the same year) becomes
+    more precise rather than doubled: maritime-law-2027 becomes maritime-law-2027-03."""
+    for shape in ("%Y-%m-%d", "%Y-%m", "%Y"):
+        if f"{old:{shape}}" in slug:
+            moved = slug.replace(f"{old:{shape}}", f"{new:{shape}}")
+            if moved != slug:
+                return moved
+            finer = {"%Y-%m-%d": None, "%Y-%m": "%Y-%m-%d", "%Y": "%Y-%m"}[shape]
+            if finer is not None:
+                return slug.replace(f"{old:{shape}}", f"{new:{finer}}")
+            break
+    if f"{new:%Y-%m-%d}" in slug:
+        return slug  # the same day again: suggest_duplicate numbers it
+    return f"{slug}-{new:%Y-%m-%d}" if f"{new:%Y-%m}" in slug else f"{slug}-{new:%Y-%m}"
+
+
 def suggest_duplicate(session: Session, slug: str) -> DuplicateSuggestion:
     """A proposal for the next run: the programme's usual interval later, with the year (and
     month) in the slug and title moved along."""
@@ -411,9 +434,7 @@ def suggest_duplicate(session: Session, slug: str) -> DuplicateSuggestion:
     old_local = event.starts_at.astimezone(zone)
     new_start = event.starts_at + interval
     new_local = new_start.astimezone(zone)
-    candidate = _shifted_name(event.slug, old_local, new_local, with_month=True)
-    if candidate == event.slug:
-        candidate = f"{event.slug}-{new_local:%Y-%m}"
+    candidate = _next_slug(event.slug, old_local, new_local)
     base, n = candidate[:110], 2
     taken = set(session.scalars(select(Event.slug).where(Event.slug.like(f"{base}%"))))
     while candidate in taken:

@@ -201,8 +201,11 @@ def waitlist_position(session: Session, registration: Registration) -> int | Non
 
 
 def fill_free_seats(session: Session, site: Site, event: Event, *, now: datetime | None = None) -> list[Registration]:
-    """Give every free seat to the first on the waiting list, in order. The event must be locked."""
+    """Give every free seat to the first on the waiting list, in order. The event must be locked.
+    A cancelled event gives no seats: there is nothing to come to."""
     now = now or utcnow()
+    if event.status == EventStatus.CANCELLED:
+        return []
     left = seats_left(event, confirmed_count(session, event.id))
     if left is not None and left <= 0:
         return []
@@ -258,7 +261,8 @@ def view_registration(session: Session, token: str, *, now: datetime | None = No
         event=event,
         programme=programme,
         waitlist_position=waitlist_position(session, registration),
-        can_cancel=active and before_start,
+        # A cancelled event ended every registration with it: nothing is left to cancel.
+        can_cancel=active and before_start and event.status != EventStatus.CANCELLED,
         can_update=active and before_start and event.status != EventStatus.CANCELLED,
     )
 
@@ -299,6 +303,8 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
     session.refresh(registration)  # read it again under the lock
     if registration.status not in ACTIVE_STATUSES:
         raise InvalidTransition("This registration is already cancelled or closed.")
+    if event.status == EventStatus.CANCELLED:
+        raise InvalidTransition("The organisers have cancelled this event, so your registration ended with it: there is nothing more to do.")
     if now >= event.starts_at:
         raise InvalidTransition("This event has started; contact the organisers to change your registration.")
     was = registration.status
@@ -520,6 +526,10 @@ def act_on_registrations(
     if len(registration_ids) > MAX_BULK:
         raise InvalidTransition(f"Select at most {MAX_BULK} registrations at a time.")
     event = lock_event(session, slug)
+    if event.status == EventStatus.CANCELLED:
+        raise InvalidTransition(
+            "This event is cancelled: its roster stays as it was when it was cancelled, and nobody on it can be moved or emailed."
+        )
     selected = list(
         session.scalars(
             select(Registration)

@@ -287,6 +287,11 @@ class Roster:
     def total(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def active(self) -> int:
+        """Pending, confirmed or waiting: the people an unpublished event would leave hanging."""
+        return sum(self.counts.get(s, 0) for s in ACTIVE_STATUSES)
+
     @cached_property
     def registration(self) -> RegistrationState:
         return registration_state_now(self.event, self.programme, self.confirmed)

@@ -55,6 +55,8 @@ async def new_event(request: Request) -> Response:
                 event = await uow(request, events_admin.create_event, actor(request), form.slug.data or "", form.values(), write=True)
             except (InvalidInput, AlreadyExists) as exc:
                 problem, status = exc.message, exc.status_code
+                if isinstance(exc, AlreadyExists):  # the address name is taken: mark that field
+                    form.slug.errors = [*form.slug.errors, exc.message]
             else:
                 response = RedirectResponse(request.url_for("admin:show_event", slug=event.slug), status_code=303)
                 return flash(request, response, "The event is created as a draft: nobody sees it until you publish it.")
@@ -84,6 +86,11 @@ async def edit_event(request: Request) -> Response:
                     messages.append(f"{report.promoted} from the waiting list now have a seat, and are being emailed.")
                 if report.notified:
                     messages.append(f"{report.notified} registrants are being emailed about the new time or place.")
+                if report.over_capacity:
+                    messages.append(
+                        f"{report.over_capacity} more are confirmed than the new capacity allows. They keep their seats; "
+                        "nobody else gets one until enough of them cancel."
+                    )
                 response = RedirectResponse(request.url_for("admin:show_event", slug=slug), status_code=303)
                 return flash(request, response, *messages)
         else:
@@ -146,6 +153,8 @@ async def duplicate_event(request: Request) -> Response:
                 )
             except (InvalidInput, AlreadyExists) as exc:
                 problem, status = exc.message, exc.status_code
+                if isinstance(exc, AlreadyExists):
+                    form.slug.errors = [*form.slug.errors, exc.message]
             else:
                 response = RedirectResponse(request.url_for("admin:edit_event", slug=event.slug), status_code=303)
                 return flash(request, response, f"A draft copy of “{source.title}” is made. Check its details, then publish it.")

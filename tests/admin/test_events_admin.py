@@ -6,9 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
-from portal.models import Admission, AuditEntry, Event, EventStatus, Programme, RegistrationStatus as S
+from portal.errors import InvalidTransition
+from portal.models import Admission, AuditEntry, Event, EventStatus, Programme, Registration, RegistrationStatus as S
+from portal.services import registrations
 from tests.admin.conftest import post
 
 SGT = ZoneInfo("Asia/Singapore")
@@ -68,6 +71,29 @@ def test_the_form_says_what_to_fix(organiser_client, make_event):
     assert 'value="Mars/Olympus"' in response.text  # what was typed is kept
     clash = post(organiser_client, "/admin/events/new", dict(NEW, slug=taken.slug), token_from="/admin/events/new")
     assert clash.status_code == 409 and "exists already" in clash.text
+    # The field itself says so too, beside what was typed.
+    assert clash.text.count("exists already") == 2 and 'aria-invalid="true"' in clash.text
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"title": "   "}, "Give the event a title"),
+    ({"starts_at": "0001-01-01T00:00"}, "Enter a date between 2000 and 2100"),
+    ({"starts_at": "0027-03-08T09:00"}, "Enter a date between 2000 and 2100"),
+    ({"timezone": "Asia/" + "x" * 500}, "not a time zone"),
+    ({"starts_at": ""}, "Enter when the event starts: a date and a time."),
+    ({"ends_at": "next tuesday"}, "Enter a date and a time, such as 2027-03-08 09:00."),
+    ({"capacity": "forty"}, "Enter a whole number of seats, or leave it empty for no limit."),
+    # The clocks in London go from 01:00 to 02:00 on 28 March 2027: 01:30 never happens.
+    ({"timezone": "Europe/London", "starts_at": "2027-03-28T01:30", "ends_at": "2027-03-28T03:00"}, "28 Mar 2027, 01:30 does not exist in Europe/London"),
+    ({"registration_opens_at": "2027-03-09T09:00"}, "Registration must open before the event starts."),
+    ({"registration_closes_at": "2027-03-08T10:00"}, "Registration closes when the event starts at the latest"),
+])
+def test_the_form_refuses_times_and_text_that_cannot_be_right(organiser_client, sessions, changes, message):
+    response = post(organiser_client, "/admin/events/new", dict(NEW, **changes), token_from="/admin/events/new")
+    assert response.status_code == 422, response.text[:300]
+    assert message in response.text
+    assert "Not a valid" not in response.text  # no stock WTForms wording
+    assert event_row(sessions, "maritime-2027") is None
 
 
 def test_publish_and_unpublish(organiser_client, make_event, make_registration, sessions):
@@ -80,10 +106,26 @@ def test_publish_and_unpublish(organiser_client, make_event, make_registration, 
     again = post(organiser_client, f"{page}/publish", token_from=page)
     assert "published already" in organiser_client.get(again.headers["location"]).text
 
+    assert "Unpublish</button>" in organiser_client.get(page).text
     make_registration(event, status=S.CONFIRMED)
+    # With someone registered the button is gone; a request anyway is refused with the reason.
+    assert "Unpublish</button>" not in organiser_client.get(page).text
     refused = post(organiser_client, f"{page}/unpublish", token_from=page)
     assert "cancel it instead" in organiser_client.get(refused.headers["location"]).text
     assert event_row(sessions, event.slug).status == EventStatus.PUBLISHED
+
+
+def test_lowering_the_capacity_under_the_confirmed_says_what_happens(organiser_client, make_event, make_registration, sessions):
+    event = make_event(capacity=5)
+    for _ in range(4):
+        make_registration(event, status=S.CONFIRMED)
+    edit = f"/admin/events/{event.slug}/edit"
+    saved = post(organiser_client, edit, form_of(event, capacity="1"), token_from=edit)
+    shown = organiser_client.get(saved.headers["location"]).text
+    assert "Saved." in shown and "3 more are confirmed than the new capacity allows. They keep their seats" in shown
+    assert event_row(sessions, event.slug).capacity == 1
+    quiet = post(organiser_client, edit, form_of(event_row(sessions, event.slug), capacity="4"), token_from=edit)
+    assert "more are confirmed" not in organiser_client.get(quiet.headers["location"]).text
 
 
 def test_unpublish_an_event_nobody_registered_for(organiser_client, make_event, sessions):
@@ -140,6 +182,31 @@ def test_cancel_asks_first_then_tells_everyone(organiser_client, make_event, mak
     assert sorted(m.registration_id for m in sent) == sorted(r.id for r in active)
     public = organiser_client.get(f"/events/{event.slug}")
     assert public.status_code == 200 and "ancelled" in public.text
+
+
+def test_after_cancelling_an_event_nobody_is_told_they_still_have_a_seat(organiser_client, other_client, run, site, make_event, make_registration, sessions, outbox):
+    event = make_event(capacity=1, online_url="https://meet.example.org/room")
+    seated = make_registration(event, status=S.CONFIRMED)
+    waiting = make_registration(event, status=S.WAITLISTED)
+    page = f"/admin/events/{event.slug}"
+    post(organiser_client, f"{page}/cancel", token_from=f"{page}/cancel")
+    sent = len(outbox())
+
+    # The participant's page says it is over: no seat, no joining link, nothing to cancel.
+    manage = other_client.get(f"/registrations/{seated.token}").text
+    assert "The event is cancelled, so your registration ended with it." in manage
+    assert "you have a seat" not in manage and "meet.example.org" not in manage and "Cancel my registration" not in manage
+    # Cancelling anyway frees no seat for the waiting list, and sends nothing.
+    with pytest.raises(InvalidTransition):
+        run(registrations.cancel, site, seated.token)
+    # The roster stays as it was, without its actions, and refuses them if sent anyway.
+    roster = organiser_client.get(page).text
+    assert "This event is cancelled: its roster stays as it was" in roster and 'name="action" value="approve"' not in roster
+    refused = post(organiser_client, f"{page}/registrations", {"action": "promote", "id": [waiting.id]}, token_from=page)
+    assert refused.status_code == 409 and "its roster stays as it was" in refused.text
+    with sessions() as session:
+        assert [session.get_one(Registration, r.id).status for r in (seated, waiting)] == [S.CONFIRMED, S.WAITLISTED]
+    assert len(outbox()) == sent
 
 
 def test_duplicate_as_the_next_run(organiser_client, make_programme, make_event, make_registration, sessions):
@@ -220,3 +287,18 @@ def test_a_page_number_that_is_not_plain_digits_shows_the_first_page(organiser_c
     for page in ("²", "①", "-1", "0", "abc", "99999999"):
         response = organiser_client.get("/admin/events", params={"page": page})
         assert response.status_code == 200, page
+
+
+@pytest.mark.parametrize(("slug", "old", "new", "suggested"), [
+    ("tatc-2027-03", datetime(2027, 3, 8), datetime(2027, 10, 4), "tatc-2027-10"),
+    ("forum-2027", datetime(2027, 3, 8), datetime(2028, 3, 6), "forum-2028"),
+    # A later run in the same year names its month, rather than 'maritime-law-2027-2027-03'.
+    ("maritime-law-2027", datetime(2027, 2, 8), datetime(2027, 3, 8), "maritime-law-2027-03"),
+    ("tatc-2027-03", datetime(2027, 3, 8), datetime(2027, 3, 15), "tatc-2027-03-15"),
+    ("talk-2027-03-08", datetime(2027, 3, 8), datetime(2027, 3, 15), "talk-2027-03-15"),
+    ("weekly-seminar", datetime(2027, 3, 8), datetime(2027, 3, 15), "weekly-seminar-2027-03"),
+])
+def test_the_next_runs_address_moves_its_date(slug, old, new, suggested):
+    from portal.services.events_admin import _next_slug
+
+    assert _next_slug(slug, old, new) == suggested
