@@ -66,6 +66,7 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
         ]:
             save(name, web.get(path))
         save("new-event-errors", web.post("/admin/events/new", data={"csrf_token": csrf(pages["new-event"])}), 422)
+        save("admin-not-found", web.get("/admin/events/no-such-event"), 404)
         registration_id = registration.group(1).rsplit("/", 1)[1]
         save("confirm-cancel", web.post(f"/admin/events/{forum}/registrations", data={
             "csrf_token": csrf(roster), "action": "cancel", "id": registration_id}))
