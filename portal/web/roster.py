@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from portal.db import transaction
+from portal.errors import InvalidTransition
 from portal.forms.admin import BulkActionForm, CheckInActionForm, RegistrationActionForm, RosterQueryForm, first_error
 from portal.models import RegistrationStatus
 from portal.services import exports, registrations, rosters
@@ -139,10 +140,13 @@ async def update_registrations(request: Request) -> Response:
             "hidden": [*form.link_params().items(), *(("id", i) for i in form.id.data)], "back_url": str(back.headers["location"]),
         }
         return page(request, "admin/confirm_cancel.html", context)
-    report = await uow(
-        request, registrations.act_on_registrations, site(request), actor(request), slug,
-        RosterAction(form.action.data), list(form.id.data), write=True,
-    )
+    try:
+        report = await uow(
+            request, registrations.act_on_registrations, site(request), actor(request), slug,
+            RosterAction(form.action.data), list(form.id.data), write=True,
+        )
+    except InvalidTransition as exc:  # too many selected, or a cancelled event: nothing changed
+        return flash(request, back, exc.message)
     return flash(request, back, *report_messages(report))
 
 
@@ -170,10 +174,13 @@ async def update_registration(request: Request) -> Response:
             "hidden": [], "back_url": str(back.headers["location"]),
         }
         return page(request, "admin/confirm_cancel.html", context)
-    report = await uow(
-        request, registrations.act_on_registration, site(request), actor(request), _registration_id(request),
-        RosterAction(form.action.data), write=True,
-    )
+    try:
+        report = await uow(
+            request, registrations.act_on_registration, site(request), actor(request), _registration_id(request),
+            RosterAction(form.action.data), write=True,
+        )
+    except InvalidTransition as exc:
+        return flash(request, back, exc.message)
     return flash(request, back, *report_messages(report, names=True))
 
 
@@ -190,10 +197,14 @@ async def check_in_registration(request: Request) -> Response:
     form = CheckInActionForm(await read_form(request))
     if not form.validate():
         raise HTTPException(400, "That is not a check-in action.")
-    report = await uow(
-        request, registrations.act_on_registration, site(request), actor(request), _registration_id(request),
-        RosterAction(form.action.data), write=True,
-    )
+    try:
+        report = await uow(
+            request, registrations.act_on_registration, site(request), actor(request), _registration_id(request),
+            RosterAction(form.action.data), write=True,
+        )
+    except InvalidTransition as exc:
+        slug = await uow(request, registrations.event_slug_of, _registration_id(request))
+        return flash(request, RedirectResponse(request.url_for("admin:check_in", slug=slug), status_code=303), exc.message)
     url = request.url_for("admin:check_in", slug=report.event_slug)
     if form.action.data == RosterAction.UNDO_CHECK_IN and form.q.data:
         url = url.include_query_params(q=form.q.data)
