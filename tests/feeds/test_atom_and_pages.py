@@ -30,7 +30,7 @@ def test_atom_lists_announcements_newest_first(client, make_event):
     now = utcnow()
     older = make_event(title="Older", published_at=now - timedelta(days=3))
     newer = make_event(title="Newer", published_at=now - timedelta(days=1))
-    cancelled = make_event(title="Dropped", status=EventStatus.CANCELLED, published_at=now - timedelta(days=2))
+    make_event(title="Dropped", status=EventStatus.CANCELLED, published_at=now - timedelta(days=2))
     make_event(title="Draft", status=EventStatus.DRAFT, published_at=None)
 
     feed = _atom(client)

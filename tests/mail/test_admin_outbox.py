@@ -8,7 +8,7 @@ import pytest
 
 from portal.models import AuditEntry, MessageStatus, OutboxMessage
 from portal.services.outbox import MAX_ATTEMPTS
-from tests.admin.conftest import _quick_hashing, admin, make_organiser, organiser, organiser_client, post  # noqa: F401
+from tests.admin.conftest import post
 from tests.conftest import csrf_from
 
 Q, SENT, FAILED = MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.FAILED
@@ -70,7 +70,7 @@ def test_filter_by_status(organiser_client, messages):
     assert "sent@example.org" in search.text and "failed@example.org" not in search.text
 
 
-def test_resend_a_failed_message_and_it_arrives(organiser_client, messages, sessions, organiser, smtp_server, deliver):  # noqa: F811
+def test_resend_a_failed_message_and_it_arrives(organiser_client, messages, sessions, organiser, smtp_server, deliver):
     page = organiser_client.get("/admin/outbox?status=failed")
     response = organiser_client.post(
         f"/admin/outbox/{messages['failed']}/resend", data={"csrf_token": csrf_from(page.text), "status": "failed"}

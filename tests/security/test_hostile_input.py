@@ -18,7 +18,6 @@ import json
 import re
 from email import message_from_bytes, policy
 from html.parser import HTMLParser
-from typing import Any
 from xml.etree import ElementTree
 
 import icalendar
