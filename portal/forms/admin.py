@@ -294,6 +294,11 @@ class RosterQueryForm(Form):
     before = StringField(validators=_CURSOR)
     last = SelectField(choices=options([("", ""), ("1", "1")]), default="")
 
+    def page_params(self) -> dict[str, str]:
+        """Which page of the roster is shown (its cursor), for the bulk actions to come back to."""
+        params = {"after": self.after.data or "", "before": self.before.data or "", "last": self.last.data or ""}
+        return {k: v for k, v in params.items() if v}
+
     def link_params(self) -> dict[str, str]:
         """The filter and sort, for links and redirects that keep them (not the page)."""
         params = {"status": self.status.data or "", "q": self.q.data or "", "sort": self.sort.data, "dir": self.dir.data}

@@ -130,14 +130,16 @@ async def update_registrations(request: Request) -> Response:
     form = BulkActionForm(await read_form(request))
     if not form.validate():
         raise _bad_link(form)
-    back = RedirectResponse(request.url_for("admin:show_event", slug=slug).include_query_params(**form.link_params()), status_code=303)
+    # Back to the roster as it was shown: its filter, sort and page.
+    shown = {**form.link_params(), **form.page_params()}
+    back = RedirectResponse(request.url_for("admin:show_event", slug=slug).include_query_params(**shown), status_code=303)
     if not form.id.data:
         return flash(request, back, "Select at least one registration first, with the boxes in the first column.")
     if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
         preview = await uow(request, rosters.cancel_preview, slug, list(form.id.data))
         context = {
             "preview": preview, "action_url": request.url_for("admin:update_registrations", slug=slug),
-            "hidden": [*form.link_params().items(), *(("id", i) for i in form.id.data)], "back_url": str(back.headers["location"]),
+            "hidden": [*shown.items(), *(("id", i) for i in form.id.data)], "back_url": str(back.headers["location"]),
         }
         return page(request, "admin/confirm_cancel.html", context)
     try:

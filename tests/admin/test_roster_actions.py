@@ -313,7 +313,7 @@ def test_cancelling_from_the_roster_asks_first_and_says_what_will_happen(organis
     # Nothing has changed yet, and nobody has been emailed.
     assert statuses(sessions, *seated, waiting, leaving) == [S.CONFIRMED, S.CONFIRMED, S.WAITLISTED, S.WAITLISTED] and outbox() == []
     # "Keep them" goes back to the roster as it was shown.
-    assert f'{roster}?status=confirmed&amp;sort=name">Keep them</a>' in ask.text
+    assert f'{roster}?status=confirmed&amp;sort=name" role="button" class="secondary outline">Keep them</a>' in ask.text
 
     # The page's own form carries the selection and the roster's view through.
     form = re.search(r'<form method="post" action="([^"]+)">(.*?)</form>', ask.text, re.S)
@@ -326,6 +326,26 @@ def test_cancelling_from_the_roster_asks_first_and_says_what_will_happen(organis
     done = organiser_client.post(form.group(1), data=data)
     assert done.status_code == 303 and done.headers["location"].endswith(f"{roster}?status=confirmed&sort=name")
     assert statuses(sessions, *seated, waiting, leaving) == [S.CANCELLED, S.CANCELLED, S.CONFIRMED, S.CANCELLED]
+
+
+def test_an_action_comes_back_to_the_page_of_the_roster_it_was_taken_on(organiser_client, make_event, make_registration, sessions):
+    event = make_event(capacity=None)
+    people = [make_registration(event, status=S.PENDING, created_at=T0 + timedelta(minutes=i)) for i in range(60)]
+    roster = f"/admin/events/{event.slug}"
+    first = organiser_client.get(roster).text
+    next_link = re.search(r'href="[^"]*\?(after=[^"&]+)[^"]*" rel="next"', first)
+    assert next_link is not None
+    cursor = next_link.group(1).split("=", 1)[1]
+    second = organiser_client.get(roster, params={"after": cursor}).text
+    # The bulk form carries the page's cursor.
+    assert f'name="after" value="{cursor}"' in second
+    chosen = {"action": "approve", "id": [people[55].id], "after": cursor}
+    done = post(organiser_client, f"{roster}/registrations", chosen, token_from=roster)
+    assert done.status_code == 303 and f"after={cursor}" in done.headers["location"]
+    # Asking before cancelling keeps it too, for the page's own form and for "Keep them".
+    ask = post(organiser_client, f"{roster}/registrations", {"action": "cancel", "id": [people[56].id], "after": cursor}, token_from=roster)
+    assert f'name="after" value="{cursor}"' in ask.text and f"?after={cursor}" in ask.text
+    assert statuses(sessions, people[55]) == [S.CONFIRMED]
 
 
 def test_cancelling_one_registration_asks_first(organiser_client, make_event, make_registration, sessions):
