@@ -274,6 +274,12 @@ def update_details(session: Session, token: str, submission: Submission, *, now:
     registration = find_by_token(session, token)
     if registration.status not in ACTIVE_STATUSES:
         raise InvalidTransition("This registration is no longer active, so its details cannot change.")
+    event_status, starts_at = session.execute(select(Event.status, Event.starts_at).where(Event.id == registration.event_id)).one()
+    if event_status == EventStatus.CANCELLED:
+        raise InvalidTransition("The organisers have cancelled this event, so your registration ended with it.")
+    if now >= starts_at:
+        raise InvalidTransition("This event has started; contact the organisers to change your details.")
+
     def fields() -> dict[str, Any]:
         # Answers under their own keys, unless one is named like the fields beside them.
         answers = {f"answer: {k}" if k in ("name", "organisation") else k: v for k, v in (registration.answers or {}).items()}

@@ -196,9 +196,11 @@ def test_after_cancelling_an_event_nobody_is_told_they_still_have_a_seat(organis
     manage = other_client.get(f"/registrations/{seated.token}").text
     assert "The event is cancelled, so your registration ended with it." in manage
     assert "you have a seat" not in manage and "meet.example.org" not in manage and "Cancel my registration" not in manage
-    # Cancelling anyway frees no seat for the waiting list, and sends nothing.
+    # Cancelling anyway frees no seat for the waiting list, and sends nothing; details stay.
     with pytest.raises(InvalidTransition):
         run(registrations.cancel, site, seated.token)
+    with pytest.raises(InvalidTransition):
+        run(registrations.update_details, seated.token, registrations.Submission("Someone Else", seated.email))
     # The roster stays as it was, without its actions, and refuses them if sent anyway.
     roster = organiser_client.get(page).text
     assert "This event is cancelled: its roster stays as it was" in roster and 'name="action" value="approve"' not in roster

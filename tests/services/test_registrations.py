@@ -336,3 +336,10 @@ def test_capacity_is_counted_per_event(make_event, make_registration, register, 
     with sessions() as session:
         total = session.scalar(select(func.count()).select_from(OutboxMessage))
     assert total == 2
+
+
+def test_details_cannot_change_once_the_event_has_started(run, make_event, make_registration):
+    event = make_event(starts_at=future(-1), ends_at=future(1))
+    person = make_registration(event, status=RegistrationStatus.CONFIRMED, name="Before")
+    with pytest.raises(InvalidTransition, match="has started"):
+        run(registrations.update_details, person.token, Submission("After", person.email))
