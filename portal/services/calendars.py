@@ -239,6 +239,25 @@ def published_block(event: Event, programme: Programme | None, site: Site) -> by
     return block
 
 
+# How a participant's own feed names an event they do not hold a seat at yet.
+_NOT_YET_SEATED = {"pending": "Pending", "waitlisted": "Waiting list"}
+
+
+def personal_block(event: Event, programme: Programme | None, site: Site, standing: str) -> bytes:
+    """The event's VEVENT for the participant's own feed. With a seat (or for a cancelled
+    event) it is the published block; pending or on the waiting list it says so in the title
+    and is TENTATIVE and TRANSPARENT, so that a calendar neither shows it as settled nor
+    counts the time as busy."""
+    label = _NOT_YET_SEATED.get(str(standing))
+    if label is None or event.status == EventStatus.CANCELLED:
+        return published_block(event, programme, site)
+    component = _vevent(event, programme, site, method=None, stamp=None, attendee=None)
+    for name, value in (("summary", f"{label}: {summary(event)}"), ("status", "TENTATIVE"), ("transp", "TRANSPARENT")):
+        component.pop(name)
+        component.add(name, value)
+    return component.to_ical()
+
+
 def _head(
     *, site: Site, name: str, timezone_name: str | None, method: str | None, source_url: str | None
 ) -> bytes:

@@ -26,6 +26,7 @@ from portal.services.calendars import (
     event_calendar,
     event_uid,
     location,
+    personal_block,
     published_block,
     published_calendar,
     summary,
@@ -163,19 +164,19 @@ def personal_feed(session: Session, site: Site, token: str, *, source: str) -> F
         .where(Registration.email == owner.email)
         .order_by(Event.starts_at, Event.id)
     ).all()
-    items: list[Row] = []
+    blocks: list[bytes] = []
     seen: set[int] = set()
     for status, _, event, programme in rows:
         if status in ACTIVE_STATUSES and event.status in PUBLIC_STATUSES and event.id not in seen:
             seen.add(event.id)
-            items.append((event, programme))
+            blocks.append(personal_block(event, programme, site, status))
     # A registration cancelled or an event unpublished takes an event out of this feed.
     changed = _newest(
         [updated for _, updated, _, _ in rows]
         + [event.updated_at for _, _, event, _ in rows]
         + [programme.updated_at for *_, programme in rows if programme]
     )
-    body = event_calendar(items, site=site, name=f"{SITE_NAME}: my registrations", source_url=site.url(source))
+    body = published_calendar(blocks, site=site, name=f"{SITE_NAME}: my registrations", source_url=site.url(source))
     return Feed(body, CALENDAR_TYPE, changed)
 
 

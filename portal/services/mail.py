@@ -106,18 +106,18 @@ def calendar_method(kind: str, registration: Registration, *, held_seat: bool | 
     """The iTIP METHOD of the .ics a message carries, or None for no attachment.
 
     A seat (confirmed, promoted, approved, and the event's changes or a repeated
-    registration while confirmed) is a REQUEST; a cancellation, of the registration or of
-    the whole event, is a CANCEL; a rejection is a CANCEL only if the registration had held
-    a seat (`held_seat`; when the caller does not say, whether it was ever confirmed).
-    Pending and waitlisted participants have nothing in their calendar to change.
+    registration while confirmed) is a REQUEST. Losing it is a CANCEL: the registration
+    cancelled or rejected, or the whole event cancelled, but only for a registration that
+    held a seat (`held_seat`; when the caller does not say, whether it is or was confirmed).
+    Pending and waitlisted participants were never sent the event, so nothing in their
+    calendar needs cancelling.
     """
     if kind in _SEAT_KINDS:
         return "REQUEST" if registration.status == RegistrationStatus.CONFIRMED else None
-    if kind in _CANCEL_KINDS:
-        return "CANCEL"
-    if kind == "rejected":
-        had_seat = held_seat if held_seat is not None else registration.confirmed_at is not None
-        return "CANCEL" if had_seat else None
+    if kind in _CANCEL_KINDS or kind == "rejected":
+        if held_seat is None:
+            held_seat = registration.status == RegistrationStatus.CONFIRMED or registration.confirmed_at is not None
+        return "CANCEL" if held_seat else None
     return None
 
 

@@ -323,7 +323,7 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
         session, None, "registration.cancel", event_id=event.id, registration_id=registration.id,
         before={"status": was}, after={"status": S.CANCELLED}, now=now, by=AuditActor.PARTICIPANT,
     )
-    queue_registration_message(session, site, "cancelled", registration, event)
+    queue_registration_message(session, site, "cancelled", registration, event, held_seat=was == S.CONFIRMED)
     if was == S.CONFIRMED:
         promote_from_waitlist(session, site, None, event, now=now, by=AuditActor.PORTAL)
     return registration

@@ -222,6 +222,14 @@ def test_personal_feed(client, make_event, make_registration):
     parsed = parse(response.content)
     assert set(parsed.uids) == {seminar.uid, course.uid, waitlisted.uid, pending.uid}
     assert "bob@example.org" not in parsed.text and "Bob Tan" not in parsed.text
+    # A seat is settled and busy; a place in the queue or an application is neither, and says so.
+    for event, title, status, transp in (
+        (seminar, seminar.title, "CONFIRMED", "OPAQUE"),
+        (waitlisted, f"Waiting list: {waitlisted.title}", "TENTATIVE", "TRANSPARENT"),
+        (pending, f"Pending: {pending.title}", "TENTATIVE", "TRANSPARENT"),
+    ):
+        component = parsed.event(event.uid)
+        assert (str(component["SUMMARY"]), str(component["STATUS"]), str(component["TRANSP"])) == (title, status, transp)
 
     assert client.get("/registrations/not-a-real-token/calendar.ics").status_code == 404
     assert client.get(f"/registrations/{mine.token[:-2]}xx/calendar.ics").status_code == 404

@@ -211,6 +211,11 @@ def test_every_kind_has_both_parts_the_link_and_the_time(kind, run, site, make_e
         ("event_changed", S.WAITLISTED, {}, None),
         ("event_changed", S.PENDING, {}, None),
         ("event_cancelled", S.CONFIRMED, {}, "CANCEL"),
+        # Never sent the event: nothing in their calendar to cancel.
+        ("event_cancelled", S.WAITLISTED, {}, None),
+        ("event_cancelled", S.PENDING, {}, None),
+        ("cancelled", S.CANCELLED, {"held_seat": False}, None),
+        ("cancelled", S.CANCELLED, {"held_seat": True}, "CANCEL"),
         ("waitlisted", S.WAITLISTED, {"position": 1}, None),
         ("received", S.PENDING, {}, None),
     ],
@@ -227,6 +232,19 @@ def test_the_calendar_file_follows_the_seat(kind, status, extra, method, run, si
     else:
         assert arrival.calendar()["METHOD"] == method
         assert vevent(arrival.calendar())["UID"] == event.uid
+
+
+def test_leaving_the_waiting_list_sends_no_calendar_cancellation(client, make_event, register_online, smtp_server, deliver):
+    event = make_event(capacity=1)
+    register_online(event, "seated@example.org")
+    register_online(event, "waiting@example.org")
+    deliver(smtp_server)
+    token = the_link(smtp_server.to("waiting@example.org")[0])
+    page = client.get(f"/registrations/{token}/cancel")
+    assert client.post(f"/registrations/{token}/cancel", data={"csrf_token": csrf_from(page.text)}).status_code == 303
+    assert deliver(smtp_server) == (1, 0)
+    cancelled = smtp_server.to("waiting@example.org")[-1]
+    assert cancelled.subject == f"Cancelled: {event.title}" and cancelled.attachments() == []
 
 
 def test_a_rejection_after_a_seat_cancels_it(run, site, make_event, make_registration, smtp_server, deliver):
