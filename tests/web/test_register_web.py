@@ -241,7 +241,7 @@ def test_appsmo_asks_for_rank_service_country_and_nominating_authority(client, s
     [row] = db_rows(event)
     assert row.status == S.PENDING
     assert {k: row.answers[k] for k in answers} == answers
-    assert "Received: waiting for the organisers" in unescape(client.get(f"/registrations/{manage_link('ann@example.org')}").text)
+    assert "Pending: the organisers are reviewing it" in unescape(client.get(f"/registrations/{manage_link('ann@example.org')}").text)
 
 
 @pytest.mark.parametrize(
@@ -593,3 +593,21 @@ def test_a_multipart_upload_is_not_a_server_error(client, make_event, db_rows):
     # The form takes no files: the request is refused as malformed, and nothing is kept.
     assert 400 <= response.status_code < 500
     assert db_rows() == []
+
+
+def test_the_cancel_pages_say_what_cancelling_does_for_this_registration(client, make_event, make_programme, make_registration):
+    seated = make_registration(make_event(capacity=10), status=RegistrationStatus.CONFIRMED)
+    unlimited = make_registration(make_event(capacity=None, waitlist=False), status=RegistrationStatus.CONFIRMED)
+    waiting = make_registration(make_event(capacity=1), status=RegistrationStatus.WAITLISTED)
+    applied = make_registration(make_event(programme_id=make_programme(admission=Admission.APPLICATION).id), status=RegistrationStatus.PENDING)
+    for registration, words in (
+        (seated, "your seat goes to the next person on the waiting list"),
+        (unlimited, "your seat is free for someone else"),
+        (waiting, "you leave the waiting list"),
+        (applied, "your application is withdrawn"),
+    ):
+        for path in (f"/registrations/{registration.token}", f"/registrations/{registration.token}/cancel"):
+            assert f"If you cancel, {words}." in client.get(path).text, path
+    ended = make_registration(make_event(), status=RegistrationStatus.CANCELLED)
+    page = client.get(f"/registrations/{ended.token}/cancel").text
+    assert "cannot be cancelled any more: it has ended already" in page and "You are registered" not in page
