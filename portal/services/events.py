@@ -155,7 +155,8 @@ def list_events(
     base = select(Event, Programme).outerjoin(Programme, Event.programme_id == Programme.id).where(*conditions)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     order = (Event.starts_at.desc(), Event.id.desc()) if past else (Event.starts_at, Event.id)
-    page = max(1, page)
+    # A page past the last (an old link, a typed number) shows the last page, not "page 999 of 2".
+    page = min(max(1, page), max(1, math.ceil(total / per_page)))
     query = base.order_by(*order).limit(per_page).offset((page - 1) * per_page)
     return Page(_cards(session, query, now), total, page, per_page)
 
