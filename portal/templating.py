@@ -109,6 +109,10 @@ def event_jsonld(data: Any, url: str, register_url: str) -> Markup:
     )
 
 
+def _without_nul(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
 def make_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
@@ -117,6 +121,9 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
+        # Nothing shown may carry a NUL: a refused answer is shown again as typed, and a NUL
+        # in it would make the page invalid HTML. Markup.replace keeps Markup.
+        finalize=_without_nul,
     )
     env.filters.update(
         localtime=localtime,

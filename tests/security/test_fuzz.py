@@ -95,6 +95,9 @@ def _ok(response: Any, allowed: set[int]) -> None:
     where = f"{response.request.method} {response.request.url}"
     assert response.status_code < 500, f"{where} gave {response.status_code}"
     assert response.status_code in allowed, f"{where} gave {response.status_code}"
+    # A refused answer is shown again as typed; a NUL in it would make the page invalid HTML.
+    if response.headers.get("content-type", "").startswith("text/html"):
+        assert "\x00" not in response.text, f"{where} echoed a NUL"
 
 
 @FUZZ
