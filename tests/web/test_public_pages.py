@@ -234,7 +234,7 @@ def test_registration_state_in_plain_words(client, make_event, make_registration
 
     opens = datetime(2030, 3, 4, 12, tzinfo=timezone.utc)
     not_yet = make_event(registration_opens_at=opens, starts_at=opens + timedelta(days=30), ends_at=opens + timedelta(days=30, hours=2))
-    assert state_of(client, not_yet.slug)[0] == "Registration opens 4 Mar 2030"
+    assert state_of(client, not_yet.slug)[0] == "Registration opens 4 Mar 2030, 20:00 (Asia/Singapore, UTC+08)"
 
     cancelled = make_event(status=EventStatus.CANCELLED)
     words, page = state_of(client, cancelled.slug)
