@@ -89,13 +89,13 @@ class RegistrationForm(DetailsForm):
 # The programme's own questions. Field names become keys of Registration.answers.
 def _military_fields() -> dict[str, Any]:
     return {
-        "rank": StringField("Rank", [DataRequired("Enter your rank."), Length(max=100), plain_line], filters=STRIP),
+        "rank": StringField("Rank", [DataRequired("Enter your rank."), Length(max=100, message="Keep this to 100 characters or fewer."), plain_line], filters=STRIP),
         "service": StringField(
             "Service or agency",
-            [DataRequired("Enter your service or agency (e.g. Army, Navy, Ministry of Defence)."), Length(max=200), plain_line],
+            [DataRequired("Enter your service or agency (e.g. Army, Navy, Ministry of Defence)."), Length(max=200, message="Keep this to 200 characters or fewer."), plain_line],
             filters=STRIP,
         ),
-        "country": StringField("Country", [DataRequired("Enter your country."), Length(max=100), plain_line], filters=STRIP),
+        "country": StringField("Country", [DataRequired("Enter your country."), Length(max=100, message="Keep this to 100 characters or fewer."), plain_line], filters=STRIP),
     }
 
 
@@ -103,13 +103,13 @@ def _nomination_fields() -> dict[str, Any]:
     return {
         "nominating_authority": StringField(
             "Nominating authority",
-            [DataRequired("Name the ministry, armed service or embassy nominating you."), Length(max=200), plain_line],
+            [DataRequired("Name the ministry, armed service or embassy nominating you."), Length(max=200, message="Keep this to 200 characters or fewer."), plain_line],
             filters=STRIP,
             description="The ministry, armed service or embassy that nominates you.",
         ),
         "nominator_email": EmailField(
             "Nominating officer's email",
-            [Optional(), Length(max=254), plain_line, Email("Enter a complete email address, like name@example.org.")],
+            [Optional(), Length(max=254, message="Keep this to 254 characters or fewer."), plain_line, Email("Enter a complete email address, like name@example.org.")],
             filters=STRIP,
         ),
     }
@@ -134,14 +134,14 @@ def _billing_fields() -> dict[str, Any]:
     return {
         "billing_contact": StringField(
             "Billing contact name",
-            [DataRequired("Name the person who handles the course fee."), Length(max=200), plain_line],
+            [DataRequired("Name the person who handles the course fee."), Length(max=200, message="Keep this to 200 characters or fewer."), plain_line],
             filters=STRIP,
         ),
         "billing_email": EmailField(
             "Billing contact email",
             [
                 DataRequired("Enter the billing contact's email address."),
-                Length(max=254),
+                Length(max=254, message="Keep this to 254 characters or fewer."),
                 plain_line,
                 Email("Enter a complete email address, like name@example.org."),
             ],
@@ -175,7 +175,7 @@ def form_class(base: type[DetailsForm], programme_code: str | None, admission: A
             # TATC invoices an organisation, so it must be named.
             attrs["organisation"] = StringField(
                 "Organisation",
-                [DataRequired("Enter the organisation that is sending you."), Length(max=200), plain_line],
+                [DataRequired("Enter the organisation that is sending you."), Length(max=200, message="Keep this to 200 characters or fewer."), plain_line],
                 filters=STRIP,
             )
         _cache[key] = type(f"{base.__name__}_{programme_code or 'open'}", (base,), attrs)

@@ -280,6 +280,13 @@ def test_tatc_asks_for_organisation_and_billing_contact(submit, make_programme, 
     text = unescape(missing.text)
     for message in ("Enter the organisation that is sending you.", "Name the person who handles the course fee.", "Enter the billing contact's email address."):
         assert message in text
+    # The list of fixes follows the page: the organisation (in "About you") before the billing contact.
+    summary = text.split('id="form-errors"', 1)[1].split("</ul>", 1)[0]
+    found = [summary.index(m) for m in ("Enter the organisation", "Name the person who handles", "Enter the billing contact's email")]
+    assert found == sorted(found), summary
+
+    too_long = submit(event, organisation="MHA", billing_contact="B" * 201, billing_email="bills@mha.example.org")
+    assert "Keep this to 200 characters or fewer." in unescape(too_long.text) and "Field cannot be longer" not in too_long.text
 
     bad_email = submit(event, organisation="MHA", billing_contact="Bill", billing_email="not-an-email")
     assert bad_email.status_code == 422
