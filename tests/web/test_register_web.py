@@ -503,6 +503,8 @@ def test_registration_closed_after_the_form_was_loaded_says_so_and_keeps_the_typ
     assert response.status_code == 409
     assert "Registration for this event has closed." in response.text
     assert value_of(response.text, "name") == "Late Larry"
+    # Kept to copy, with nothing to send it to.
+    assert 'type="submit"' not in response.text.split('name="csrf_token"', 1)[1] and "what you typed is kept" in response.text
     assert [(r.id, r.status) for r in db_rows()] == [(kept.id, S.CONFIRMED)]
     closed_form = client.get(f"/events/{event.slug}/register")
     assert closed_form.status_code == 409
