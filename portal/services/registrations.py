@@ -74,12 +74,18 @@ def lock_event(session: Session, slug: str) -> Event:
     return event
 
 
-def confirmed_count(session: Session, event_id: int) -> int:
+def _status_count(session: Session, event_id: int, status: RegistrationStatus) -> int:
     return session.scalar(
-        select(func.count()).select_from(Registration).where(
-            Registration.event_id == event_id, Registration.status == S.CONFIRMED
-        )
+        select(func.count()).select_from(Registration).where(Registration.event_id == event_id, Registration.status == status)
     ) or 0
+
+
+def confirmed_count(session: Session, event_id: int) -> int:
+    return _status_count(session, event_id, S.CONFIRMED)
+
+
+def waitlisted_count(session: Session, event_id: int) -> int:
+    return _status_count(session, event_id, S.WAITLISTED)
 
 
 def seats_left(event: Event, confirmed: int) -> int | None:
@@ -399,6 +405,19 @@ class _Seats:
         return left is None or left > 0
 
 
+def seats_after_cancelling(session: Session, event: Event, cancelling: list[Registration]) -> tuple[int, int]:
+    """(seats freed, how many on the waiting list would be given one) if `cancelling` were
+    cancelled now, as act_on_registrations and fill_free_seats would do it: seats are filled
+    only when the cancelling freed one, never at a cancelled event, and whoever is being
+    cancelled is no longer waiting."""
+    freed = sum(r.status == S.CONFIRMED for r in cancelling)
+    if not freed or event.status == EventStatus.CANCELLED:
+        return freed, 0
+    waiting = waitlisted_count(session, event.id) - sum(r.status == S.WAITLISTED for r in cancelling)
+    left = seats_left(event, confirmed_count(session, event.id) - freed)
+    return freed, waiting if left is None else max(0, min(left, waiting))
+
+
 def promote_from_waitlist(
     session: Session, site: Site, actor: Actor | None, event: Event, *, now: datetime | None = None, by: AuditActor | None = None
 ) -> list[Registration]:
@@ -543,10 +562,7 @@ def act_on_registrations(
             .order_by(Registration.created_at, Registration.id)
         )
     )
-    waiting = session.scalar(
-        select(func.count()).select_from(Registration).where(Registration.event_id == event.id, Registration.status == S.WAITLISTED)
-    ) or 0
-    seats = _Seats(event, confirmed_count(session, event.id), waiting)
+    seats = _Seats(event, confirmed_count(session, event.id), waitlisted_count(session, event.id))
     results: list[ActionResult] = []
     for missing in sorted(set(registration_ids) - {r.id for r in selected}):
         results.append(ActionResult(missing, "", None, None, "is not on this event's roster"))

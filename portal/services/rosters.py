@@ -9,8 +9,8 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
@@ -20,8 +20,8 @@ from portal.errors import InvalidInput, NotFound
 from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, RegistrationStatus
 from portal.services import audit
 from portal.services.events import RegistrationState, registration_state_now
-from portal.services.events_admin import like_pattern
-from portal.services.registrations import MAX_BULK, confirmed_count, seats_left, waitlist_position
+from portal.services.events_admin import get_event, like_pattern
+from portal.services.registrations import MAX_BULK, event_slug_of, seats_after_cancelling, seats_left, waitlist_position
 from portal.services.roster_numbers import Chart, EventNumbers, NumbersCache, event_numbers
 
 S = RegistrationStatus
@@ -420,25 +420,20 @@ class CancelPreview:
 def cancel_preview(session: Session, slug: str, registration_ids: list[int]) -> CancelPreview:
     if len(registration_ids) > MAX_BULK:
         raise InvalidInput(f"Select at most {MAX_BULK} registrations at a time.")
-    event = session.scalar(select(Event).where(Event.slug == slug))
-    if event is None:
-        raise NotFound("There is no such event.")
+    event = get_event(session, slug)
     selected = list(session.scalars(
         select(Registration)
         .where(Registration.event_id == event.id, Registration.id.in_(set(registration_ids)))
         .order_by(Registration.created_at, Registration.id)
     ))
     active = [r for r in selected if r.status in ACTIVE_STATUSES]
-    seats_freed = sum(r.status == RegistrationStatus.CONFIRMED for r in active)
-    promotions = 0
-    if seats_freed:  # the action fills seats only when it freed one
-        waiting = (session.scalar(
-            select(func.count()).select_from(Registration)
-            .where(Registration.event_id == event.id, Registration.status == RegistrationStatus.WAITLISTED)
-        ) or 0) - sum(r.status == RegistrationStatus.WAITLISTED for r in active)
-        left = seats_left(event, confirmed_count(session, event.id) - seats_freed)
-        promotions = waiting if left is None else max(0, min(left, waiting))
+    seats_freed, promotions = seats_after_cancelling(session, event, active)
     return CancelPreview(
         event=event, active=active, skipped=len(set(registration_ids)) - len(active),
         seats_freed=seats_freed, promotions=promotions,
     )
+
+
+def registration_cancel_preview(session: Session, registration_id: int) -> CancelPreview:
+    """cancel_preview for one registration, from its own page."""
+    return cancel_preview(session, event_slug_of(session, registration_id), [registration_id])

@@ -169,8 +169,7 @@ async def update_registration(request: Request) -> Response:
         raise HTTPException(400, "That is not an action the portal knows.")
     back = RedirectResponse(request.url_for("admin:show_registration", id=_registration_id(request)), status_code=303)
     if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
-        slug = await uow(request, registrations.event_slug_of, _registration_id(request))
-        preview = await uow(request, rosters.cancel_preview, slug, [_registration_id(request)])
+        preview = await uow(request, rosters.registration_cancel_preview, _registration_id(request))
         context = {
             "preview": preview, "action_url": request.url_for("admin:update_registration", id=_registration_id(request)),
             "hidden": [], "back_url": str(back.headers["location"]),

@@ -367,3 +367,31 @@ def test_cancelling_one_registration_asks_first(organiser_client, make_event, ma
     again = post(organiser_client, f"{page}/action", {"action": "cancel"}, token_from=page)
     assert again.status_code == 200 and "Nothing to cancel" in again.text
 
+
+
+def test_the_cancel_preview_counts_promotions_as_the_action_makes_them(run, site, actor, make_event, make_registration, sessions):
+    event = make_event(capacity=3)
+    seated = [make_registration(event, status=S.CONFIRMED) for _ in range(3)]
+    waiting = [make_registration(event, status=S.WAITLISTED, waitlisted_at=T0 + timedelta(minutes=i)) for i in range(2)]
+    with sessions() as session:
+        def preview(*chosen):  # type: ignore[no-untyped-def]
+            found = [session.get_one(Registration, r.id) for r in chosen]
+            return registrations.seats_after_cancelling(session, session.get_one(Event, event.id), found)
+
+        assert preview(seated[0]) == (1, 1)
+        assert preview(seated[0], waiting[0]) == (1, 1)  # one freed, one still waiting for it
+        assert preview(seated[0], *waiting) == (1, 0)
+        assert preview(waiting[0]) == (0, 0)  # nobody's seat is freed
+    # What the action then does agrees.
+    report = run(act_on_registrations, site, actor, event.slug, A.CANCEL, [seated[0].id, waiting[0].id])
+    assert report.promoted == [(waiting[1].id, waiting[1].name)]
+    # Over a lowered capacity, a freed seat is not a free one; at a cancelled event nothing is.
+    over = make_event(capacity=1)
+    overs = [make_registration(over, status=S.CONFIRMED) for _ in range(3)]
+    make_registration(over, status=S.WAITLISTED)
+    gone = make_event(capacity=1, status="cancelled")
+    gone_seat = make_registration(gone, status=S.CONFIRMED)
+    make_registration(gone, status=S.WAITLISTED)
+    with sessions() as session:
+        assert registrations.seats_after_cancelling(session, session.get_one(Event, over.id), [session.get_one(Registration, overs[0].id)]) == (1, 0)
+        assert registrations.seats_after_cancelling(session, session.get_one(Event, gone.id), [session.get_one(Registration, gone_seat.id)]) == (1, 0)
