@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from wtforms import (
     BooleanField,
@@ -24,10 +24,12 @@ from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Leng
 
 from portal.forms.public import STRIP, plain_line, plain_text
 from portal.models import Admission, RegistrationStatus
+from portal.services.catalogue import known_zone
 from portal.services.events_admin import EventValues, ProgrammeValues
 from portal.services.organisers import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from portal.services.registrations import RosterAction
 from portal.services.rosters import SORTS
+from portal.web.params import MAX_TEXT
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 # datetime-local sends 2027-03-08T09:00; an old browser shows a text box, where people type
@@ -125,13 +127,7 @@ class EventForm(Form):
 
     def zone(self) -> ZoneInfo | None:
         """The zone typed, or None when it is not one (validate_timezone says why)."""
-        name = self.timezone.data or ""
-        if len(name) > 64:  # ZoneInfo would look for a file of that name: OSError
-            return None
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            return None
+        return known_zone(self.timezone.data or "")
 
     def validate_timezone(self, field: Any) -> None:
         if self.zone() is None:
@@ -287,7 +283,7 @@ class RosterQueryForm(Form):
     status = SelectField(choices=_STATUS_CHOICES, default="")
     # Cut to 200 characters, as the other back-office searches are: a long paste is a search,
     # not a bad link.
-    q = StringField(validators=[Optional()], filters=[*STRIP, lambda s: s[:200] if isinstance(s, str) else s], default="")
+    q = StringField(validators=[Optional()], filters=[*STRIP, lambda s: s[:MAX_TEXT] if isinstance(s, str) else s], default="")
     sort = SelectField(choices=options([(k, k) for k in SORTS]), default="registered")
     dir = SelectField(choices=options([("asc", "asc"), ("desc", "desc")]), default="asc")
     after = StringField(validators=_CURSOR)

@@ -134,6 +134,17 @@ def _read_programme(index: int, data: Any) -> dict[str, Any]:
     }
 
 
+def known_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone called `name`, or None when there is none. A name longer than any
+    zone's is refused before ZoneInfo looks for a file of that name (an OSError)."""
+    if not name or len(name) > 64:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
 def _read_event(index: int, data: Any, default_timezone: str, programme_codes: set[str]) -> dict[str, Any]:
     record = _Record(f"events[{index}]", data)
     slug = record.pattern("slug", SLUG, "must be lowercase letters, digits and hyphens")
@@ -147,9 +158,7 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
     if ends_at <= starts_at:
         record.fail("ends_at", "must be after starts_at")
     tz = record.text("timezone", max_length=64) or default_timezone
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    if known_zone(tz) is None:
         record.fail("timezone", f"{tz!r} is not a known time zone (e.g. Asia/Singapore)")
     opens = record.time("registration_opens")
     closes = record.time("registration_closes")

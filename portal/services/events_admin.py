@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from portal.models import (
     RegistrationStatus,
 )
 from portal.services.audit import Actor, plain, record
-from portal.services.catalogue import CODE, SCHEDULE_FIELDS, SLUG, apply_event_values
+from portal.services.catalogue import CODE, SCHEDULE_FIELDS, SLUG, apply_event_values, known_zone
 from portal.services.events import RegistrationState, registration_state_now
 from portal.services.mail import Site, queue_registration_message
 from portal.services.registrations import confirmed_count, lock_event, promote_from_waitlist, seats_left
@@ -213,10 +213,8 @@ def event_form(session: Session, slug: str | None = None) -> EventForm:
 
 def _checked(session: Session, values: EventValues) -> dict[str, Any]:
     """The values as Event columns, after the rules the form cannot check alone."""
-    try:
-        ZoneInfo(values.timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise InvalidInput(f"{values.timezone!r} is not a known time zone; write it like Asia/Singapore.") from None
+    if known_zone(values.timezone) is None:
+        raise InvalidInput(f"{values.timezone!r} is not a known time zone; write it like Asia/Singapore.")
     if values.ends_at <= values.starts_at:
         raise InvalidInput("The event must end after it starts.")
     opens, closes = values.registration_opens_at, values.registration_closes_at
@@ -390,12 +388,9 @@ class DuplicateSuggestion:
     starts_at: datetime
 
 
-def _shifted_name(text: str, old: datetime, new: datetime, with_month: bool) -> str:
-    if with_month and f"{old:%Y-%m}" in text:
-        return text.replace(f"{old:%Y-%m}", f"{new:%Y-%m}")
-    if str(old.year) in text:
-        return text.replace(str(old.year), str(new.year))
-    return text
+def _shifted_title(title: str, old: datetime, new: datetime) -> str:
+    """The title with its year moved to the new run's."""
+    return title.replace(str(old.year), str(new.year))
 
 
 def _next_slug(slug: str, old: datetime, new: datetime) -> str:
@@ -439,7 +434,7 @@ def suggest_duplicate(session: Session, slug: str) -> DuplicateSuggestion:
     taken = set(session.scalars(select(Event.slug).where(Event.slug.like(f"{base}%"))))
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1
-    title = _shifted_name(event.title, old_local, new_local, with_month=False)
+    title = _shifted_title(event.title, old_local, new_local)
     return DuplicateSuggestion(event, candidate, title, new_start)
 
 

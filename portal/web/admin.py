@@ -16,12 +16,9 @@ from portal.services import events_admin
 from portal.web import auth, organisers, roster
 from portal.web.auth import require_organiser
 from portal.web.backoffice import actor, flash, page
-from portal.web.params import page_number
+from portal.web.params import page_number, text_param
 from portal.web.csrf import read_form
 from portal.web.plumbing import site, uow
-
-MAX_QUERY = 200
-
 
 @require_organiser
 async def dashboard(request: Request) -> Response:
@@ -34,9 +31,9 @@ async def list_events(request: Request) -> Response:
     when = request.query_params.get("when", "upcoming")
     if when not in ("upcoming", "past", "drafts"):
         raise HTTPException(400, "Choose upcoming, past or drafts.")
-    q = request.query_params.get("q", "").strip()[:MAX_QUERY]
-    data = await uow(request, events_admin.list_events, when=when, q=q or None, page=page_number(request))
-    return page(request, "admin/events.html", {"data": data, "when": when, "q": q})
+    q = text_param(request, "q")
+    data = await uow(request, events_admin.list_events, when=when, q=q, page=page_number(request))
+    return page(request, "admin/events.html", {"data": data, "when": when, "q": q or ""})
 
 
 def _with_programmes(form: EventForm, programmes: list[Programme]) -> EventForm:

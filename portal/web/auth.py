@@ -250,7 +250,7 @@ async def change_password(request: Request) -> Response:
                         f"are paused: try again in {_minutes(wait)} minutes."
                     )
                     status, headers["Retry-After"] = 429, str(max(1, int(wait)))
-                else:
+                elif result.wrong_current:
                     problem, status = "Your current password is not right.", 400
         else:
             status = 422

@@ -22,9 +22,9 @@ from portal.services.roster_numbers import NumbersCache
 from portal.web.auth import require_organiser, require_organiser_download
 from portal.web.backoffice import actor, flash, page
 from portal.web.csrf import read_form
+from portal.web.params import text_param
 from portal.web.plumbing import site, uow
 
-MAX_QUERY = 200
 
 _DONE = {
     RosterAction.APPROVE: "Approved",
@@ -187,7 +187,7 @@ async def update_registration(request: Request) -> Response:
 
 @require_organiser
 async def check_in(request: Request) -> Response:
-    q = request.query_params.get("q", "").strip()[:MAX_QUERY]
+    q = text_param(request, "q") or ""
     data = await uow(request, rosters.check_in_list, request.path_params["slug"], q)
     context = {"data": data, "q": q, "check_in_url": IdLinks(request, "admin:check_in_registration")}
     return page(request, "admin/check_in.html", context)
