@@ -4,13 +4,7 @@ registrations for 20 seats. Runs on whichever engine the suite runs on."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -18,24 +12,17 @@ from sqlalchemy import select
 
 from portal.models import Registration, RegistrationStatus
 from portal.services.registrations import waitlist_position
+from tests.servers import free_port, running_portal
 
 pytestmark = pytest.mark.race
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(database_url, tmp_path):  # type: ignore[no-untyped-def]
-    port = _free_port()
-    portal = Path(sys.executable).with_name("portal")
+    port = free_port()
     env = {
-        **os.environ,
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_SECRET_KEY": "race-test-secret",
         "PORTAL_BASE_URL": f"http://127.0.0.1:{port}",
@@ -43,30 +30,8 @@ def server(database_url, tmp_path):  # type: ignore[no-untyped-def]
         # 300 registrations from one loopback address in seconds: the per-address limit is off.
         "PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE": "0",
     }
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(portal), "serve", "--workers", "2", "--port", str(port)],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}")
-        time.sleep(0.1)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with running_portal(tmp_path, env, "--workers", "2", port=port) as base:
+        yield base
 
 
 async def _form_then_post(

@@ -7,13 +7,8 @@ seeded data, so each acts on people of its own (named after its device)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +28,7 @@ from portal.services.registrations import new_token
 from tests.conftest import PG_URL, _empty_postgres
 from tests.e2e.pages import save_pages
 from tests.e2e.tools import HtmlCheck
+from tests.servers import free_port, running_portal
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -187,27 +183,6 @@ def _seed(session: Session) -> dict[str, str]:
     return {"open_event": seminar.slug, "forum_event": forum_event.slug, "forum_code": forum.code, "manage_token": held.token}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"`portal serve` did not come up on {url}:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="package")
 def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     """`portal serve` on a free port against a fresh, migrated and seeded database."""
@@ -222,32 +197,19 @@ def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     sessions = make_session_factory(engine)
     seeded = run_unit_of_work(sessions, _seed, write=True)
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_SECRET_KEY": "e2e-test-secret",
         "PORTAL_BASE_URL": url,
         "PORTAL_DELIVER_IN_PROCESS": "0",  # the tests read the outbox table itself
+        "PORTAL_SMTP_URL": "",
     }
-    env.pop("PORTAL_SMTP_URL", None)
-    log = home / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("portal")), "serve", "--port", str(port)],
-            env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
-        )
     try:
-        _wait_until_up(url, proc, log)
-        yield LiveSite(url=url, sessions=sessions, log=log, **seeded)
+        with running_portal(home, env, port=port):
+            yield LiveSite(url=url, sessions=sessions, log=home / "server.log", **seeded)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         engine.dispose()
 
 
