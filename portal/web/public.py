@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
