@@ -204,6 +204,9 @@ def test_after_cancelling_an_event_nobody_is_told_they_still_have_a_seat(organis
     # The roster stays as it was, without its actions, and refuses them if sent anyway.
     roster = organiser_client.get(page).text
     assert "This event is cancelled: its roster stays as it was" in roster and 'name="action" value="approve"' not in roster
+    assert 'type="checkbox"' not in roster and "Check-in at the door" not in roster
+    door = organiser_client.get(f"{page}/check-in").text
+    assert "nobody can be checked in" in door and 'value="check_in"' not in door
     refused = post(organiser_client, f"{page}/registrations", {"action": "promote", "id": [waiting.id]}, token_from=page)
     assert "its roster stays as it was" in organiser_client.get(refused.headers["location"]).text
     one = f"/admin/registrations/{waiting.id}"
