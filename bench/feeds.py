@@ -34,11 +34,12 @@ import uvicorn
 from sqlalchemy import insert
 
 from portal import migrate
+from portal.calendars import ical
+from portal.catalogue import feeds
 from portal.db import make_engine, make_session_factory
 from portal.logs import log_config
 from portal.models import Event, Programme
-from portal.services import calendars, feeds
-from portal.services.mail import Site
+from portal.site import Site
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -126,7 +127,7 @@ def time_builds(url: str, repeats: int) -> dict[str, float]:
     build()  # the first connection and the imports are not what is being measured
     cold, warm = [], []
     for _ in range(repeats):
-        calendars.vevent_blocks.clear()
+        ical.vevent_blocks.clear()
         started = time.perf_counter()
         feed = build()
         cold.append(time.perf_counter() - started)

@@ -36,13 +36,14 @@ import httpx2 as httpx
 from sqlalchemy import Engine, insert, select
 from starlette.datastructures import Secret
 
-from common import make_database
 from portal import migrate
+from portal.accounts import organisers
 from portal.app import create_app
 from portal.db import bump_change_version, make_engine, make_session_factory, run_unit_of_work, transaction
 from portal.models import Admission, Event, EventStatus, Programme, Registration, RegistrationStatus
-from portal.services import organisers
 from portal.settings import Settings
+
+from common import make_database
 
 HERE = Path(__file__).resolve().parent
 README = HERE / "README.md"

@@ -20,13 +20,15 @@ from starlette.templating import Jinja2Templates
 from portal.changes import ChangeTracker
 from portal.db import make_engine, make_session_factory
 from portal.errors import PortalError
-from portal.services.mail import Site
-from portal.services.outbox import BackgroundDelivery, LogTransport
-from portal.services.roster_numbers import NumbersCache
+from portal.mail.outbox import BackgroundDelivery
+from portal.mail.transports import LogTransport
+from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
+from portal.site import Site
 from portal.templating import make_environment
-from portal.web import admin, admin_outbox, feeds, health, public
-from portal.web.backoffice import ADMIN_PATH
+from portal.web import feeds, health, public
+from portal.web.backoffice import routes as backoffice
+from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
 from portal.web.pagecache import SharedResponseCache
 from portal.web.security import BodyLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware, security_headers
@@ -119,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *feeds.routes,
             *public.routes,
             *health.routes,
-            Mount("/admin", routes=[*admin.routes, *admin_outbox.routes], name="admin"),
+            Mount(ADMIN_PATH, routes=backoffice.routes, name="admin"),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[

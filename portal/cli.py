@@ -109,7 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from portal.services.catalogue import import_data
+    from portal.catalogue.imports import import_data
 
     settings = _settings()
     path = Path(args.file)
@@ -131,7 +131,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from portal.services.outbox import run_worker, transport_for
+    from portal.mail.outbox import run_worker
+    from portal.mail.transports import transport_for
 
     settings = _settings()
     logging.config.dictConfig(log_config())
@@ -165,7 +166,7 @@ def _new_password(args: argparse.Namespace) -> str:
 
 
 def cmd_organiser_add(args: argparse.Namespace) -> int:
-    from portal.services import organisers
+    from portal.accounts import organisers
 
     settings = _settings()
     password = _new_password(args)
@@ -203,7 +204,7 @@ def cmd_export_roster(args: argparse.Namespace) -> int:
 
 
 def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
-    from portal.services import exports
+    from portal.rosters import exports
 
     # Everything imported so far lives as long as the process: frozen, it is left out of the
     # collector's full passes, which the export's millions of new objects would otherwise set

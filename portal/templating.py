@@ -14,8 +14,6 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from portal.services import calendars, schemaorg
-
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
@@ -90,23 +88,12 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 def public_url(context: Any, name: str, /, **params: Any) -> str:
     """An absolute URL on PORTAL_BASE_URL, for links that leave the browser (calendar apps,
     structured data): never built from the Host header a request happened to carry."""
-    request = context["request"]
-    return request.app.state.site.url(str(request.app.url_path_for(name, **params)))
+    return context["request"].app.state.site.url(name, **params)
 
 
 def webcal(url: str) -> str:
     """The same feed as a webcal:// link, which offers to subscribe rather than download."""
     return re.sub(r"^https?://", "webcal://", str(url))
-
-
-def event_jsonld(data: Any, url: str, register_url: str) -> Markup:
-    """schema.org JSON-LD for an event page (services/events.py EventPage), escaped so that
-    nothing in it can end its <script> element."""
-    return Markup(
-        schemaorg.script_json(
-            schemaorg.event_data(data.event, data.programme, data.state, url=url, register_url=register_url)
-        )
-    )
 
 
 def _without_nul(value: Any) -> Any:
@@ -136,7 +123,5 @@ def make_environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
     env.globals.update(
         plural=plural,
         public_url=public_url,
-        event_jsonld=event_jsonld,
-        google_calendar_link=calendars.google_calendar_link,
     )
     return env

@@ -24,9 +24,9 @@ from portal import migrate
 from portal.app import create_app
 from portal.db import Base, make_engine, make_session_factory, run_unit_of_work, utcnow
 from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
-from portal.services.mail import Site
-from portal.services.registrations import new_token
+from portal.registrations.participants import new_token
 from portal.settings import Settings
+from portal.site import Site
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 BASE_URL = "http://testserver"

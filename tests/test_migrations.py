@@ -14,8 +14,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from portal import migrate
-from portal import models  # noqa: F401  (fills the metadata)
+from portal import (
+    migrate,
+    models,  # noqa: F401  (fills the metadata)
+)
 from portal.db import Base
 from tests.conftest import PG_URL
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.models import Registration, RegistrationStatus
-from portal.services.registrations import waitlist_position
+from portal.registrations.participants import waitlist_position
 from tests.servers import free_port, running_portal
 
 pytestmark = pytest.mark.race

@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal.catalogue.imports import ImportReport, import_data
 from portal.db import utcnow
 from portal.models import Event, Programme, Registration, RegistrationStatus
-from portal.services.catalogue import ImportReport, import_data
-from portal.services.registrations import new_token
+from portal.registrations.participants import new_token
 
 DEMO_FILE = Path(__file__).with_name("demo.json")
 

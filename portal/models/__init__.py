@@ -5,6 +5,7 @@ from portal.models.changes import ChangeMarker
 from portal.models.enums import ACTIVE_STATUSES, Admission, AuditActor, EventStatus, RegistrationStatus
 from portal.models.events import Event
 from portal.models.limits import LimitScope, RateLimit
+from portal.models.lookups import event_by_slug, find_event, programme_by_code
 from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
 from portal.models.outbox import MessageStatus, OutboxMessage
 from portal.models.programmes import Programme
@@ -28,4 +29,7 @@ __all__ = [
     "RegistrationStatus",
     "SignInThrottle",
     "ThrottleScope",
+    "event_by_slug",
+    "find_event",
+    "programme_by_code",
 ]

@@ -5,7 +5,7 @@ Pollers come back every hour for years, so the common answer must be cheap. A pu
 kept, as bytes, per process under the data's change version (portal/changes.py) and the day:
 while nothing was written, a request costs no query and no building, and a conditional GET
 is answered 304 from the kept ETag. The ETag is a hash of the body, and a feed is the same
-bytes for the same data (services/calendars.py: DTSTAMP), so a write that does not touch a
+bytes for the same data (calendars/ical.py: DTSTAMP), so a write that does not touch a
 feed (someone registering, say) rebuilds it once but still leaves its pollers with a 304.
 
 Compression is done here rather than by the app's GZipMiddleware: the compressed body is kept
@@ -28,13 +28,12 @@ from urllib.parse import urlencode
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from portal.catalogue import feeds
 from portal.db import utcnow
-from portal.services import feeds
 from portal.web.pagecache import change_version, shared_page
 from portal.web.params import text_param
-from portal.web.plumbing import site, uow
+from portal.web.plumbing import public_route, site, uow
 
 PUBLIC_CACHE = "public, max-age=300"
 # A personal feed is behind its private token: browsers and the calendar app may keep it,
@@ -254,9 +253,9 @@ async def show_personal_calendar(request: Request) -> Response:
 
 
 routes = [
-    Route("/calendar.ics", show_calendar, name="show_calendar", methods=METHODS),
-    Route("/programmes/{code}/calendar.ics", show_programme_calendar, name="show_programme_calendar", methods=METHODS),
-    Route("/events/{slug}/calendar.ics", show_event_calendar, name="show_event_calendar", methods=METHODS),
-    Route("/registrations/{token}/calendar.ics", show_personal_calendar, name="show_personal_calendar", methods=METHODS),
-    Route("/events.atom", show_announcements, name="show_announcements", methods=METHODS),
+    public_route("show_calendar", show_calendar, methods=METHODS),
+    public_route("show_programme_calendar", show_programme_calendar, methods=METHODS),
+    public_route("show_event_calendar", show_event_calendar, methods=METHODS),
+    public_route("show_personal_calendar", show_personal_calendar, methods=METHODS),
+    public_route("show_announcements", show_announcements, methods=METHODS),
 ]

@@ -6,7 +6,8 @@ import re
 
 from starlette.requests import Request
 
-MAX_TEXT = 200
+from portal.forms.fields import MAX_TEXT
+
 _PAGE = re.compile(r"[0-9]{1,5}")
 
 

@@ -1,4 +1,5 @@
-"""What every handler uses: the unit of work, template rendering, the services' Site."""
+"""What every handler uses: the unit of work, template rendering, the services' Site, and
+public routes whose paths come from site.PATHS."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from portal.db import run_unit_of_work
-from portal.services.mail import Site
+from portal.site import PATHS, Site
 
 T = TypeVar("T")
 
@@ -31,3 +33,9 @@ def site(request: Request) -> Site:
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     return request.app.state.templates.TemplateResponse(request, template, context or {}, status_code=status_code, headers=headers)
+
+
+def public_route(name: str, endpoint: Callable[..., Any], **options: Any) -> Route:
+    """A public route named `name` at its path in site.PATHS, where services build its links
+    (emails, feeds) from the same name."""
+    return Route(PATHS[name], endpoint, name=name, **options)

@@ -21,10 +21,10 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, R
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.accounts.organisers import add_organiser
 from portal.db import make_engine, make_session_factory, run_unit_of_work, utcnow
 from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
-from portal.services.organisers import add_organiser
-from portal.services.registrations import new_token
+from portal.registrations.participants import new_token
 from tests.conftest import PG_URL, _empty_postgres
 from tests.e2e.pages import save_pages
 from tests.e2e.tools import HtmlCheck

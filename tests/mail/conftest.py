@@ -18,12 +18,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.mail.outbox import deliver_due
+from portal.mail.transports import SMTPTransport
+from tests.conftest import csrf_from
+
 # The back office's fixtures, for the outbox page's tests (conftest files of sibling folders
 # do not reach here); _quick_hashing is autouse there, and so here.
-from tests.admin.conftest import _quick_hashing, admin, make_organiser, organiser, organiser_client  # noqa: F401
-
-from portal.services.outbox import SMTPTransport, deliver_due
-from tests.conftest import csrf_from
+from tests.web.backoffice.conftest import _quick_hashing, admin, make_organiser, organiser, organiser_client  # noqa: F401
 
 
 def free_port() -> int:

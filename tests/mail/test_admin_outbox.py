@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
+from portal.mail.outbox import MAX_ATTEMPTS
 from portal.models import AuditEntry, MessageStatus, OutboxMessage
-from portal.services.outbox import MAX_ATTEMPTS
-from tests.admin.conftest import post
 from tests.conftest import csrf_from
+from tests.web.backoffice.conftest import post
 
 Q, SENT, FAILED = MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.FAILED
 
@@ -17,7 +17,7 @@ Q, SENT, FAILED = MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.FAILED
 @pytest.fixture
 def messages(run, site, make_event, make_registration):
     """One message in each state, about one event."""
-    from portal.services.mail import queue_registration_message
+    from portal.mail.messages import queue_registration_message
 
     event = make_event(title="Outbox & <Co>")
     people = [make_registration(event, email=f"{state}@example.org") for state in ("queued", "sent", "failed")]

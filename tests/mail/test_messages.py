@@ -9,10 +9,10 @@ from datetime import timedelta, timezone
 import icalendar
 import pytest
 
+from portal.calendars import ical
+from portal.mail.messages import KINDS, queue_registration_message
+from portal.mail.transports import Envelope, build_message
 from portal.models import Admission, OutboxMessage, Registration, RegistrationStatus
-from portal.services import calendars
-from portal.services.mail import KINDS, queue_registration_message
-from portal.services.outbox import Envelope, build_message
 from portal.templating import date_range
 from tests.conftest import BASE_URL, csrf_from
 
@@ -80,7 +80,7 @@ def test_open_registration_is_confirmed_with_an_invitation(client, run, settings
     calendar = arrival.calendar()
     assert calendar["METHOD"] == "REQUEST"
     component = vevent(calendar)
-    assert component["UID"] == event.uid == calendars.event_uid(event)
+    assert component["UID"] == event.uid == ical.event_uid(event)
     assert component.decoded("DTSTART") == event.starts_at.astimezone(timezone.utc)
     assert str(component["ATTENDEE"]) == "mailto:ann@example.org"
     # The private link never travels inside the calendar file.

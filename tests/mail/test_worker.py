@@ -16,17 +16,17 @@ from datetime import timedelta
 import pytest
 
 from portal.db import make_engine, make_session_factory, transaction, utcnow
-from portal.models import MessageStatus, OutboxMessage
-from portal.services.outbox import (
+from portal.mail.outbox import (
     LEASE,
     LEASE_MARGIN,
     MAX_ATTEMPTS,
-    SMTPTransport,
     backoff,
     claim_due,
     deliver_due,
     run_worker,
 )
+from portal.mail.transports import SMTPTransport
+from portal.models import MessageStatus, OutboxMessage
 
 Q, SENT, FAILED = MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.FAILED
 
@@ -237,7 +237,7 @@ def test_run_worker_once_delivers_everything_due_in_several_batches(enqueue, row
 
 def test_run_worker_survives_a_failing_round(enqueue, sessions, settings, monkeypatch):
     """A round that raises (say the database is unreachable) is logged and tried again."""
-    import portal.services.outbox as outbox
+    import portal.mail.outbox as outbox
 
     calls = []
     stop = threading.Event()
@@ -310,7 +310,7 @@ def _environment(database_url, **extra):
 
 
 def test_portal_worker_once_writes_to_the_log_without_a_mail_server(run, site, make_event, make_registration, rows, database_url, tmp_path):
-    from portal.services.mail import queue_registration_message
+    from portal.mail.messages import queue_registration_message
 
     event = make_event()
     registration = make_registration(event)

@@ -8,14 +8,13 @@ import dataclasses
 import time
 
 from sqlalchemy import select, update
-
 from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.db import read_change_version, transaction
 from portal.models import Event, MessageStatus, OutboxMessage
+from portal.registrations.participants import Submission, register
 from portal.web import pagecache, public
-from portal.services.registrations import Submission, register
 from tests.conftest import BASE_URL, csrf_from
 
 
@@ -72,7 +71,7 @@ def test_a_kept_page_is_sent_again_without_rendering_and_keeps_its_headers(setti
         def must_not_render(*args, **kwargs):
             raise AssertionError("the page was rendered again")
 
-        monkeypatch.setattr(public.events, "get_event_page", must_not_render)
+        monkeypatch.setattr(public.listing, "get_event_page", must_not_render)
         again = client.get(f"/events/{event.slug}")
         assert again.status_code == 200
         assert again.text == first.text
@@ -96,7 +95,7 @@ def test_a_page_asked_for_under_another_host_is_never_shown_on_this_one(settings
 def test_many_visitors_missing_at_once_cause_one_rendering(settings, make_event, monkeypatch):
     event = make_event()
     app = create_app(dataclasses.replace(settings, cache_seconds=3600))
-    original = public.events.get_event_page
+    original = public.listing.get_event_page
     calls = []
 
     def slow_page(*args, **kwargs):
@@ -104,7 +103,7 @@ def test_many_visitors_missing_at_once_cause_one_rendering(settings, make_event,
         time.sleep(0.2)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(public.events, "get_event_page", slow_page)
+    monkeypatch.setattr(public.listing, "get_event_page", slow_page)
 
     async def visit() -> int:
         sent: list[dict] = []

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
+from portal.accounts import organisers
 from portal.db import utcnow
 from portal.models import Admission, Event, OutboxMessage, Registration, RegistrationStatus
-from portal.services import organisers
 from tests.conftest import BASE_URL, csrf_from, future
 
 S = RegistrationStatus

@@ -1,0 +1,1 @@
+"""Organiser accounts: adding and managing them, passwords, signing in and its throttling."""

@@ -1,0 +1,336 @@
+"""iCalendar: the one builder and the one UID function behind every feed and every email
+attachment, and the Google Calendar link that says the same thing.
+
+Times. A timed event is written in UTC (DTSTART:20270308T010000Z). Every event is a single
+occurrence, never a recurrence, so a UTC instant is exact, needs no VTIMEZONE, and every
+client shows it in its viewer's own zone; a VTIMEZONE earns its keep only when a recurrence
+crosses a daylight-saving change, and hand-made VTIMEZONE blocks are a classic source of
+events shifted by an hour in one client or another. The event's own zone is still named, in
+X-WR-TIMEZONE, for the clients that display a calendar in it. An all-day event is written as
+dates (VALUE=DATE) in the event's zone, with the exclusive DTEND that RFC 5545 asks for, so a
+Monday-to-Friday course ends on Saturday's date and shows as five whole days everywhere.
+
+DTSTAMP. A published feed (no METHOD) stamps each event with its LAST-MODIFIED time, as RFC
+5545 §3.8.7.2 allows for objects without a METHOD. A feed is then the same bytes for the same
+data, in every process and on every rebuild, so its ETag (a hash of the body) stays the same
+until something in it changes and pollers keep getting 304s. Scheduling messages
+(METHOD:REQUEST / CANCEL, for email) are stamped with the time they are made, as iTIP wants.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from datetime import date, datetime, time, timedelta, timezone
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+from icalendar import vText
+
+from portal.calendars.plaintext import clean_line, plain_text, shorten
+from portal.models import Event, EventStatus, Programme
+from portal.site import Site
+
+ORGANISATION = "S. Rajaratnam School of International Studies"
+PRODID = f"-//{ORGANISATION}//Events//EN"
+# How often a subscribed client should come back: hourly is enough for seminars announced
+# weeks ahead, and it bounds the load a few thousand subscribers put on the portal.
+REFRESH = timedelta(hours=1)
+METHODS = (None, "PUBLISH", "REQUEST", "CANCEL")
+
+_CALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+def event_uid(event: Event) -> str:
+    """The iCalendar UID of an event: made once when the event is created and stored, never
+    derived from its title, slug or time, so every edit updates the copy a client has."""
+    if not event.uid:
+        raise ValueError(f"event {event.id} has no UID")
+    return event.uid
+
+
+def zone(name: str | None, fallback: str = "UTC") -> ZoneInfo:
+    try:
+        return ZoneInfo(name or fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(fallback)
+
+
+def all_day_dates(event: Event) -> tuple[date, date]:
+    """First day and exclusive end day of an all-day event, in the event's zone.
+
+    An end stored at local midnight is already the exclusive end; an end during a day (say
+    17:00 on Friday) means that day is the last one, so the exclusive end is the day after.
+    """
+    tz = zone(event.timezone)
+    start = event.starts_at.astimezone(tz)
+    end = event.ends_at.astimezone(tz)
+    first = start.date()
+    stop = end.date() if end.time() == time(0) else end.date() + timedelta(days=1)
+    return first, max(stop, first + timedelta(days=1))
+
+
+def summary(event: Event) -> str:
+    """The title a calendar shows. A cancelled event says so in its title too: some clients
+    (Google Calendar among them) ignore STATUS:CANCELLED in a subscribed feed."""
+    title = clean_line(event.title)
+    return f"Cancelled: {title}" if event.status == EventStatus.CANCELLED else title
+
+
+def location(event: Event) -> str:
+    """Venue and address, and 'Online' for an event with an online link. The link itself is
+    for registered participants only and never appears in a public calendar."""
+    parts = [p for p in (clean_line(event.venue), clean_line(event.address)) if p]
+    if event.online_url and not any("online" in p.lower() for p in parts):
+        parts.append("Online")
+    return ", ".join(parts)
+
+
+def category_label(category: str) -> str:
+    return category.replace("-", " ").capitalize()
+
+
+def description(event: Event, programme: Programme | None, url: str) -> str:
+    """The event's Markdown as plain text, with its speakers, programme and page."""
+    parts = [plain_text(event.description)]
+    speakers = [clean_line(s) for s in event.speakers or [] if clean_line(s)]
+    if speakers:
+        parts.append("Speakers: " + "; ".join(speakers))
+    if programme is not None:
+        parts.append(f"Programme: {clean_line(programme.name)}")
+    if event.online_url:
+        parts.append("Online: joining details are sent to registered participants.")
+    parts.append(f"Details and registration: {url}")
+    return "\n\n".join(p for p in parts if p)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+def _vevent(
+    event: Event,
+    programme: Programme | None,
+    site: Site,
+    *,
+    method: str | None,
+    stamp: datetime | None,
+    attendee: str | None,
+) -> icalendar.Event:
+    url = site.event_url(event.slug)
+    component = icalendar.Event()
+    component.add("uid", event_uid(event))
+    component.add("dtstamp", _utc(stamp or event.updated_at))
+    if event.all_day:
+        first, stop = all_day_dates(event)
+        component.add("dtstart", first)
+        component.add("dtend", stop)
+    else:
+        component.add("dtstart", _utc(event.starts_at))
+        component.add("dtend", _utc(event.ends_at))
+    component.add("summary", summary(event))
+    component.add("description", description(event, programme, url))
+    place = location(event)
+    if place:
+        component.add("location", place)
+    component.add("url", url)
+    component.add("created", _utc(event.created_at))
+    component.add("last-modified", _utc(event.updated_at))
+    component.add("sequence", event.sequence or 0)
+    cancelled = method == "CANCEL" or event.status == EventStatus.CANCELLED
+    component.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    categories = [category_label(event.category)]
+    if programme is not None:
+        categories.append(clean_line(programme.name))
+    component.add("categories", categories)
+    component.add("class", "PUBLIC")
+    component.add("transp", "OPAQUE")
+    if method is not None:
+        # iTIP needs an organizer on every scheduling message, and the attendee it is for.
+        component.add("organizer", f"mailto:{site.mail_from}", parameters={"CN": ORGANISATION})
+        if attendee and method in ("REQUEST", "CANCEL"):
+            component.add(
+                "attendee",
+                f"mailto:{attendee}",
+                parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"},
+            )
+    return component
+
+
+class _BlockCache:
+    """Serialised VEVENT blocks of published feeds, least recently used dropped first.
+
+    The key holds everything a block is made from that can change without the event's own
+    updated_at or SEQUENCE moving (the programme's name, the site's address), so a block is
+    reused exactly while it would come out the same.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            block = self._entries.get(key)
+            if block is not None:
+                self._entries.move_to_end(key)
+            return block
+
+    def put(self, key: Hashable, block: bytes) -> None:
+        with self._lock:
+            self._entries[key] = block
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# Per process: enough for every event a large site shows in its feeds (a few KB each).
+vevent_blocks = _BlockCache(max_entries=10_000)
+
+
+def block_key(
+    uid: str,
+    updated_at: datetime,
+    sequence: int | None,
+    status: str,
+    programme_name: str | None,
+    programme_updated_at: datetime | None,
+    site: Site,
+) -> Hashable:
+    """What a published VEVENT block is made from that can change: the key of its cached copy.
+
+    Taken as plain values so that a feed can look its blocks up from a narrow query of these
+    columns and load whole events only for the blocks it does not have."""
+    return (uid, updated_at, sequence, str(status), programme_name, programme_updated_at, site.base_url)
+
+
+def _key_of(event: Event, programme: Programme | None, site: Site) -> Hashable:
+    return block_key(
+        event_uid(event),
+        event.updated_at,
+        event.sequence,
+        event.status,
+        programme.name if programme else None,
+        programme.updated_at if programme else None,
+        site,
+    )
+
+
+def published_block(event: Event, programme: Programme | None, site: Site) -> bytes:
+    """The event's VEVENT as a published feed has it, from the cache or made and kept."""
+    key = _key_of(event, programme, site)
+    block = vevent_blocks.get(key)
+    if block is None:
+        block = _vevent(event, programme, site, method=None, stamp=None, attendee=None).to_ical()
+        vevent_blocks.put(key, block)
+    return block
+
+
+# How a participant's own feed names an event they do not hold a seat at yet.
+_NOT_YET_SEATED = {"pending": "Pending", "waitlisted": "Waiting list"}
+
+
+def personal_block(event: Event, programme: Programme | None, site: Site, standing: str) -> bytes:
+    """The event's VEVENT for the participant's own feed. With a seat (or for a cancelled
+    event) it is the published block; pending or on the waiting list it says so in the title
+    and is TENTATIVE and TRANSPARENT, so that a calendar neither shows it as settled nor
+    counts the time as busy."""
+    label = _NOT_YET_SEATED.get(str(standing))
+    if label is None or event.status == EventStatus.CANCELLED:
+        return published_block(event, programme, site)
+    component = _vevent(event, programme, site, method=None, stamp=None, attendee=None)
+    for name, value in (("summary", f"{label}: {summary(event)}"), ("status", "TENTATIVE"), ("transp", "TRANSPARENT")):
+        component.pop(name)
+        component.add(name, value)
+    return component.to_ical()
+
+
+def _head(
+    *, site: Site, name: str, timezone_name: str | None, method: str | None, source_url: str | None
+) -> bytes:
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    if method:
+        calendar.add("method", method)
+    label = clean_line(name) or "RSIS Events"
+    # NAME is RFC 7986's; X-WR-CALNAME is what most clients read. Both are TEXT, escaped.
+    calendar.add("name", vText(label))
+    calendar.add("x-wr-calname", vText(label))
+    calendar.add("x-wr-timezone", vText(timezone_name or site.timezone))
+    if method is None:
+        calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+        calendar.add("x-published-ttl", "PT1H")
+        if source_url:
+            calendar.add("source", source_url, parameters={"VALUE": "URI"})
+    head = calendar.to_ical()
+    assert head.endswith(_CALENDAR_END)
+    return head[: -len(_CALENDAR_END)]
+
+
+def published_calendar(
+    blocks: Iterable[bytes], *, site: Site, name: str, timezone_name: str | None = None, source_url: str | None = None
+) -> bytes:
+    """A published feed (no METHOD) around VEVENT blocks made by `published_block`."""
+    head = _head(site=site, name=name, timezone_name=timezone_name, method=None, source_url=source_url)
+    return b"".join([head, *blocks, _CALENDAR_END])
+
+
+def event_calendar(
+    items: Iterable[tuple[Event, Programme | None]],
+    *,
+    site: Site,
+    name: str,
+    timezone_name: str | None = None,
+    method: str | None = None,
+    stamp: datetime | None = None,
+    attendee: str | None = None,
+    source_url: str | None = None,
+) -> bytes:
+    """A whole iCalendar object (bytes, CRLF lines folded at 75 octets) for these events.
+
+    With no `method` it is a published feed, built from cached VEVENT blocks. With
+    method="REQUEST" or "CANCEL" it is an iTIP message for one participant (`attendee`, an
+    email address), stamped `stamp` (default: now); CANCEL marks the event cancelled.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unsupported iCalendar METHOD {method!r}")
+    if method is None:
+        blocks = [published_block(event, programme, site) for event, programme in items]
+        return published_calendar(blocks, site=site, name=name, timezone_name=timezone_name, source_url=source_url)
+    when = stamp or datetime.now(timezone.utc)
+    head = _head(site=site, name=name, timezone_name=timezone_name, method=method, source_url=source_url)
+    blocks = [
+        _vevent(event, programme, site, method=method, stamp=when, attendee=attendee).to_ical()
+        for event, programme in items
+    ]
+    return b"".join([head, *blocks, _CALENDAR_END])
+
+
+def google_calendar_link(event: Event, url: str) -> str:
+    """A link that opens Google Calendar's 'new event' form filled in with this event."""
+    if event.all_day:
+        first, stop = all_day_dates(event)
+        dates = f"{first:%Y%m%d}/{stop:%Y%m%d}"
+    else:
+        dates = f"{_utc(event.starts_at):%Y%m%dT%H%M%SZ}/{_utc(event.ends_at):%Y%m%dT%H%M%SZ}"
+    # Browsers and Google cut very long links; the page link carries the rest.
+    details = "\n\n".join(p for p in (shorten(plain_text(event.description), 600), url) if p)
+    params = {"action": "TEMPLATE", "text": summary(event), "dates": dates, "details": details}
+    place = location(event)
+    if place:
+        params["location"] = place
+    if not event.all_day:
+        params["ctz"] = event.timezone
+    return "https://calendar.google.com/calendar/render?" + urlencode(params, safe="/", quote_via=quote)

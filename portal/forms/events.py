@@ -1,0 +1,217 @@
+"""The back office's event and programme forms. They check shape only; the services apply
+the rules. Times are typed in the event's zone (naive here, made aware by `aware`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from wtforms import BooleanField, DateTimeLocalField, Form, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from portal.catalogue.editing import EventValues
+from portal.catalogue.imports import known_zone
+from portal.catalogue.programmes import ProgrammeValues
+from portal.forms.fields import STRIP, options, plain_line, plain_text
+from portal.models import Admission
+from portal.text import SLUG_PATTERN
+
+# datetime-local sends 2027-03-08T09:00; an old browser shows a text box, where people type
+# the same with a space.
+TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Times outside these years are typing slips (0027 for 2027), and year 1 cannot even be moved
+# to UTC from a zone east of it.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _sensible_year(form: Any, field: Any) -> None:
+    if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(f"Enter a date between {FIRST_YEAR} and {LAST_YEAR}.")
+
+
+def _local_field(label: str, required: bool, description: str = "", missing: str = "") -> DateTimeLocalField:
+    checks = [InputRequired(missing or f"Enter when {label.lower()}: a date and a time.")] if required else [Optional()]
+    return DateTimeLocalField(
+        label, [*checks, _sensible_year], format=TIME_FORMATS, description=description,
+        invalid_value_message="Enter a date and a time, such as 2027-03-08 09:00.",
+    )
+
+
+def aware(value: datetime | None, tz: str) -> datetime | None:
+    """A naive local time from the form, in the event's zone."""
+    return value.replace(tzinfo=ZoneInfo(tz)) if value is not None else None
+
+
+def local(value: datetime | None, tz: str) -> datetime | None:
+    """An aware time as the form shows it: naive, in the event's zone."""
+    return value.astimezone(ZoneInfo(tz)).replace(tzinfo=None) if value is not None else None
+
+
+def _existing_local_time(value: datetime, zone: ZoneInfo) -> bool:
+    """False for a wall-clock time the zone skips (the hour the clocks go forward)."""
+    there = value.replace(tzinfo=zone)
+    return there.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == value
+
+
+class EventForm(Form):
+    # DataRequired, not InputRequired: it looks after STRIP, so a title of spaces is refused.
+    title = StringField("Title", [DataRequired("Give the event a title."), Length(max=500), plain_line], filters=STRIP)
+    programme = SelectField("Programme", choices=options([("", "None: a standalone event")]), validate_choice=True)
+    category = StringField(
+        "Category",
+        [InputRequired("Enter a category, e.g. seminar."), Length(max=40),
+         Regexp(SLUG_PATTERN, message="Use lowercase words joined by hyphens, e.g. book-launch.")],
+        filters=[_lower], default="seminar",
+        description="Lowercase words joined by hyphens: seminar, webinar, conference, course, book-launch…",
+    )
+    timezone = StringField(
+        "Time zone", [InputRequired("Enter the event's time zone."), Length(max=64)], filters=STRIP,
+        default="Asia/Singapore", description="The times below are in this zone, e.g. Asia/Singapore or Europe/London.",
+    )
+    starts_at = _local_field("Starts", True, missing="Enter when the event starts: a date and a time.")
+    ends_at = _local_field("Ends", True, missing="Enter when the event ends: a date and a time.")
+    all_day = BooleanField("All-day event (times are ignored in calendars)")
+    venue = StringField("Venue", [Optional(), Length(max=300), plain_line], filters=STRIP)
+    address = StringField("Address", [Optional(), Length(max=500), plain_line], filters=STRIP)
+    online_url = StringField(
+        "Online link", [Optional(), Length(max=500), plain_line,
+                        Regexp(r"^https?://\S+$", message="Enter a full link starting with https://.")],
+        filters=STRIP, description="Shown to confirmed participants only.",
+    )
+    capacity = IntegerField(
+        "Capacity", [Optional(), NumberRange(0, 1_000_000, "Enter a whole number from 0 to 1,000,000.")],
+        invalid_value_message="Enter a whole number of seats, or leave it empty for no limit.",
+        description="Seats. Leave empty for no limit. Raising it gives the new seats to the waiting list, in order.",
+    )
+    waitlist = BooleanField("Offer a waiting list on the public form when the event is full", default=True)
+    registration_opens_at = _local_field("Registration opens", False, "Empty: open as soon as the event is published.")
+    registration_closes_at = _local_field("Registration closes", False, "Empty: open until the event starts.")
+    description = TextAreaField(
+        "Description", [Optional(), Length(max=50_000), plain_text],
+        description="Markdown: **bold**, *italic*, [links](https://…), lists, ## headings.",
+    )
+    speakers = TextAreaField("Speakers", [Optional(), Length(max=15_000), plain_text], description="One per line.")
+
+    def zone(self) -> ZoneInfo | None:
+        """The zone typed, or None when it is not one (validate_timezone says why)."""
+        return known_zone(self.timezone.data or "")
+
+    def validate_timezone(self, field: Any) -> None:
+        if self.zone() is None:
+            raise ValidationError("This is not a time zone name; write it like Asia/Singapore.")
+
+    def _check_exists(self, field: Any) -> None:
+        zone = self.zone()
+        if field.data is None or zone is None or not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+            return  # _sensible_year or validate_timezone says what is wrong
+        if not _existing_local_time(field.data, zone):
+            raise ValidationError(
+                f"{field.data:%-d %b %Y, %H:%M} does not exist in {zone.key}: the clocks go forward then. Choose another time."
+            )
+
+    def validate_starts_at(self, field: Any) -> None:
+        self._check_exists(field)
+
+    def validate_ends_at(self, field: Any) -> None:
+        self._check_exists(field)
+        if field.data and self.starts_at.data and field.data <= self.starts_at.data:
+            raise ValidationError("The event must end after it starts.")
+
+    def validate_registration_opens_at(self, field: Any) -> None:
+        self._check_exists(field)
+        if field.data and self.starts_at.data and field.data >= self.starts_at.data:
+            raise ValidationError("Registration must open before the event starts.")
+
+    def validate_registration_closes_at(self, field: Any) -> None:
+        self._check_exists(field)
+        opens = self.registration_opens_at.data
+        if field.data and opens and field.data <= opens:
+            raise ValidationError("Registration must close after it opens.")
+        if field.data and self.starts_at.data and field.data > self.starts_at.data:
+            raise ValidationError("Registration closes when the event starts at the latest: leave this empty for that.")
+
+    def values(self) -> EventValues:
+        tz = self.timezone.data
+        starts_at, ends_at = aware(self.starts_at.data, tz), aware(self.ends_at.data, tz)
+        assert starts_at and ends_at
+        return EventValues(
+            title=self.title.data or "",
+            starts_at=starts_at,
+            ends_at=ends_at,
+            timezone=tz,
+            programme_code=self.programme.data or None,
+            category=self.category.data or "seminar",
+            all_day=bool(self.all_day.data),
+            venue=self.venue.data or "",
+            address=self.address.data or "",
+            online_url=self.online_url.data or None,
+            capacity=self.capacity.data,
+            waitlist=bool(self.waitlist.data),
+            registration_opens_at=aware(self.registration_opens_at.data, tz),
+            registration_closes_at=aware(self.registration_closes_at.data, tz),
+            description=(self.description.data or "").replace("\r\n", "\n"),
+            speakers=[line.strip() for line in (self.speakers.data or "").splitlines() if line.strip()],
+        )
+
+    @staticmethod
+    def data_of(event: Any, programme_code: str | None) -> dict[str, Any]:
+        """An event as the form shows it, times in its own zone."""
+        tz = event.timezone
+        return {
+            "title": event.title, "programme": programme_code or "", "category": event.category, "timezone": tz,
+            "starts_at": local(event.starts_at, tz), "ends_at": local(event.ends_at, tz), "all_day": event.all_day,
+            "venue": event.venue, "address": event.address, "online_url": event.online_url or "",
+            "capacity": event.capacity, "waitlist": event.waitlist,
+            "registration_opens_at": local(event.registration_opens_at, tz),
+            "registration_closes_at": local(event.registration_closes_at, tz),
+            "description": event.description, "speakers": "\n".join(event.speakers or []),
+        }
+
+
+class NewEventForm(EventForm):
+    slug = StringField(
+        "Address name", [InputRequired("Choose the name for the event's web address."), Length(max=120),
+                         Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. tatc-2027-03.")],
+        filters=[_lower], description="Part of the event's web address: /events/tatc-2027-03. It cannot change later.",
+    )
+
+
+class DuplicateForm(Form):
+    slug = NewEventForm.slug
+    title = EventForm.title
+    starts_at = _local_field("Starts", True, "In the event's own time zone. Every other time moves by the same amount.")
+
+
+class ProgrammeForm(Form):
+    name = StringField("Name", [DataRequired("Give the programme a name."), Length(max=200), plain_line], filters=STRIP)
+    admission = SelectField(
+        "Admission",
+        choices=options([(Admission.OPEN.value, "Open: first come, first served"),
+                         (Admission.APPLICATION.value, "Application: organisers approve"),
+                         (Admission.NOMINATION.value, "Nomination: a nominating authority, organisers approve")]),
+    )
+    summary = StringField("Summary", [Optional(), Length(max=500), plain_line], filters=STRIP, description="One line for listings.")
+    description = TextAreaField("Description", [Optional(), Length(max=20_000), plain_text], description="Markdown.")
+
+    def values(self) -> ProgrammeValues:
+        return ProgrammeValues(
+            name=self.name.data or "", admission=Admission(self.admission.data),
+            summary=self.summary.data or "", description=(self.description.data or "").replace("\r\n", "\n"),
+        )
+
+
+class NewProgrammeForm(ProgrammeForm):
+    code = StringField(
+        "Code", [InputRequired("Choose a short code."), Length(max=40),
+                 Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. tatc.")],
+        filters=[_lower], description="Used in web addresses and feeds: /programmes/tatc. It cannot change later.",
+    )
+
+

@@ -1,0 +1,56 @@
+"""The roster's query string and the action buttons of the roster, a registration and the
+door. A value that does not fit is a bad link or button (400), not a form to correct."""
+
+from __future__ import annotations
+
+from wtforms import Form, SelectField, SelectMultipleField, StringField
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+from portal.forms.fields import MAX_TEXT, STRIP, options
+from portal.models import RegistrationStatus
+from portal.registrations.actions import RosterAction
+from portal.rosters.roster import SORTS
+
+_STATUS_CHOICES = options([("", "Every status")] + [(s.value, s.value) for s in RegistrationStatus])
+_CURSOR = [Optional(), Length(max=600), Regexp(r"^[A-Za-z0-9_-]+$", message="damaged")]
+
+
+class RosterQueryForm(Form):
+    """The roster's query string. A value that does not fit is a bad link: 400."""
+
+    status = SelectField(choices=_STATUS_CHOICES, default="")
+    # Cut to 200 characters, as the other back-office searches are: a long paste is a search,
+    # not a bad link.
+    q = StringField(validators=[Optional()], filters=[*STRIP, lambda s: s[:MAX_TEXT] if isinstance(s, str) else s], default="")
+    sort = SelectField(choices=options([(k, k) for k in SORTS]), default="registered")
+    dir = SelectField(choices=options([("asc", "asc"), ("desc", "desc")]), default="asc")
+    after = StringField(validators=_CURSOR)
+    before = StringField(validators=_CURSOR)
+    last = SelectField(choices=options([("", ""), ("1", "1")]), default="")
+
+    def page_params(self) -> dict[str, str]:
+        """Which page of the roster is shown (its cursor), for the bulk actions to come back to."""
+        params = {"after": self.after.data or "", "before": self.before.data or "", "last": self.last.data or ""}
+        return {k: v for k, v in params.items() if v}
+
+    def link_params(self) -> dict[str, str]:
+        """The filter and sort, for links and redirects that keep them (not the page)."""
+        params = {"status": self.status.data or "", "q": self.q.data or "", "sort": self.sort.data, "dir": self.dir.data}
+        return {k: v for k, v in params.items() if v and not (k == "sort" and v == "registered") and not (k == "dir" and v == "asc")}
+
+
+class BulkActionForm(RosterQueryForm):
+    action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
+    id = SelectMultipleField(coerce=int, validate_choice=False)
+    # "yes" once the organiser has seen what a cancellation would do (admin/confirm_cancel.html).
+    confirmed = StringField(validators=[Optional(), Length(max=3)], default="")
+
+
+class RegistrationActionForm(Form):
+    action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
+    confirmed = StringField(validators=[Optional(), Length(max=3)], default="")
+
+
+class CheckInActionForm(Form):
+    action = SelectField(choices=options([(RosterAction.CHECK_IN.value, ""), (RosterAction.UNDO_CHECK_IN.value, "")]))
+    q = StringField(validators=[Optional(), Length(max=200)], filters=STRIP, default="")

@@ -1,0 +1,1 @@
+"""Registrations: when registration is open (availability), who holds a seat (seats: the only capacity module), what participants do (participants), what organisers do to a roster (actions), and the rate limits on the public form (limits)."""

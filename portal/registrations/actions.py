@@ -1,0 +1,272 @@
+"""Organisers' actions on a roster: approve, reject, waitlist, promote, cancel, check in.
+
+The same lock and the same capacity rules as the public side (seats.py): every action runs
+under lock_event, counts seats with the seats module, and hands freed seats to the waiting
+list with promote_from_waitlist. Each change is written to the audit log and emailed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.audit import Actor
+from portal.db import utcnow
+from portal.errors import InvalidTransition, NotFound
+from portal.mail.messages import queue_registration_message
+from portal.models import ACTIVE_STATUSES, Event, EventStatus, Registration, RegistrationStatus
+from portal.registrations.seats import (
+    Seats,
+    confirmed_count,
+    lock_event,
+    promote_from_waitlist,
+    waitlist_position,
+    waitlisted_count,
+)
+from portal.site import Site
+
+S = RegistrationStatus
+
+
+class RosterAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    WAITLIST = "waitlist"
+    PROMOTE = "promote"
+    CANCEL = "cancel"
+    CHECK_IN = "check_in"
+    UNDO_CHECK_IN = "undo_check_in"
+
+
+# The email each status change sends; check-in sends none. An approval that finds no seat
+# is still an approval: its email says so and gives the place in the queue.
+_ACTION_MAIL = {
+    (RosterAction.APPROVE, S.CONFIRMED): "approved",
+    (RosterAction.APPROVE, S.WAITLISTED): "approved",
+    (RosterAction.REJECT, S.REJECTED): "rejected",
+    (RosterAction.WAITLIST, S.WAITLISTED): "waitlisted",
+    (RosterAction.PROMOTE, S.CONFIRMED): "promoted",
+    (RosterAction.CANCEL, S.CANCELLED): "cancelled",
+}
+
+
+MAX_BULK = 500
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    registration_id: int
+    name: str
+    before: RegistrationStatus | None
+    after: RegistrationStatus | None  # None when nothing changed
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionReport:
+    action: RosterAction
+    event_slug: str
+    results: list[ActionResult]
+    # Taken from the waiting list because the action freed seats: (id, name), in queue order.
+    promoted: list[tuple[int, str]]
+
+    @property
+    def changed(self) -> list[ActionResult]:
+        return [r for r in self.results if r.problem is None]
+
+    @property
+    def skipped(self) -> list[ActionResult]:
+        return [r for r in self.results if r.problem is not None]
+
+
+def _status_change(action: RosterAction, registration: Registration, seats: Seats, session: Session) -> tuple[RegistrationStatus | None, str | None]:
+    """The status an action moves a registration to, or the reason it cannot."""
+    status = registration.status
+    cancelled_event = seats.event.status == EventStatus.CANCELLED
+    if action == RosterAction.APPROVE:
+        if status not in (S.PENDING, S.REJECTED):
+            return None, f"is {_words(status)}, not waiting for a decision"
+        if cancelled_event:
+            return None, "cannot be given a seat: the event is cancelled"
+        if status == S.REJECTED and _has_other_active(session, registration):
+            return None, "has registered again since; decide on the newer registration"
+        return (S.CONFIRMED if seats.free() else S.WAITLISTED), None
+    if action == RosterAction.REJECT:
+        if status not in ACTIVE_STATUSES:
+            return None, f"is {_words(status)} already"
+        return S.REJECTED, None
+    if action == RosterAction.WAITLIST:
+        if status == S.PENDING:
+            if seats.free():
+                return None, "could have a seat, which is free: approve instead, or leave the application pending"
+            return S.WAITLISTED, None
+        if status == S.CONFIRMED:
+            if seats.waiting == 0:
+                return None, "would get the freed seat straight back, as nobody else is waiting: cancel or reject instead"
+            return S.WAITLISTED, None
+        return None, f"is {_words(status)}"
+    if action == RosterAction.PROMOTE:
+        if status != S.WAITLISTED:
+            return None, f"is {_words(status)}, not on the waiting list"
+        if cancelled_event:
+            return None, "cannot be given a seat: the event is cancelled"
+        if not seats.free():
+            return None, "cannot have a seat: none is free (raise the capacity or cancel a confirmed registration first)"
+        return S.CONFIRMED, None
+    if action == RosterAction.CANCEL:
+        if status not in ACTIVE_STATUSES:
+            return None, f"is {_words(status)} already"
+        return S.CANCELLED, None
+    raise ValueError(action)
+
+
+def _words(status: RegistrationStatus) -> str:
+    return {
+        S.PENDING: "pending",
+        S.CONFIRMED: "confirmed",
+        S.WAITLISTED: "on the waiting list",
+        S.CANCELLED: "cancelled",
+        S.REJECTED: "rejected",
+    }[status]
+
+
+def _has_other_active(session: Session, registration: Registration) -> bool:
+    return session.scalar(
+        select(Registration.id).where(
+            Registration.event_id == registration.event_id,
+            Registration.email == registration.email,
+            Registration.id != registration.id,
+            Registration.status.in_(ACTIVE_STATUSES),
+        ).limit(1)
+    ) is not None
+
+
+def _move(registration: Registration, to: RegistrationStatus, seats: Seats, now: datetime) -> None:
+    was = registration.status
+    if was == S.CONFIRMED:
+        seats.confirmed -= 1
+        seats.freed = True
+    if was == S.WAITLISTED:
+        seats.waiting -= 1
+    registration.status = to
+    registration.updated_at = now
+    if to == S.CONFIRMED:
+        registration.confirmed_at = now
+        registration.waitlisted_at = None
+        seats.confirmed += 1
+    elif to == S.WAITLISTED:
+        # The back of the queue, whatever the registration's age.
+        registration.waitlisted_at = now
+        registration.confirmed_at = None
+        seats.waiting += 1
+    else:
+        registration.waitlisted_at = None
+        if to == S.CANCELLED:
+            registration.cancelled_at = now
+
+
+def _check_in(action: RosterAction, registration: Registration, now: datetime) -> str | None:
+    if action == RosterAction.CHECK_IN:
+        if registration.status != S.CONFIRMED:
+            return f"is {_words(registration.status)}, so cannot be checked in"
+        if registration.checked_in_at is not None:
+            return "is checked in already"
+        registration.checked_in_at = now
+    else:
+        if registration.checked_in_at is None:
+            return "is not checked in"
+        registration.checked_in_at = None
+    registration.updated_at = now
+    return None
+
+
+def act_on_registrations(
+    session: Session,
+    site: Site,
+    actor: Actor | None,
+    slug: str,
+    action: RosterAction,
+    registration_ids: list[int],
+    *,
+    now: datetime | None = None,
+) -> ActionReport:
+    """An organiser's action on one or many registrations of one event, under the event lock.
+    Seats go first-come among the selected; seats it frees go to the waiting list in order."""
+    now = now or utcnow()
+    action = RosterAction(action)
+    if len(registration_ids) > MAX_BULK:
+        raise InvalidTransition(f"Select at most {MAX_BULK} registrations at a time.")
+    event = lock_event(session, slug)
+    if event.status == EventStatus.CANCELLED:
+        raise InvalidTransition(
+            "This event is cancelled: its roster stays as it was when it was cancelled, and nobody on it can be moved or emailed."
+        )
+    selected = list(
+        session.scalars(
+            select(Registration)
+            .where(Registration.event_id == event.id, Registration.id.in_(set(registration_ids)))
+            .order_by(Registration.created_at, Registration.id)
+        )
+    )
+    seats = Seats(event, confirmed_count(session, event.id), waitlisted_count(session, event.id))
+    results: list[ActionResult] = []
+    for missing in sorted(set(registration_ids) - {r.id for r in selected}):
+        results.append(ActionResult(missing, "", None, None, "is not on this event's roster"))
+
+    for registration in selected:
+        before = registration.status
+        if action in (RosterAction.CHECK_IN, RosterAction.UNDO_CHECK_IN):
+            old_time = registration.checked_in_at
+            problem = _check_in(action, registration, now)
+            if problem is None:
+                audit.record(
+                    session, actor, f"registration.{action}", event_id=event.id, registration_id=registration.id,
+                    before={"checked_in_at": old_time}, after={"checked_in_at": registration.checked_in_at}, now=now,
+                )
+            results.append(ActionResult(registration.id, registration.name, before, None if problem else before, problem))
+            continue
+
+        to, problem = _status_change(action, registration, seats, session)
+        if to is None:
+            results.append(ActionResult(registration.id, registration.name, before, None, problem))
+            continue
+        _move(registration, to, seats, now)
+        session.flush()
+        audit.record(
+            session, actor, f"registration.{action}", event_id=event.id, registration_id=registration.id,
+            before={"status": before}, after={"status": to}, now=now,
+        )
+        kind = _ACTION_MAIL[(action, to)]
+        position = waitlist_position(session, registration) if to == S.WAITLISTED else None
+        queue_registration_message(
+            session, site, kind, registration, event, position=position, held_seat=before == S.CONFIRMED
+        )
+        results.append(ActionResult(registration.id, registration.name, before, to))
+
+    promoted: list[Registration] = []
+    if seats.freed:
+        session.flush()
+        promoted = promote_from_waitlist(session, site, actor, event, now=now)
+    return ActionReport(action, event.slug, results, [(r.id, r.name) for r in promoted])
+
+
+def event_slug_of(session: Session, registration_id: int) -> str:
+    """The slug of the event a registration belongs to, or NotFound."""
+    slug = session.scalar(
+        select(Event.slug).join(Registration, Registration.event_id == Event.id).where(Registration.id == registration_id)
+    )
+    if slug is None:
+        raise NotFound("There is no such registration.")
+    return slug
+
+
+def act_on_registration(
+    session: Session, site: Site, actor: Actor | None, registration_id: int, action: RosterAction, *, now: datetime | None = None
+) -> ActionReport:
+    """An organiser's action on one registration (the registration page, the door)."""
+    return act_on_registrations(session, site, actor, event_slug_of(session, registration_id), action, [registration_id], now=now)

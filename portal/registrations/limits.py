@@ -1,0 +1,138 @@
+"""Rate limits on the public registration form: per client address and per email address.
+
+The counts are rows in the database, not in a process's memory, so that every `portal
+serve` worker on every host behind a load balancer counts against the same allowance: a
+limit kept per process would let N processes take N times the allowance, and a balancer
+that spreads requests would make it unpredictable. A use is counted inside the same
+transaction as the registration it allows, after locking the counter row, so two racing
+requests cannot both take the last use; a refusal rolls back and counts nothing.
+
+The window is fixed (a minute from the first use), which is simple to explain in a message
+("try again in 40 seconds") and costs one row per key.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.errors import PortalError
+from portal.models import LimitScope, RateLimit
+from portal.registrations import participants
+from portal.registrations.participants import Outcome, Submission
+from portal.site import Site
+from portal.text import normalise_email
+
+WINDOW = timedelta(minutes=1)
+# Rows whose window ended this long ago are deleted, a few at a time, by later uses.
+FORGET_AFTER = timedelta(hours=1)
+_FORGET_BATCH = 100
+_SWEEP_CHANCE = 0.05
+
+
+class TooManyRequests(PortalError):
+    """A rate limit is spent; `retry_after` says in how many seconds it is not."""
+
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RegistrationLimits:
+    """Registrations allowed per minute from one client address and for one email address;
+    0 means no limit."""
+
+    per_ip: int
+    per_email: int
+
+
+def _forget_old_rows(session: Session, now: datetime) -> None:
+    # SKIP LOCKED (PostgreSQL): never wait for, or make wait, another request that is using a
+    # row; SQLite has one writer at a time and ignores it.
+    stale = session.scalars(
+        select(RateLimit.id)
+        .where(RateLimit.updated_at < now - FORGET_AFTER)
+        .limit(_FORGET_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if stale:
+        session.execute(delete(RateLimit).where(RateLimit.id.in_(stale)))
+
+
+def _upsert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert(RateLimit) if dialect == "postgresql" else sqlite_insert(RateLimit)
+
+
+def hit(session: Session, scope: LimitScope, key: str, limit: int, *, now: datetime | None = None) -> int | None:
+    """Count one use of `key` in `scope`, allowing `limit` uses per WINDOW. Returns None if the
+    use is allowed, else the seconds until the window ends.
+
+    One statement (INSERT … ON CONFLICT DO UPDATE … RETURNING) counts the use, starting a new
+    window when the old one is over; the row stays locked until the transaction ends, so two
+    racing requests cannot both take the last use. A refused use is counted here too, but the
+    caller's refusal rolls the whole transaction back, so it leaves nothing behind."""
+    if limit <= 0:
+        return None
+    now = now or utcnow()
+    key = key[:254]
+    table = RateLimit.__table__.c
+    expired = table.window_started_at <= now - WINDOW
+    insert = _upsert(session).values(scope=scope, key=key, hits=1, window_started_at=now, updated_at=now)
+    statement = insert.on_conflict_do_update(
+        index_elements=[table.scope, table.key],
+        set_={
+            "hits": case((expired, 1), else_=table.hits + 1),
+            "window_started_at": case((expired, now), else_=table.window_started_at),
+            "updated_at": now,
+        },
+    ).returning(table.hits, table.window_started_at)
+    hits, started = session.execute(statement).one()
+    if hits > limit:
+        return max(1, math.ceil((started + WINDOW - now).total_seconds()))
+    return None
+
+
+def check_registration(session: Session, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:
+    """Count a registration from `address` for `email`, or raise TooManyRequests."""
+    now = now or utcnow()
+    # Old rows are swept by a few uses in a hundred, not by every one: the sweep is a query of
+    # its own, and rows only need to go eventually.
+    if random.random() < _SWEEP_CHANCE:
+        _forget_old_rows(session, now)
+    # Always the address first, then the email: one order of locking, so no deadlock.
+    wait = hit(session, LimitScope.REGISTER_IP, address, limits.per_ip, now=now)
+    if wait is not None:
+        raise TooManyRequests(
+            "Many registrations have come from your network in the last minute, so the portal is "
+            f"pausing new ones from it. Nothing was registered; please send the form again in {wait} seconds.",
+            wait,
+        )
+    wait = hit(session, LimitScope.REGISTER_EMAIL, normalise_email(email), limits.per_email, now=now)
+    if wait is not None:
+        raise TooManyRequests(
+            "Several registrations for this email address have been sent in the last minute, so the portal "
+            f"is pausing new ones for it. Nothing was registered; please send the form again in {wait} seconds.",
+            wait,
+        )
+
+
+def register_within_limits(
+    session: Session, site: Site, slug: str, submission: Submission, address: str, limits: RegistrationLimits
+) -> Outcome:
+    """Register as participants.register does, once the rate limits allow it."""
+    check_registration(session, address, submission.email, limits)
+    return participants.register(session, site, slug, submission)

@@ -1,0 +1,241 @@
+"""What participants do: register (confirmed, waitlisted or held for approval), see their
+registration through its private link, change their details, cancel.
+
+Who gets a seat is decided by the seats module, under the event's lock.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.db import utcnow
+from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationClosed
+from portal.mail.messages import queue_registration_message
+from portal.models import (
+    ACTIVE_STATUSES,
+    Admission,
+    AuditActor,
+    Event,
+    EventStatus,
+    Programme,
+    Registration,
+    RegistrationStatus,
+    find_event,
+)
+from portal.registrations.availability import check_open
+from portal.registrations.seats import promote_from_waitlist, seats_left, waitlist_position
+from portal.site import Site
+from portal.text import normalise_email
+
+S = RegistrationStatus
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a participant typed, already checked for shape by the form."""
+
+    name: str
+    email: str
+    organisation: str = ""
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What register() did. `created` is False when the email was already registered: the
+    caller must answer exactly as for a new registration, so the page reveals nothing."""
+
+    created: bool
+    status: RegistrationStatus
+    registration_id: int
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def register(
+    session: Session, site: Site, slug: str, submission: Submission, *, now: datetime | None = None
+) -> Outcome:
+    """Register an email for an event: confirm, waitlist or hold for approval."""
+    # The event, locked, and its programme's admission in one statement: this runs for every
+    # registration, and under a rush each statement is time the event's lock is held.
+    event, programme = find_event(session, slug, lock=True)
+    admission = programme.admission if programme else Admission.OPEN
+    # The clock is read once the lock is held, so the waiting list's order (by waitlisted_at)
+    # is the order in which registrations took the lock.
+    now = now or utcnow()
+    check_open(event, now)
+    email = normalise_email(submission.email)
+
+    existing = session.scalar(
+        select(Registration).where(
+            Registration.event_id == event.id,
+            Registration.email == email,
+            Registration.status.in_(ACTIVE_STATUSES),
+        )
+    )
+    if existing is not None:
+        # Tell the owner of the address, not the visitor: the page looks the same either way.
+        queue_registration_message(session, site, "already_registered", existing, event)
+        return Outcome(created=False, status=existing.status, registration_id=existing.id)
+
+    counts = dict(
+        session.execute(
+            select(Registration.status, func.count())
+            .where(Registration.event_id == event.id, Registration.status.in_((S.CONFIRMED, S.WAITLISTED)))
+            .group_by(Registration.status)
+        ).all()
+    )
+    left = seats_left(event, counts.get(S.CONFIRMED, 0))
+    if admission != Admission.OPEN:
+        status = S.PENDING
+    elif left is None or left > 0:
+        status = S.CONFIRMED
+    elif event.waitlist:
+        status = S.WAITLISTED
+    else:
+        raise EventFull("This event is full and has no waiting list.")
+
+    registration = Registration(
+        event_id=event.id,
+        email=email,
+        name=submission.name.strip(),
+        organisation=submission.organisation.strip(),
+        answers=dict(submission.answers),
+        status=status,
+        token=new_token(),
+        consented_at=now,
+        confirmed_at=now if status == S.CONFIRMED else None,
+        waitlisted_at=now if status == S.WAITLISTED else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(registration)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Only reachable if the database saw a duplicate the lock did not serialise; the
+        # partial unique index is the last line of defence. The whole unit of work rolls back.
+        raise RegistrationClosed("This email address is already registered for this event.") from None
+
+    kind = {S.CONFIRMED: "confirmed", S.WAITLISTED: "waitlisted", S.PENDING: "received"}[status]
+    # Under the event's lock the newcomer is last in the queue: everyone waitlisted before is
+    # ahead (the same order waitlist_position counts in).
+    queue_registration_message(
+        session, site, kind, registration, event,
+        position=counts.get(S.WAITLISTED, 0) + 1 if status == S.WAITLISTED else None,
+    )
+    return Outcome(created=True, status=status, registration_id=registration.id)
+
+
+def find_by_token(session: Session, token: str) -> Registration:
+    """The registration a private token opens, or NotFound."""
+    if not token or len(token) > 64 or "\x00" in token:
+        raise NotFound("This link is not valid. Check that you copied all of it.")
+    registration = session.scalar(select(Registration).where(Registration.token == token))
+    # The lookup uses the index; the constant-time comparison guards the equality itself.
+    if registration is None or not hmac.compare_digest(registration.token, token):
+        raise NotFound("This link is not valid. Check that you copied all of it.")
+    return registration
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """A registration as its owner sees it on the manage page."""
+
+    registration: Registration
+    event: Event
+    programme: Programme | None
+    waitlist_position: int | None
+    can_cancel: bool
+    can_update: bool
+
+
+def view_registration(session: Session, token: str, *, now: datetime | None = None) -> RegistrationView:
+    now = now or utcnow()
+    registration = find_by_token(session, token)
+    event = session.get_one(Event, registration.event_id)
+    programme = session.get(Programme, event.programme_id) if event.programme_id else None
+    active = registration.status in ACTIVE_STATUSES
+    before_start = now < event.starts_at
+    return RegistrationView(
+        registration=registration,
+        event=event,
+        programme=programme,
+        waitlist_position=waitlist_position(session, registration),
+        # A cancelled event ended every registration with it: nothing is left to cancel.
+        can_cancel=active and before_start and event.status != EventStatus.CANCELLED,
+        can_update=active and before_start and event.status != EventStatus.CANCELLED,
+    )
+
+
+def update_details(session: Session, token: str, submission: Submission, *, now: datetime | None = None) -> None:
+    """Change the name, organisation and programme answers (the email is the identity). What
+    changed goes in the audit log as the participant's change."""
+    now = now or utcnow()
+    registration = find_by_token(session, token)
+    if registration.status not in ACTIVE_STATUSES:
+        raise InvalidTransition("This registration is no longer active, so its details cannot change.")
+    event_status, starts_at = session.execute(select(Event.status, Event.starts_at).where(Event.id == registration.event_id)).one()
+    if event_status == EventStatus.CANCELLED:
+        raise InvalidTransition("The organisers have cancelled this event, so your registration ended with it.")
+    if now >= starts_at:
+        raise InvalidTransition("This event has started; contact the organisers to change your details.")
+
+    def fields() -> dict[str, Any]:
+        # Answers under their own keys, unless one is named like the fields beside them.
+        answers = {f"answer: {k}" if k in ("name", "organisation") else k: v for k, v in (registration.answers or {}).items()}
+        return {"name": registration.name, "organisation": registration.organisation, **answers}
+
+    before = fields()
+    registration.name = submission.name.strip()
+    registration.organisation = submission.organisation.strip()
+    registration.answers = dict(submission.answers)
+    registration.updated_at = now
+    after = fields()
+    changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    if changed:
+        audit.record(
+            session, None, "registration.update", event_id=registration.event_id, registration_id=registration.id,
+            before={k: before.get(k) for k in changed}, after={k: after.get(k) for k in changed}, now=now,
+            by=AuditActor.PARTICIPANT,
+        )
+
+
+def cancel(session: Session, site: Site, token: str, *, now: datetime | None = None) -> Registration:
+    """The participant cancels; a confirmed seat goes at once to the first on the waiting list."""
+    now = now or utcnow()
+    registration = find_by_token(session, token)
+    event = session.scalar(select(Event).where(Event.id == registration.event_id).with_for_update())
+    assert event is not None
+    session.refresh(registration)  # read it again under the lock
+    if registration.status not in ACTIVE_STATUSES:
+        raise InvalidTransition("This registration is already cancelled or closed.")
+    if event.status == EventStatus.CANCELLED:
+        raise InvalidTransition("The organisers have cancelled this event, so your registration ended with it: there is nothing more to do.")
+    if now >= event.starts_at:
+        raise InvalidTransition("This event has started; contact the organisers to change your registration.")
+    was = registration.status
+    registration.status = S.CANCELLED
+    registration.cancelled_at = now
+    registration.waitlisted_at = None
+    registration.updated_at = now
+    session.flush()
+    audit.record(
+        session, None, "registration.cancel", event_id=event.id, registration_id=registration.id,
+        before={"status": was}, after={"status": S.CANCELLED}, now=now, by=AuditActor.PARTICIPANT,
+    )
+    queue_registration_message(session, site, "cancelled", registration, event, held_seat=was == S.CONFIRMED)
+    if was == S.CONFIRMED:
+        promote_from_waitlist(session, site, None, event, now=now, by=AuditActor.PORTAL)
+    return registration

@@ -1,0 +1,169 @@
+"""Seats: the only capacity module. Locking an event, counting who holds a seat and who
+waits, and giving freed seats to the waiting list in order.
+
+Every function that can change who holds a seat first locks the event row, so two
+transactions never decide on the same seat count (SELECT ... FOR UPDATE on PostgreSQL; on
+SQLite the writing transaction already holds the database's write lock from BEGIN IMMEDIATE).
+The public form and the back office both call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.audit import Actor
+from portal.db import utcnow
+from portal.mail.messages import queue_registration_message
+from portal.models import ACTIVE_STATUSES, AuditActor, Event, EventStatus, Registration, RegistrationStatus, event_by_slug
+from portal.site import Site
+
+S = RegistrationStatus
+
+
+def lock_event(session: Session, slug: str) -> Event:
+    """Load an event by slug and hold it until the transaction ends."""
+    return event_by_slug(session, slug, lock=True)
+
+
+def _status_count(session: Session, event_id: int, status: RegistrationStatus) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Registration).where(Registration.event_id == event_id, Registration.status == status)
+    ) or 0
+
+
+def confirmed_count(session: Session, event_id: int) -> int:
+    return _status_count(session, event_id, S.CONFIRMED)
+
+
+def waitlisted_count(session: Session, event_id: int) -> int:
+    return _status_count(session, event_id, S.WAITLISTED)
+
+
+def active_count(session: Session, event_id: int) -> int:
+    """Registrations still in play (pending, confirmed, waitlisted): the people an event's
+    change or cancellation is emailed to."""
+    return session.scalar(
+        select(func.count()).select_from(Registration).where(
+            Registration.event_id == event_id, Registration.status.in_(ACTIVE_STATUSES)
+        )
+    ) or 0
+
+
+def seats_left(event: Event, confirmed: int) -> int | None:
+    """Seats still free, or None when the event has no limit."""
+    if event.capacity is None:
+        return None
+    return max(event.capacity - confirmed, 0)
+
+
+def waitlist_position(session: Session, registration: Registration) -> int | None:
+    """1 for the first in the queue; None when not on the waiting list."""
+    if registration.status != S.WAITLISTED or registration.waitlisted_at is None:
+        return None
+    ahead = session.scalar(
+        select(func.count()).select_from(Registration).where(
+            Registration.event_id == registration.event_id,
+            Registration.status == S.WAITLISTED,
+            tuple_(Registration.waitlisted_at, Registration.id)
+            < tuple_(registration.waitlisted_at, registration.id),
+        )
+    ) or 0
+    return ahead + 1
+
+
+def fill_free_seats(session: Session, site: Site, event: Event, *, now: datetime | None = None) -> list[Registration]:
+    """Give every free seat to the first on the waiting list, in order. The event must be locked.
+    A cancelled event gives no seats: there is nothing to come to."""
+    now = now or utcnow()
+    if event.status == EventStatus.CANCELLED:
+        return []
+    left = seats_left(event, confirmed_count(session, event.id))
+    if left is not None and left <= 0:
+        return []
+    query = (
+        select(Registration)
+        .where(Registration.event_id == event.id, Registration.status == S.WAITLISTED)
+        .order_by(Registration.waitlisted_at, Registration.id)
+    )
+    if left is not None:
+        query = query.limit(left)
+    promoted = list(session.scalars(query))
+    for registration in promoted:
+        registration.status = S.CONFIRMED
+        registration.confirmed_at = now
+        registration.waitlisted_at = None
+        registration.updated_at = now
+        queue_registration_message(session, site, "promoted", registration, event)
+    return promoted
+
+
+@dataclass
+class Seats:
+    """Running counts while a bulk action works through its registrations."""
+
+    event: Event
+    confirmed: int
+    waiting: int
+    freed: bool = False
+
+    def free(self) -> bool:
+        left = seats_left(self.event, self.confirmed)
+        return left is None or left > 0
+
+
+def seats_after_cancelling(session: Session, event: Event, cancelling: list[Registration]) -> tuple[int, int]:
+    """(seats freed, how many on the waiting list would be given one) if `cancelling` were
+    cancelled now, as act_on_registrations and fill_free_seats would do it: seats are filled
+    only when the cancelling freed one, never at a cancelled event, and whoever is being
+    cancelled is no longer waiting."""
+    freed = sum(r.status == S.CONFIRMED for r in cancelling)
+    if not freed or event.status == EventStatus.CANCELLED:
+        return freed, 0
+    waiting = waitlisted_count(session, event.id) - sum(r.status == S.WAITLISTED for r in cancelling)
+    left = seats_left(event, confirmed_count(session, event.id) - freed)
+    return freed, waiting if left is None else max(0, min(left, waiting))
+
+
+def promote_from_waitlist(
+    session: Session, site: Site, actor: Actor | None, event: Event, *, now: datetime | None = None, by: AuditActor | None = None
+) -> list[Registration]:
+    """fill_free_seats, with an audit entry for each promotion (made by `actor`, or as `by`
+    says). The event must be locked."""
+    now = now or utcnow()
+    promoted = fill_free_seats(session, site, event, now=now)
+    for registration in promoted:
+        audit.record(
+            session, actor, "registration.promote", event_id=event.id, registration_id=registration.id,
+            before={"status": S.WAITLISTED}, after={"status": S.CONFIRMED, "reason": "a seat became free"}, now=now, by=by,
+        )
+    return promoted
+
+
+def counts_by_status(session: Session, event_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{event_id: {status: count}} for the given events, in one grouped query."""
+    counts: dict[int, dict[str, int]] = {i: {} for i in event_ids}
+    if event_ids:
+        rows = session.execute(
+            select(Registration.event_id, Registration.status, func.count())
+            .where(Registration.event_id.in_(event_ids))
+            .group_by(Registration.event_id, Registration.status)
+        )
+        for event_id, status, n in rows:
+            counts[event_id][RegistrationStatus(status).value] = n
+    return counts
+
+
+def confirmed_counts(session: Session, event_ids: list[int]) -> dict[int, int]:
+    if not event_ids:
+        return {}
+    rows = session.execute(
+        select(Registration.event_id, func.count())
+        .where(Registration.event_id.in_(event_ids), Registration.status == RegistrationStatus.CONFIRMED)
+        .group_by(Registration.event_id)
+    )
+    return {event_id: count for event_id, count in rows}

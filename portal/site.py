@@ -1,0 +1,58 @@
+"""Where the portal lives: its base URL, and the public URLs that leave the browser (in
+emails, calendar feeds, structured data), built from the route names.
+
+The public route tables in web/ take their paths from PATHS, so a link a service writes
+into an email and the route that answers it cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+# Route name -> path template. Every public route that a service or a template links to.
+PATHS = {
+    "home": "/",
+    "list_events": "/events",
+    "show_event": "/events/{slug}",
+    "register": "/events/{slug}/register",
+    "registered": "/events/{slug}/registered",
+    "list_programmes": "/programmes",
+    "show_programme": "/programmes/{code}",
+    "manage_registration": "/registrations/{token}",
+    "cancel_registration": "/registrations/{token}/cancel",
+    "show_calendar": "/calendar.ics",
+    "show_programme_calendar": "/programmes/{code}/calendar.ics",
+    "show_event_calendar": "/events/{slug}/calendar.ics",
+    "show_personal_calendar": "/registrations/{token}/calendar.ics",
+    "show_announcements": "/events.atom",
+}
+
+
+def path_for(name: str, /, **params: Any) -> str:
+    """The path of the route `name`, its parameters percent-encoded."""
+    return PATHS[name].format(**{key: quote(str(value), safe="") for key, value in params.items()})
+
+
+@dataclass(frozen=True)
+class Site:
+    """What services need to know about where the portal lives, to write links."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "portal@localhost"
+    timezone: str = "Asia/Singapore"
+
+    def url(self, name: str, /, **params: Any) -> str:
+        """The absolute URL of the route `name` on PORTAL_BASE_URL."""
+        return self.absolute(path_for(name, **params))
+
+    def absolute(self, path: str) -> str:
+        """An absolute URL for a path (with its query) already built."""
+        return f"{self.base_url}{path}"
+
+    def manage_url(self, token: str) -> str:
+        return self.url("manage_registration", token=token)
+
+    def event_url(self, slug: str) -> str:
+        return self.url("show_event", slug=slug)

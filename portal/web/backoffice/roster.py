@@ -1,0 +1,256 @@
+"""Rosters in the back office: the event's roster page, actions on one or many
+registrations, one registration with its trail, the door's check-in, the event's audit log,
+and the export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from portal.db import transaction
+from portal.errors import InvalidTransition
+from portal.forms.fields import first_error
+from portal.forms.rosters import BulkActionForm, CheckInActionForm, RegistrationActionForm, RosterQueryForm
+from portal.models import RegistrationStatus
+from portal.registrations import actions
+from portal.registrations.actions import ActionReport, RosterAction
+from portal.rosters import door, exports
+from portal.rosters import roster as rosters
+from portal.rosters.numbers import NumbersCache
+from portal.web.backoffice.auth import require_organiser, require_organiser_download
+from portal.web.backoffice.base import actor, flash, page
+from portal.web.csrf import read_form
+from portal.web.params import text_param
+from portal.web.plumbing import site, uow
+
+_DONE = {
+    RosterAction.APPROVE: "Approved",
+    RosterAction.REJECT: "Rejected",
+    RosterAction.WAITLIST: "Moved to the waiting list",
+    RosterAction.PROMOTE: "Promoted",
+    RosterAction.CANCEL: "Cancelled",
+    RosterAction.CHECK_IN: "Checked in",
+    RosterAction.UNDO_CHECK_IN: "Check-in undone",
+}
+_OUTCOME = {
+    RegistrationStatus.CONFIRMED: "given a seat",
+    RegistrationStatus.WAITLISTED: "put on the waiting list, as no seat was free",
+}
+
+
+def report_messages(report: ActionReport, *, names: bool = False) -> list[str]:
+    """What an action did, in a few lines for the page the organiser returns to."""
+    messages = []
+    changed = report.changed
+    if changed:
+        label = _DONE[report.action]
+        if names:
+            messages.append(f"{label}: {', '.join(r.name for r in changed)}.")
+        else:
+            messages.append(f"{label}: {len(changed)}.")
+        if report.action == RosterAction.APPROVE:
+            for status, words in _OUTCOME.items():
+                n = sum(1 for r in changed if r.after == status)
+                if n and n != len(changed):
+                    messages.append(f"{n} {words}.")
+                elif n and status == RegistrationStatus.WAITLISTED:
+                    messages.append(f"All {words}.")
+    skipped = report.skipped
+    for result in skipped[:5]:
+        who = result.name or f"Registration {result.registration_id}"
+        messages.append(f"Not changed: {who} {result.problem}.")
+    if len(skipped) > 5:
+        messages.append(f"{len(skipped) - 5} more were not changed for the same kinds of reasons.")
+    if report.promoted:
+        shown = ", ".join(name for _, name in report.promoted[:10])
+        more = f" and {len(report.promoted) - 10} more" if len(report.promoted) > 10 else ""
+        messages.append(f"Freed seats went to the first on the waiting list: {shown}{more}.")
+    return messages
+
+
+def _query(form: RosterQueryForm) -> rosters.RosterQuery:
+    return rosters.RosterQuery(
+        status=RegistrationStatus(form.status.data) if form.status.data else None,
+        q=form.q.data or "",
+        sort=form.sort.data,
+        descending=form.dir.data == "desc",
+        after=form.after.data or None,
+        before=form.before.data or None,
+        last=form.last.data == "1",
+    )
+
+
+def _bad_link(form: RosterQueryForm) -> HTTPException:
+    return HTTPException(400, f"This roster link has a value the portal does not understand ({first_error(form)}). Open the roster again from the event.")
+
+
+class IdLinks:
+    """The URLs of one route for many ids, from one url_for: `links(42)`. url_for walks the
+    routing table (about a quarter of a millisecond a call), and once per row it was a quarter
+    of the roster page's time; this calls it once and puts each id in its place."""
+
+    _PLACEHOLDER = 918273645546372819
+
+    def __init__(self, request: Request, name: str) -> None:
+        url = str(request.url_for(name, id=self._PLACEHOLDER))
+        self._before, found, self._after = url.partition(str(self._PLACEHOLDER))
+        if not found or str(self._PLACEHOLDER) in self._after:
+            raise RuntimeError(f"route {name} does not put the id in its URL once: {url}")
+
+    def __call__(self, id: int) -> str:
+        return f"{self._before}{int(id)}{self._after}"
+
+
+def _numbers_cache(request: Request) -> NumbersCache:
+    """This app's cache of events' counts and charts (made in create_app)."""
+    cache: NumbersCache = request.app.state.roster_numbers
+    return cache
+
+
+@require_organiser
+async def show_event(request: Request) -> Response:
+    form = RosterQueryForm(request.query_params)
+    if not form.validate():
+        raise _bad_link(form)
+    data = await uow(request, rosters.roster, request.path_params["slug"], _query(form), _numbers_cache(request))
+    context = {
+        "data": data, "form": form, "params": form.link_params(),
+        "registration_url": IdLinks(request, "admin:show_registration"),
+        "roster_base": request.url_for("admin:show_event", slug=data.event.slug),
+    }
+    return page(request, "admin/event.html", context)
+
+
+@require_organiser
+async def update_registrations(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    form = BulkActionForm(await read_form(request))
+    if not form.validate():
+        raise _bad_link(form)
+    # Back to the roster as it was shown: its filter, sort and page.
+    shown = {**form.link_params(), **form.page_params()}
+    back = RedirectResponse(request.url_for("admin:show_event", slug=slug).include_query_params(**shown), status_code=303)
+    if not form.id.data:
+        return flash(request, back, "Select at least one registration first, with the boxes in the first column.")
+    if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
+        preview = await uow(request, rosters.cancel_preview, slug, list(form.id.data))
+        context = {
+            "preview": preview, "action_url": request.url_for("admin:update_registrations", slug=slug),
+            "hidden": [*shown.items(), *(("id", i) for i in form.id.data)], "back_url": str(back.headers["location"]),
+        }
+        return page(request, "admin/confirm_cancel.html", context)
+    try:
+        report = await uow(
+            request, actions.act_on_registrations, site(request), actor(request), slug,
+            RosterAction(form.action.data), list(form.id.data), write=True,
+        )
+    except InvalidTransition as exc:  # too many selected, or a cancelled event: nothing changed
+        return flash(request, back, exc.message)
+    return flash(request, back, *report_messages(report))
+
+
+def _registration_id(request: Request) -> int:
+    return request.path_params["id"]
+
+
+@require_organiser
+async def show_registration(request: Request) -> Response:
+    detail = await uow(request, rosters.registration_detail, _registration_id(request))
+    return page(request, "admin/registration.html", {"detail": detail})
+
+
+@require_organiser
+async def update_registration(request: Request) -> Response:
+    form = RegistrationActionForm(await read_form(request))
+    if not form.validate():
+        raise HTTPException(400, "That is not an action the portal knows.")
+    back = RedirectResponse(request.url_for("admin:show_registration", id=_registration_id(request)), status_code=303)
+    if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
+        preview = await uow(request, rosters.registration_cancel_preview, _registration_id(request))
+        context = {
+            "preview": preview, "action_url": request.url_for("admin:update_registration", id=_registration_id(request)),
+            "hidden": [], "back_url": str(back.headers["location"]),
+        }
+        return page(request, "admin/confirm_cancel.html", context)
+    try:
+        report = await uow(
+            request, actions.act_on_registration, site(request), actor(request), _registration_id(request),
+            RosterAction(form.action.data), write=True,
+        )
+    except InvalidTransition as exc:
+        return flash(request, back, exc.message)
+    return flash(request, back, *report_messages(report, names=True))
+
+
+@require_organiser
+async def check_in(request: Request) -> Response:
+    q = text_param(request, "q") or ""
+    data = await uow(request, door.check_in_list, request.path_params["slug"], q)
+    context = {"data": data, "q": q, "check_in_url": IdLinks(request, "admin:check_in_registration")}
+    return page(request, "admin/check_in.html", context)
+
+
+@require_organiser
+async def check_in_registration(request: Request) -> Response:
+    form = CheckInActionForm(await read_form(request))
+    if not form.validate():
+        raise HTTPException(400, "That is not a check-in action.")
+    try:
+        report = await uow(
+            request, actions.act_on_registration, site(request), actor(request), _registration_id(request),
+            RosterAction(form.action.data), write=True,
+        )
+    except InvalidTransition as exc:
+        slug = await uow(request, actions.event_slug_of, _registration_id(request))
+        return flash(request, RedirectResponse(request.url_for("admin:check_in", slug=slug), status_code=303), exc.message)
+    url = request.url_for("admin:check_in", slug=report.event_slug)
+    if form.action.data == RosterAction.UNDO_CHECK_IN and form.q.data:
+        url = url.include_query_params(q=form.q.data)
+    return flash(request, RedirectResponse(url, status_code=303), *report_messages(report, names=True))
+
+
+@require_organiser
+async def event_audit(request: Request) -> Response:
+    raw = request.query_params.get("before", "")
+    if raw and not (raw.isdigit() and len(raw) < 19):
+        raise HTTPException(400, "This page link is damaged. Open the audit log again from the event.")
+    data = await uow(request, rosters.event_audit, request.path_params["slug"], before_id=int(raw) if raw else None)
+    return page(request, "admin/event_audit.html", {"data": data})
+
+
+def _export_stream(sessions: sessionmaker[Session], info: exports.ExportInfo, fmt: str) -> Iterator[bytes]:
+    # One read transaction for the whole file, so it is a consistent snapshot; the rows are
+    # streamed from one query inside it.
+    with transaction(sessions, write=False) as session:
+        yield from exports.export_chunks(session, info, fmt)
+
+
+@require_organiser_download
+async def export_roster(request: Request) -> Response:
+    fmt = request.path_params["fmt"]
+    if fmt not in exports.FORMATS:
+        raise HTTPException(404, "The roster can be exported as .csv or .xlsx.")
+    info = await uow(request, exports.export_info, request.path_params["slug"])
+    filename = info.filename(fmt)
+    return StreamingResponse(
+        _export_stream(request.app.state.sessions, info, fmt),
+        media_type=exports.FORMATS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
+    )
+
+
+routes = [
+    Route("/events/{slug}", show_event, name="show_event"),
+    Route("/events/{slug}/registrations", update_registrations, name="update_registrations", methods=["POST"]),
+    Route("/events/{slug}/check-in", check_in, name="check_in"),
+    Route("/events/{slug}/audit", event_audit, name="event_audit"),
+    Route("/events/{slug}/export.{fmt}", export_roster, name="export_roster"),
+    Route("/registrations/{id:int}", show_registration, name="show_registration"),
+    Route("/registrations/{id:int}/action", update_registration, name="update_registration", methods=["POST"]),
+    Route("/registrations/{id:int}/check-in", check_in_registration, name="check_in_registration", methods=["POST"]),
+]

@@ -1,0 +1,8 @@
+"""The back office's route table, mounted at /admin by create_app. Order matters where paths
+overlap: /events/new is matched before the roster's /events/{slug}."""
+
+from __future__ import annotations
+
+from portal.web.backoffice import auth, events, organisers, outbox, roster
+
+routes = [*auth.routes, *events.routes, *roster.routes, *organisers.routes, *outbox.routes]
