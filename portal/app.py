@@ -31,7 +31,13 @@ from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
 from portal.web.pagecache import SharedResponseCache
-from portal.web.security import BodyLimitMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware, security_headers
+from portal.web.security import (
+    BodyLimitMiddleware,
+    OneValuePerHeader,
+    RejectNulMiddleware,
+    SecurityHeadersMiddleware,
+    security_headers,
+)
 
 log = logging.getLogger("portal")
 
@@ -125,7 +131,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=[
-            # Outermost: a kept public answer is sent before anything else runs.
+            # Outermost: one value per request header, before anything reads one.
+            Middleware(OneValuePerHeader, https=settings.https),
+            # Then a kept public answer is sent before anything else runs.
             Middleware(SharedResponseCache, changes=changes),
             Middleware(SecurityHeadersMiddleware, https=settings.https),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, too_large=_too_large),

@@ -16,6 +16,21 @@ import httpx2 as httpx
 import pytest
 
 PORTAL = Path(sys.executable).with_name("portal")
+# The process id of each running server, by its base URL (for the tests that read its memory).
+_PIDS: dict[str, int] = {}
+
+
+def pid_of(url: str) -> int:
+    """The process id of the server running_portal started at `url`."""
+    return _PIDS[url]
+
+
+def resident_mb(pid: int) -> float:
+    """A process's resident memory, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
 
 
 def free_port() -> int:
@@ -52,8 +67,10 @@ def running_portal(home: Path, env: dict[str, str], *serve_args: str, port: int 
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"`portal serve` did not come up on {url}:\n{log.read_text()[-3000:]}")
             time.sleep(0.05)
+        _PIDS[url] = proc.pid
         yield url
     finally:
+        _PIDS.pop(url, None)
         proc.terminate()
         try:
             proc.wait(timeout=15)

@@ -134,6 +134,10 @@ class NumbersCache:
     than their version says, and then they are counted again at the next request. A write
     that goes around db.transaction (by hand, in SQL) leaves the numbers as they were until
     the next write through the portal, as it does the public pages' cache.
+
+    Bounded in bytes by its shape: at most `size` events, keyed by event id (an integer no
+    client chooses), each with six counts and a chart of at most MAX_DAYS bars, a few
+    kilobytes an event.
     """
 
     def __init__(self, size: int = 32) -> None:

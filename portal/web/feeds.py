@@ -44,6 +44,9 @@ PRIVATE_HEADERS = {"X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-r
 # minimum_size in app.py).
 GZIP_MIN_BYTES = 1000
 METHODS = ["GET", "HEAD"]
+# What a feed cache key and its entry's bookkeeping cost at most (two texts of at most 200
+# characters, a date, a version, the tuples and the OrderedDict's node).
+KEY_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -71,11 +74,15 @@ class FeedEntry:
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped or b"")
+        return len(self.body) + len(self.gzipped or b"") + KEY_BYTES
 
 
 class FeedCache:
     """Built public feeds, least recently used dropped first, bounded in entries and bytes.
+
+    The keys are built from the handler's own inputs only (the programme and category after
+    params.text_param, at most 200 characters each, the day and the change version), so a
+    key costs at most KEY_BYTES, which each entry counts against max_bytes with its bodies.
 
     Requests that miss on the same key while it is being built wait for that one build
     rather than each starting their own: after a write, or when a process starts, every

@@ -15,7 +15,19 @@ another process within PORTAL_CACHE_SECONDS, and what changes with the clock alo
 The key holds everything a shared answer may depend on: method, scheme, Host (pages carry
 absolute links, so one Host must never see links made for another), path, query, whether the
 client takes gzip, and the conditional headers (so a feed's 304 is kept like any answer).
-An answer that sets a cookie is never kept.
+Each header is read as the application reads it: security.OneValuePerHeader, in front of
+this cache, refuses a second Host or If-Modified-Since and joins repeated list headers, so
+there is one value to read. An answer that sets a cookie is never kept.
+
+Only the handler decides whether an address may be kept: `shared_page` says yes, and a
+handler without it says no (the address is then passed straight through from then on). An
+answer that never reached a handler (a 413 for a large body, a 400 from a middleware) decides
+nothing, so no request can switch the cache off for a page.
+
+Memory is bounded in bytes, keys included: a key is a SHA-256 digest of its parts, whatever
+the length of the query or headers a client sends, and every kept answer counts its body,
+headers, key and bookkeeping against MAX_BYTES; the addresses known to be private are kept
+as digests too, at most MAX_PRIVATE of them.
 
 When many requests miss on the same key at once (a process starting under load, the first
 requests after a write) one renders and the others wait for its answer rather than each
@@ -25,6 +37,7 @@ rendering the same page.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -37,7 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from portal.changes import ChangeTracker
 
 Handler = Callable[[Request], Awaitable[Response]]
-Key = tuple[bytes, ...]
+Key = bytes
 
 SHARED = "shared_page"
 # The change version this request's answer is stamped with, for handlers that key their own
@@ -50,6 +63,12 @@ MAX_ENTRY_BYTES = 4 * 1024 * 1024
 # With the feed cache (8 MB) and the VEVENT blocks (about 9 MB for 10,000 events) this keeps a
 # worker under 120 MB resident (bench/README.md).
 MAX_BYTES = 16 * 1024 * 1024
+# What a kept answer costs beyond its bytes and key: the entry, its message dict and the
+# OrderedDict's node (measured with tracemalloc: about 600 bytes).
+ENTRY_OVERHEAD = 640
+# Addresses whose handler is not a shared page, each a 32-byte digest (about 120 bytes with
+# the OrderedDict's node): 10,000 of them cost about 1.2 MB.
+MAX_PRIVATE = 10_000
 
 
 async def change_version(request: Request) -> int:
@@ -81,7 +100,8 @@ class _Entry:
 
     @property
     def size(self) -> int:
-        return len(self.body) + sum(len(k) + len(v) for k, v in self.start["headers"]) + 200
+        headers = sum(len(k) + len(v) for k, v in self.start["headers"])
+        return len(self.body) + headers + 32 + ENTRY_OVERHEAD
 
 
 class SharedResponseCache:
@@ -109,6 +129,9 @@ class SharedResponseCache:
 
     @staticmethod
     def _key(scope: Scope) -> Key:
+        """A digest of what the answer may depend on: fixed in size whatever a client sends.
+        Each part is length-prefixed, so no two different requests join into the same bytes.
+        Only GET answers are kept, and HEAD is answered from them: both share one key."""
         wanted = dict.fromkeys(_VARY_ON, b"")
         gzip = b""
         for name, value in scope["headers"]:
@@ -116,14 +139,17 @@ class SharedResponseCache:
                 wanted[name] = value
             elif name == b"accept-encoding" and b"gzip" in value:
                 gzip = b"gzip"
-        return (
-            scope["method"].encode(),
+        digest = hashlib.sha256()
+        for part in (
             scope.get("scheme", "http").encode(),
             scope.get("root_path", "").encode() + scope.get("raw_path", scope["path"].encode()),
             scope.get("query_string", b""),
             gzip,
             *wanted.values(),
-        )
+        ):
+            digest.update(len(part).to_bytes(4, "big"))
+            digest.update(part)
+        return digest.digest()
 
     def _fresh(self, key: Key, version: int, minute: int) -> _Entry | None:
         entry = self._entries.get(key)
@@ -156,7 +182,7 @@ class SharedResponseCache:
         minute = int(time.time() // 60)
         if scope["method"] == "HEAD":
             # HEAD gets a kept GET's headers; on a miss it is answered by the app, not kept.
-            entry = self._fresh((b"GET", *key[1:]), version, minute)
+            entry = self._fresh(key, version, minute)
             if entry is None:
                 await self.app(scope, receive, send)
                 return
@@ -215,9 +241,13 @@ class SharedResponseCache:
 
         await self.app(scope, receive, capture)
         if not scope.get("state", {}).get(SHARED):
-            self._private[key] = None
-            while len(self._private) > 10_000:
-                self._private.popitem(last=False)
+            # Only a handler's own answer says the address is private. Routing puts the
+            # handler in the scope; an answer from before routing (a 413 for a body too
+            # large, a middleware's 400) leaves it out and decides nothing.
+            if "endpoint" in scope:
+                self._private[key] = None
+                while len(self._private) > MAX_PRIVATE:
+                    self._private.popitem(last=False)
             return
         if keep and start is not None:
             # Stamped with the version read before rendering: if anything was written

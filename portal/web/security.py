@@ -1,5 +1,6 @@
-"""What every request passes on its way in and out: security headers on every response, a
-limit on the size of what a client may send, and who the client is (for rate limits)."""
+"""What every request passes on its way in and out: one value per request header, security
+headers on every response, a limit on the size of what a client may send, and who the client
+is (for rate limits)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,75 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# Request headers that may appear once: a second copy is refused, since there is no telling
+# which one a proxy, the page cache and the application would each believe (RFC 9112 asks a
+# server to refuse a second Host with 400).
+SINGLE_HEADERS = frozenset({
+    b"host", b"if-modified-since", b"if-unmodified-since", b"if-range", b"content-length", b"content-type", b"authorization",
+})
+# List-valued headers: repeated copies mean the same as one copy holding every value, so they
+# are joined into one (RFC 9110, 5.3), and every reader (the page cache's key, Starlette's
+# request.headers, which reads only the first copy) sees the same value. Cookie pairs are
+# joined with "; " (RFC 9113 splits them that way; RFC 6265 sends one header).
+JOINED_HEADERS = {
+    b"if-none-match": b", ", b"if-match": b", ", b"accept-encoding": b", ", b"accept": b", ",
+    b"accept-language": b", ", b"cache-control": b", ", b"cookie": b"; ",
+}
+
+
+class OneValuePerHeader:
+    """The one rule for repeated request headers, applied before anything reads them (it is
+    the outermost middleware, in front of the page cache): a repeated single-valued header is
+    refused with 400; a repeated list-valued one is joined into one header."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers(https=https).items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seen: set[bytes] = set()
+        repeated: set[bytes] = set()
+        for name, _ in scope["headers"]:
+            if name in seen:
+                repeated.add(name)
+            seen.add(name)
+        if repeated:
+            refused = sorted(repeated & SINGLE_HEADERS)
+            if refused:
+                await self._refuse(send, refused[0].decode("latin-1"))
+                return
+            scope["headers"] = _joined(scope["headers"], repeated)
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, send: Send, name: str) -> None:
+        body = f"Bad request: more than one {name} header.".encode()
+        headers = [
+            (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"), (b"cache-control", b"no-store"), *self.headers,
+        ]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _joined(headers: list[tuple[bytes, bytes]], repeated: set[bytes]) -> list[tuple[bytes, bytes]]:
+    """The headers with each repeated one as a single header, at its first place, its values
+    joined in the order they came."""
+    values: dict[bytes, list[bytes]] = {}
+    out: list[tuple[bytes, bytes]] = []
+    for name, value in headers:
+        if name in repeated:
+            if name not in values:
+                values[name] = []
+                out.append((name, b""))
+            values[name].append(value)
+        else:
+            out.append((name, value))
+    return [(name, JOINED_HEADERS.get(name, b", ").join(values[name])) if name in values else (name, value) for name, value in out]
 
 
 class RejectNulMiddleware:
