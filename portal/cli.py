@@ -22,10 +22,12 @@ from sqlalchemy.engine import make_url
 from portal.db import make_engine, make_session_factory, run_unit_of_work, transaction
 from portal.errors import AlreadyExists, ImportProblem, InvalidInput, NotFound
 from portal.logs import log_config
-from portal.settings import Settings, SettingsError
+from portal.settings import Settings, SettingsError, SMTPServer
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
+
+    from portal.mail.transports import SMTPTransport
 
 # The modules only some commands need (the web server, Alembic, the services with their
 # templates and spreadsheet code) are imported inside those commands, against the rule of
@@ -132,14 +134,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from portal.mail.outbox import run_worker
-    from portal.mail.transports import transport_for
+    from portal.mail.transports import LogTransport, Transport
 
     settings = _settings()
     logging.config.dictConfig(log_config())
-    try:
-        transport = transport_for(settings.smtp_url)
-    except ValueError as exc:
-        sys.exit(f"portal worker: {exc}")
+    server = settings.smtp_server
+    transport: Transport = LogTransport()
+    if server is not None:
+        try:
+            transport = smtp_transport(server)
+        except OSError as exc:  # the cafile is not a certificate bundle
+            sys.exit(f"portal worker: PORTAL_SMTP_URL: {exc}")
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -151,9 +156,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log.info("worker: delivering email %s", "over SMTP" if settings.smtp_url else "to the log (PORTAL_SMTP_URL is unset)")
+    if server is None:
+        log.info("worker: delivering email to the log (PORTAL_SMTP_URL is unset)")
+    else:
+        log.info("worker: delivering email over SMTP to %s:%s (TLS: %s)", server.host, server.port, server.security)
     run_worker(_sessions(settings), transport, settings.mail_from, once=args.once, interval=args.interval, stop=stop)
     return 0
+
+
+def smtp_transport(server: SMTPServer, *, timeout: float | None = None) -> SMTPTransport:
+    """The transport that sends to the server PORTAL_SMTP_URL names."""
+    from portal.mail.transports import SMTP_TIMEOUT, SMTPTransport
+
+    return SMTPTransport(
+        server.host, server.port, security=server.security, user=server.user, password=server.password,
+        cafile=server.cafile, timeout=SMTP_TIMEOUT if timeout is None else timeout,
+    )
 
 
 def _new_password(args: argparse.Namespace) -> str:

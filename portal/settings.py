@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -21,6 +22,7 @@ VARIABLES = {
     "PORTAL_TIMEZONE": "Asia/Singapore",
     "PORTAL_MAIL_FROM": "portal@localhost",
     "PORTAL_SESSION_IDLE_MINUTES": "120",
+    "PORTAL_SESSION_MAX_HOURS": "12",
     "PORTAL_CACHE_SECONDS": "1",
     "PORTAL_DELIVER_IN_PROCESS": "1 (on) while PORTAL_SMTP_URL is unset; 0 turns it off",
     "PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE": "20 (0: no limit)",
@@ -33,6 +35,89 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class SMTPServer:
+    """PORTAL_SMTP_URL, read and checked: where `portal worker` sends email, and how."""
+
+    host: str
+    port: int
+    # "tls": TLS from the first byte (smtps://). "starttls": the connection is upgraded before
+    # anything else is said, and a server that does not offer STARTTLS gets nothing.
+    # "none": never encrypted.
+    security: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    # Trust this PEM bundle instead of the system's certificate authorities.
+    cafile: str | None = None
+
+
+SMTP_URL_FORM = "smtp://user:password@host:587 or smtps://user:password@host:465"
+
+
+def parse_smtp_url(url: str) -> SMTPServer:
+    """The SMTP server a PORTAL_SMTP_URL names, refusing any URL that would send the password
+    in clear without saying so (tls=none). Messages never quote the URL: it holds a password."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"PORTAL_SMTP_URL has a port that is not a number; it must look like {SMTP_URL_FORM}") from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or parts.path not in ("", "/"):
+        raise SettingsError(f"PORTAL_SMTP_URL must look like {SMTP_URL_FORM}")
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in ("tls", "starttls", "cafile") or name in params:
+            raise SettingsError(
+                f"PORTAL_SMTP_URL: {name!r} is unknown or repeated (it takes tls=starttls or tls=none, and cafile=/path/ca.pem)"
+            )
+        params[name] = value
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    if password is not None and user is None:
+        raise SettingsError(f"PORTAL_SMTP_URL has a password but no user; it must look like {SMTP_URL_FORM}")
+    security = _smtp_security(parts.scheme, port, params, credentials=user is not None)
+    cafile = params.get("cafile") or None
+    if cafile is not None and security == "none":
+        raise SettingsError("PORTAL_SMTP_URL: cafile has no use without TLS (add tls=starttls, or use smtps://)")
+    if cafile is not None and not Path(cafile).is_file():
+        raise SettingsError(f"PORTAL_SMTP_URL: cafile {cafile!r} is not a file")
+    return SMTPServer(parts.hostname, port or (465 if parts.scheme == "smtps" else 25), security, user, password, cafile)
+
+
+def _smtp_security(scheme: str, port: int | None, params: dict[str, str], *, credentials: bool) -> str:
+    asked, legacy = params.get("tls"), params.get("starttls")
+    if scheme == "smtps":
+        if asked is not None or legacy is not None:
+            raise SettingsError("PORTAL_SMTP_URL: smtps:// is TLS from the start; tls= and starttls= apply to smtp:// only")
+        return "tls"
+    if asked is not None and legacy is not None:
+        raise SettingsError("PORTAL_SMTP_URL: say tls=starttls or tls=none, not starttls= as well")
+    if asked is not None and asked not in ("starttls", "none"):
+        raise SettingsError(f"PORTAL_SMTP_URL: tls must be starttls or none, not {asked!r}")
+    if legacy is not None:
+        # The older spelling, still read: starttls=1 is tls=starttls. starttls=0 is not the
+        # tls=none that allows a password in clear: it predates that choice.
+        flag = legacy.lower()
+        if flag in ("1", "true", "yes"):
+            return "starttls"
+        if flag not in ("0", "false", "no"):
+            raise SettingsError(f"PORTAL_SMTP_URL: starttls must be 1 or 0, not {legacy!r}")
+        if credentials:
+            raise SettingsError(
+                "PORTAL_SMTP_URL turns STARTTLS off but has a user and password, which would then cross "
+                "the network in clear: drop starttls=0 (STARTTLS is the default with a password), use "
+                "smtps://, or add tls=none instead if the server is a relay on this host or a trusted network"
+            )
+        return "none"
+    if asked is not None:
+        return asked
+    if port == 465:
+        raise SettingsError("PORTAL_SMTP_URL: port 465 expects TLS from the start: use smtps://host:465")
+    # A password never crosses the network in clear unless the URL says tls=none, whatever
+    # the port; the submission port expects STARTTLS even from a client that does not log in.
+    return "starttls" if credentials or port == 587 else "none"
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     secret_key: Secret
@@ -41,6 +126,9 @@ class Settings:
     timezone: str = "Asia/Singapore"
     mail_from: str = "portal@localhost"
     session_idle_minutes: int = 120
+    # A session ends this long after signing in however active it is, so that a cookie kept
+    # alive by a request now and then (a stolen one, say) does not last for ever.
+    session_max_hours: int = 12
     # How long a process may trust its cached view of the database before asking whether
     # another process wrote to it. Writes made by the same process are seen at once.
     cache_seconds: float = 1.0
@@ -53,6 +141,11 @@ class Settings:
     registrations_per_ip_per_minute: int = 20
     registrations_per_email_per_minute: int = 5
     var_dir: Path = field(default=Path("var"))
+
+    @property
+    def smtp_server(self) -> SMTPServer | None:
+        """The SMTP server email goes to; None sends it to the log."""
+        return parse_smtp_url(self.smtp_url) if self.smtp_url else None
 
     @property
     def https(self) -> bool:
@@ -81,14 +174,19 @@ class Settings:
             raise SettingsError(f"PORTAL_TIMEZONE {tz!r} is not a known time zone") from exc
         try:
             idle = int(env.get("PORTAL_SESSION_IDLE_MINUTES") or 120)
+            max_hours = int(env.get("PORTAL_SESSION_MAX_HOURS") or 12)
             cache_seconds = float(env.get("PORTAL_CACHE_SECONDS") or 1)
             per_ip = int(env.get("PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE") or 20)
             per_email = int(env.get("PORTAL_REGISTRATIONS_PER_EMAIL_PER_MINUTE") or 5)
         except ValueError as exc:
             raise SettingsError(f"a numeric setting is not a number: {exc}") from exc
+        if max_hours < 1:
+            raise SettingsError("PORTAL_SESSION_MAX_HOURS must be 1 or more")
         if per_ip < 0 or per_email < 0:
             raise SettingsError("a registrations-per-minute limit cannot be negative (0 turns it off)")
         smtp_url = env.get("PORTAL_SMTP_URL") or None
+        if smtp_url:
+            parse_smtp_url(smtp_url)  # refuse it now, not at the first email
         return cls(
             database_url=database_url,
             secret_key=Secret(secret),
@@ -97,6 +195,7 @@ class Settings:
             timezone=tz,
             mail_from=env.get("PORTAL_MAIL_FROM") or "portal@localhost",
             session_idle_minutes=idle,
+            session_max_hours=max_hours,
             cache_seconds=cache_seconds,
             deliver_in_process=smtp_url is None and _flag(env, "PORTAL_DELIVER_IN_PROCESS", default=True),
             registrations_per_ip_per_minute=per_ip,

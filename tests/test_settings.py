@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.settings import VARIABLES, Settings, SettingsError
+from portal.settings import VARIABLES, Settings, SettingsError, parse_smtp_url
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -104,3 +104,70 @@ def test_the_environment_and_dotenv_are_read(tmp_path):
 def test_bad_values_raise_settings_error(environ, tmp_path):
     with pytest.raises(SettingsError):
         Settings.from_env(environ={"PORTAL_SECRET_KEY": "k", **environ}, cwd=tmp_path)
+
+
+# --- PORTAL_SMTP_URL: a password never crosses the network in clear unless the URL says so ---
+
+
+@pytest.mark.parametrize(
+    ("url", "security", "port"),
+    [
+        ("smtp://relay.internal", "none", 25),  # a relay without a login: plain is fine
+        ("smtp://127.0.0.1:1025", "none", 1025),
+        ("smtp://mail.example.org:587", "starttls", 587),  # the submission port expects it
+        ("smtp://user:pass@mail.example.org:587", "starttls", 587),
+        ("smtp://user:pass@mail.example.org", "starttls", 25),  # a password: STARTTLS on any port
+        ("smtp://user:pass@mail.example.org:2525", "starttls", 2525),
+        ("smtp://user:pass@mail.example.org:587?starttls=1", "starttls", 587),  # the older spelling
+        ("smtp://relay.internal?tls=starttls", "starttls", 25),
+        ("smtp://user:pass@relay.internal:25?tls=none", "none", 25),  # said explicitly
+        ("smtp://relay.internal:587?starttls=0", "none", 587),
+        ("smtps://user:pass@mail.example.org", "tls", 465),
+        ("smtps://mail.example.org:2465", "tls", 2465),
+    ],
+)
+def test_smtp_urls_and_how_they_connect(url, security, port):
+    server = parse_smtp_url(url)
+    assert (server.security, server.port) == (security, port)
+
+
+def test_an_smtp_url_carries_its_login_percent_encoded(tmp_path):
+    cafile = tmp_path / "ca.pem"
+    cafile.write_text("-----BEGIN CERTIFICATE-----\n")
+    server = parse_smtp_url(f"smtps://mailer%40example.org:p%40ss%2Fw%3Ard@mail.example.org?cafile={cafile}")
+    assert (server.host, server.user, server.password) == ("mail.example.org", "mailer@example.org", "p@ss/w:rd")
+    assert server.cafile == str(cafile)
+    assert "p@ss" not in repr(server)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("smtp://user:s3cret@relay.internal?starttls=0", "tls=none"),
+        ("smtp://user:s3cret@mail.example.org:465", "smtps://"),
+        ("smtps://user:s3cret@mail.example.org?tls=none", "smtps:// is TLS from the start"),
+        ("smtp://user:s3cret@mail.example.org?tls=off", "tls must be starttls or none"),
+        ("smtp://user:s3cret@mail.example.org?tls=none&starttls=1", "not starttls= as well"),
+        ("smtp://user:s3cret@mail.example.org?starttls=maybe", "starttls must be 1 or 0"),
+        ("smtp://user:s3cret@mail.example.org?verify=0", "'verify' is unknown"),
+        ("smtp://relay.internal?cafile=/etc/hostname", "cafile has no use"),
+        ("smtps://user:s3cret@mail.example.org?cafile=/no/such/file.pem", "is not a file"),
+        ("smtp://:s3cret@mail.example.org", "a password but no user"),
+        ("http://user:s3cret@mail.example.org", "must look like"),
+        ("smtp://user:s3cret@mail.example.org:smtp", "port that is not a number"),
+    ],
+)
+def test_smtp_urls_refused_at_start_up_say_why_and_keep_the_password(url, says, tmp_path):
+    with pytest.raises(SettingsError, match=re.escape(says)) as refused:
+        Settings.from_env(environ={"PORTAL_SECRET_KEY": "k", "PORTAL_SMTP_URL": url}, cwd=tmp_path)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_password_in_clear_needs_tls_none(tmp_path):
+    environ = {"PORTAL_SECRET_KEY": "k", "PORTAL_SMTP_URL": "smtp://user:pass@127.0.0.1:25?starttls=0"}
+    with pytest.raises(SettingsError, match="in clear"):
+        Settings.from_env(environ=environ, cwd=tmp_path)
+    environ["PORTAL_SMTP_URL"] = "smtp://user:pass@127.0.0.1:25?tls=none"
+    server = Settings.from_env(environ=environ, cwd=tmp_path).smtp_server
+    assert server is not None and server.security == "none" and server.user == "user"
+    assert Settings.from_env(environ={"PORTAL_SECRET_KEY": "k"}, cwd=tmp_path).smtp_server is None

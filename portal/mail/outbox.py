@@ -15,6 +15,11 @@ at-least-once:
 - The one gap: a message the mail server accepted but whose "sent" record did not commit
   (the process died, or the database went away, between the two) is sent again. Recording
   each message the moment its send returns keeps that window to one short transaction.
+
+A failed send is tried again with a growing wait (the server down, a 4xx reply, a timeout,
+a refused login) and marked failed after MAX_ATTEMPTS; one the transport calls
+Undeliverable (a 5xx refusal of the recipient or the message, or a message that cannot be
+built) is marked failed at once with its reason, for an organiser to see and resend.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import transaction, utcnow
-from portal.mail.transports import Envelope, Transport
+from portal.mail.transports import Envelope, Transport, Undeliverable
 from portal.models import MessageStatus, OutboxMessage
 
 log = logging.getLogger("portal.mail")
@@ -87,6 +92,7 @@ def release(session: Session, envelopes: Sequence[Envelope]) -> None:
 
 
 def record_sent(session: Session, message_id: int, *, now: datetime) -> None:
+    """Mark a message sent."""
     message = session.get_one(OutboxMessage, message_id)
     message.status = MessageStatus.SENT
     message.attempts += 1
@@ -95,12 +101,16 @@ def record_sent(session: Session, message_id: int, *, now: datetime) -> None:
     message.last_error = ""
 
 
-def record_failure(session: Session, message_id: int, error: str, *, now: datetime, max_attempts: int = MAX_ATTEMPTS) -> None:
+def record_failure(
+    session: Session, message_id: int, error: str, *, now: datetime, max_attempts: int = MAX_ATTEMPTS, final: bool = False
+) -> None:
+    """Count a failed attempt: try again after the backoff, or, when `final` or out of
+    attempts, mark the message failed."""
     message = session.get_one(OutboxMessage, message_id)
     message.attempts += 1
     message.last_error = error[:2000]
     message.claimed_until = None
-    if message.attempts >= max_attempts:
+    if final or message.attempts >= max_attempts:
         message.status = MessageStatus.FAILED
     else:
         message.next_attempt_at = now + backoff(message.attempts)
@@ -119,8 +129,8 @@ def deliver_due(
     """Send one batch of what is due; returns (sent, failed attempts).
 
     A send that raises (server down, refused, timed out, or anything else) is recorded as a
-    failed attempt and never ends the batch. Asked to `stop`, it finishes the message in
-    hand and hands the rest back.
+    failed attempt and never ends the batch; an Undeliverable message is marked failed at
+    once. Asked to `stop`, it finishes the message in hand and hands the rest back.
     """
     with transaction(sessions, write=True) as session:
         batch = claim_due(session, now=now(), limit=limit)
@@ -137,12 +147,17 @@ def deliver_due(
                 transport.send(mail_from, envelope)
             except Exception as exc:  # noqa: BLE001 - a send error of any kind is the message's, not the worker's
                 failed += 1
-                if isinstance(exc, (OSError, smtplib.SMTPException)):
+                final = isinstance(exc, Undeliverable)
+                if final:
+                    log.warning("email %s to %s is undeliverable, not retried: %s", envelope.id, envelope.to_address, exc)
+                elif isinstance(exc, (OSError, smtplib.SMTPException)):
                     log.warning("email %s to %s failed: %s: %s", envelope.id, envelope.to_address, type(exc).__name__, exc)
                 else:
                     log.exception("email %s to %s failed unexpectedly", envelope.id, envelope.to_address)
                 with transaction(sessions, write=True) as session:
-                    record_failure(session, envelope.id, f"{type(exc).__name__}: {exc}", now=now(), max_attempts=max_attempts)
+                    record_failure(
+                        session, envelope.id, f"{type(exc).__name__}: {exc}", now=now(), max_attempts=max_attempts, final=final
+                    )
             else:
                 sent += 1
                 with transaction(sessions, write=True) as session:

@@ -1,5 +1,6 @@
 """Building one email (MIME, with its .ics attachments) and sending it: to an SMTP server,
-or to the log when none is configured."""
+or to the log when none is configured; and telling a refusal that is final from one worth
+trying again."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import formatdate, make_msgid
 from typing import Protocol
-from urllib.parse import parse_qs, unquote, urlsplit
 
 # LogTransport's own logger: portal/logs.py leaves its manage links unredacted.
 mail_log = logging.getLogger("portal.mail.log")
@@ -32,6 +32,9 @@ class Envelope:
 
 
 class Transport(Protocol):
+    """Sends one message or raises: Undeliverable when no later try can succeed, anything
+    else when one may."""
+
     def send(self, mail_from: str, envelope: Envelope) -> None: ...
 
 
@@ -81,36 +84,100 @@ class LogTransport:
         )
 
 
-class SMTPTransport:
-    """smtp://user:pass@host:587?starttls=1 or smtps://host:465"""
+class Undeliverable(Exception):
+    """This message can never be sent as it is: the worker holds it rather than trying again."""
 
-    def __init__(self, url: str, timeout: float = SMTP_TIMEOUT) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("PORTAL_SMTP_URL must look like smtp://user:pass@host:587?starttls=1")
-        self.ssl = parts.scheme == "smtps"
-        self.host = parts.hostname
-        self.port = parts.port or (465 if self.ssl else 25)
-        self.user = unquote(parts.username) if parts.username else None
-        self.password = unquote(parts.password) if parts.password else None
-        self.starttls = parse_qs(parts.query).get("starttls", ["0"])[0] in ("1", "true", "yes")
+
+# How the connection is protected: TLS from the first byte, STARTTLS before anything else is
+# said, or none (a relay on this host or a trusted network).
+SECURITIES = ("tls", "starttls", "none")
+
+
+class SMTPTransport:
+    """Sends each message over its own connection to one SMTP server.
+
+    With security "starttls" (the default) a server that does not offer STARTTLS gets no
+    password and no message: smtplib refuses before logging in, so someone in the path who
+    strips STARTTLS from the server's answer learns nothing. Certificates are checked against
+    the system's authorities, or only those in `cafile`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str = "starttls",
+        user: str | None = None,
+        password: str | None = None,
+        cafile: str | None = None,
+        timeout: float = SMTP_TIMEOUT,
+    ) -> None:
+        if security not in SECURITIES:
+            raise ValueError(f"SMTP security must be one of {', '.join(SECURITIES)}, not {security!r}")
+        self.host = host
+        self.port = port
+        self.security = security
+        self.user = user
+        self.password = password
         self.timeout = timeout
+        # Built once: it reads the authorities' certificates, and a bad cafile shows at start-up.
+        self.context = None if security == "none" else ssl.create_default_context(cafile=cafile)
 
     def send(self, mail_from: str, envelope: Envelope) -> None:
-        message = build_message(mail_from, envelope)
-        context = ssl.create_default_context()
+        try:
+            message = build_message(mail_from, envelope)
+        except Exception as exc:  # noqa: BLE001 - building depends on the message alone: it fails again on every retry
+            raise Undeliverable(f"the message cannot be built: {type(exc).__name__}: {exc}") from exc
+        try:
+            with self._connect() as smtp:
+                smtp.send_message(message)
+        except smtplib.SMTPException as exc:
+            reason = refusal(exc)
+            if reason is not None:
+                raise Undeliverable(reason) from exc
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP
-        if self.ssl:
-            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        if self.security == "tls":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.context)
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        with smtp:
-            if self.starttls:
-                smtp.starttls(context=context)
+        try:
+            if self.security == "starttls":
+                self._starttls(smtp)
             if self.user:
                 smtp.login(self.user, self.password or "")
-            smtp.send_message(message)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def _starttls(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.starttls(context=self.context)
+        except smtplib.SMTPNotSupportedError as exc:
+            raise smtplib.SMTPNotSupportedError(
+                f"{self.host}:{self.port} does not offer STARTTLS, so nothing was sent to it: use smtps:// "
+                "if it takes TLS from the start, or add tls=none to PORTAL_SMTP_URL for a relay on a trusted network"
+            ) from exc
 
 
-def transport_for(smtp_url: str | None) -> Transport:
-    return SMTPTransport(smtp_url) if smtp_url else LogTransport()
+def refusal(exc: smtplib.SMTPException) -> str | None:
+    """Why the server refused this message for good, or None when a later try may succeed.
+
+    Only a 5xx answer about this message or its recipient is final: a 4xx asks us to come
+    back later, and a refused login, sender or STARTTLS is the configuration's fault, the
+    same for every message, so those are retried and go once it is fixed.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        if exc.recipients and all(code >= 500 for code, _ in exc.recipients.values()):
+            return "; ".join(f"the server refused {to}: {code} {_text(reply)}" for to, (code, reply) in exc.recipients.items())
+    elif isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500:
+        return f"the server refused the message: {exc.smtp_code} {_text(exc.smtp_error)}"
+    return None
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -18,8 +19,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
+from portal.cli import smtp_transport
 from portal.mail.outbox import deliver_due
 from portal.mail.transports import SMTPTransport
+from portal.models import OutboxMessage
+from portal.settings import parse_smtp_url
 from tests.conftest import csrf_from
 
 # The back office's fixtures, for the outbox page's tests (conftest files of sibling folders
@@ -67,20 +71,25 @@ class Arrival:
 
 
 class Collector:
-    """An aiosmtpd handler that keeps every message; `reply` makes it refuse them instead."""
+    """An aiosmtpd handler that keeps every message. To make it refuse: `reply` answers every
+    recipient, `replies` some ({address: reply}), `data_reply` every message's content."""
 
     def __init__(self) -> None:
         self.arrivals: list[Arrival] = []
         self.reply: str | None = None
+        self.replies: dict[str, str] = {}
+        self.data_reply: str | None = None
         self.lock = threading.Lock()
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]) -> str:
-        if self.reply:
-            return self.reply
+        if self.reply or address in self.replies:
+            return self.reply or self.replies[address]
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply:
+            return self.data_reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
@@ -93,6 +102,8 @@ class SMTPServer:
     port: int
     handler: Collector = field(default_factory=Collector)
     controller: Controller | None = None
+    # More arguments for aiosmtpd's Controller and SMTP: TLS, authentication.
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -108,7 +119,7 @@ class SMTPServer:
 
     def start(self) -> None:
         assert self.controller is None
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **self.options)
         self.controller.start()
 
     def stop(self) -> None:
@@ -134,6 +145,19 @@ def smtp_down() -> Iterator[SMTPServer]:
     server.stop()
 
 
+def transport_for(url: str, timeout: float = 5) -> SMTPTransport:
+    """The transport `portal worker` builds for this PORTAL_SMTP_URL."""
+    return smtp_transport(parse_smtp_url(url), timeout=timeout)
+
+
+def command_environment(database_url: str, **extra: str) -> dict[str, str]:
+    """The environment for running `portal ...` against the test's database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env.update(PORTAL_DATABASE_URL=database_url, PORTAL_SECRET_KEY="worker-test-secret", PORTAL_BASE_URL="http://testserver")
+    env.update(extra)
+    return env
+
+
 @pytest.fixture
 def deliver(sessions: sessionmaker[Session], settings: Any) -> Callable[..., tuple[int, int]]:
     """deliver(server, now=None, **kw): one delivery round of the outbox over SMTP."""
@@ -141,9 +165,41 @@ def deliver(sessions: sessionmaker[Session], settings: Any) -> Callable[..., tup
     def _deliver(server: SMTPServer, now: datetime | None = None, **kwargs: Any) -> tuple[int, int]:
         if now is not None:
             kwargs["now"] = lambda: now
-        return deliver_due(sessions, SMTPTransport(server.url, timeout=5), settings.mail_from, **kwargs)
+        return deliver_due(sessions, transport_for(server.url), settings.mail_from, **kwargs)
 
     return _deliver
+
+
+@pytest.fixture
+def enqueue(run):
+    """enqueue(n): n plain messages, due now, to r1@example.org, r2@... ; returns their ids."""
+    counter = iter(range(1, 10_000))
+
+    def _enqueue(n, **overrides):
+        def _add(session):
+            rows = []
+            for _ in range(n):
+                i = next(counter)
+                values = {"kind": "test", "to_address": f"r{i}@example.org", "subject": f"Message {i}", "body_text": f"Body {i}\n", "body_html": f"<p>Body {i}</p>"}
+                rows.append(OutboxMessage(**{**values, **overrides}))
+            session.add_all(rows)
+            session.flush()
+            return [row.id for row in rows]
+
+        return run(_add)
+
+    return _enqueue
+
+
+@pytest.fixture
+def rows(sessions):
+    """rows(): {id: OutboxMessage} as the database has them now."""
+
+    def _rows():
+        with sessions() as session:
+            return {m.id: m for m in session.query(OutboxMessage)}
+
+    return _rows
 
 
 @pytest.fixture
