@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -43,6 +44,9 @@ log = logging.getLogger("portal")
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 MAX_BODY_BYTES = 512 * 1024
+# Argon2 hashes or checks running at once in one process (64 MiB each): a burst of sign-ins
+# waits its turn rather than taking the worker's memory.
+ARGON2_AT_ONCE = 4
 
 
 def _error_page(request: Request, status_code: int, title: str, message: str) -> Response:
@@ -151,4 +155,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.site = Site(base_url=settings.base_url, mail_from=settings.mail_from, timezone=settings.timezone)
     app.state.changes = changes
     app.state.roster_numbers = NumbersCache()
+    app.state.argon2_limiter = anyio.CapacityLimiter(ARGON2_AT_ONCE)
     return app

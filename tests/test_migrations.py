@@ -135,3 +135,33 @@ def test_0005_names_who_made_the_entries_already_logged(empty_url):
             assert conn.execute(text("SELECT organiser_id FROM audit_entries ORDER BY id")).scalars().all() == [1, None]
     finally:
         engine.dispose()
+
+
+def test_0006_lifts_the_account_locks_and_its_pairs_go_on_the_way_down(empty_url):
+    """From 0006 an account is locked at one address only, never as a whole: the account
+    locks in place are lifted on the way up, the counts kept. On the way down the pairs go
+    with their scope; the other rows stay."""
+    migrate.upgrade(empty_url, "0005")
+    engine = create_engine(empty_url)
+    row = (
+        'INSERT INTO sign_in_throttle (scope, "key", failures, window_started_at, locked_until, updated_at)'
+        " VALUES (:scope, :key, 5, '2026-12-07 10:00:00', '2026-12-07 10:15:00', '2026-12-07 10:00:00')"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(row), [{"scope": "account", "key": "o@example.org"}, {"scope": "address", "key": "203.0.113.66"}])
+        migrate.upgrade(empty_url)
+        with engine.begin() as conn:
+            rows = conn.execute(text('SELECT scope, "key", failures, locked_until IS NULL FROM sign_in_throttle ORDER BY id')).all()
+            assert [tuple(r) for r in rows] == [("account", "o@example.org", 5, True), ("address", "203.0.113.66", 5, False)]
+            # An address, a space and the longest email address fit in a key.
+            conn.execute(text(row), {"scope": "account_address", "key": "2001:db8:1:2::/64 " + "o" * 240 + "@example.org"})
+            with pytest.raises(Exception, match="(?i)check"), conn.begin_nested():
+                conn.execute(text(row), {"scope": "someone", "key": "x"})
+        migrate.downgrade(empty_url, "0005")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT scope FROM sign_in_throttle ORDER BY id")).scalars().all() == ["account", "address"]
+            with pytest.raises(Exception, match="(?i)check"), conn.begin_nested():
+                conn.execute(text(row), {"scope": "account_address", "key": "203.0.113.66 o@example.org"})
+    finally:
+        engine.dispose()

@@ -33,13 +33,15 @@ class Organiser(Base):
 
 
 class ThrottleScope(enum.StrEnum):
-    ACCOUNT = "account"
-    ADDRESS = "address"
+    ACCOUNT = "account"  # an email address, whether or not an account has it
+    ADDRESS = "address"  # a client address, over every account
+    ACCOUNT_ADDRESS = "account_address"  # one account from one client address
 
 
 class SignInThrottle(Base):
-    """Failed sign-ins for one account or one client address, kept in the database so that
-    every server process sees the same count."""
+    """Password checks not proven right, per account, per client address, and per account at
+    one address (accounts/throttle.py has the rules), kept in the database so that every
+    server process sees the same count."""
 
     __tablename__ = "sign_in_throttle"
     shown_publicly = False
@@ -50,9 +52,13 @@ class SignInThrottle(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     scope: Mapped[ThrottleScope] = mapped_column(enum_column(ThrottleScope, "throttle_scope"))
-    # The normalised email address, or the client's IP address.
-    key: Mapped[str] = mapped_column(String(254))
+    # The normalised email address, the client's address, or both (address, space, email).
+    key: Mapped[str] = mapped_column(String(400))
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ACCOUNT rows: the earliest time the account's next password check may run.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # ACCOUNT_ADDRESS rows: the last time the account signed in from the address.
+    signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

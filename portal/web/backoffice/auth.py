@@ -2,10 +2,16 @@
 
 The session is a cookie signed with the secret key (HttpOnly, SameSite=Lax, Secure under
 https, sent only to /admin) that holds the organiser's id, the account's current session
-key, a random session id made afresh at every sign-in, and the time of the last request.
-A request more than PORTAL_SESSION_IDLE_MINUTES after the last one finds the session over.
-Signing out, changing the password or being deactivated replaces the account's session
-key, which ends every session of that account, on every device, at once.
+key, a random session id made afresh at every sign-in, the time of signing in and the time
+of the last request. A request more than PORTAL_SESSION_IDLE_MINUTES after the last one, or
+more than PORTAL_SESSION_MAX_HOURS after signing in, finds the session over. Signing out,
+changing the password or being deactivated replaces the account's session key, which ends
+every session of that account, on every device, at once; only a session that is not over
+can sign out, so a cookie kept from an ended session cannot end its owner's new ones.
+
+Signing in takes three steps (`_check_password`): the throttle counts the attempt and gives
+it a turn, the handler waits for the turn without holding a thread or a transaction, and
+Argon2 runs in the thread pool outside any transaction (accounts/signin.py says why).
 
 Every back-office handler is wrapped in one of the guards below; tests/admin walks the
 routes and checks that none is left open.
@@ -14,12 +20,16 @@ routes and checks that none is left open.
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import anyio.to_thread
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -27,6 +37,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.accounts import signin
+from portal.accounts.passwords import hash_password
 from portal.audit import Actor
 from portal.errors import InvalidInput
 from portal.forms.accounts import PasswordForm, SignInForm
@@ -37,14 +48,16 @@ from portal.web.plumbing import uow
 from portal.web.security import client_address
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 
 COOKIE = "portal_admin"
+COOKIE_SALT = "portal.admin-session"
 # The cookie is re-signed with a new last-seen time at most this often (seconds).
 REFRESH_AFTER = 60
-# A failed sign-in is answered this much later per recent failure, up to MAX_DELAY: slowed
-# first, then refused (services.signin.sign_in) after FAILURE_LIMIT failures.
-FAILURE_DELAY = 0.3
-MAX_DELAY = 2.0
+# Why a session is over, as the sign-in page's `expired` parameter says it.
+IDLE, LIMIT = "1", "limit"
+# Waits for a sign-in attempt's turn (accounts/throttle.py); the tests record them instead.
+_sleep = asyncio.sleep
 
 
 def _now() -> float:
@@ -57,10 +70,11 @@ class SessionCookie:
     key: str
     sid: str
     seen: float
+    began: float  # when the organiser signed in
 
 
 def _serializer(request: Request) -> URLSafeSerializer:
-    return URLSafeSerializer(str(request.app.state.settings.secret_key), salt="portal.admin-session")
+    return URLSafeSerializer(str(request.app.state.settings.secret_key), salt=COOKIE_SALT)
 
 
 def _read_cookie(request: Request) -> SessionCookie | None:
@@ -73,14 +87,19 @@ def _read_cookie(request: Request) -> SessionCookie | None:
         return None
     if not isinstance(data, dict):
         return None
-    oid, key, sid, seen = data.get("o"), data.get("k"), data.get("s"), data.get("t")
-    if not (isinstance(oid, int) and isinstance(key, str) and isinstance(sid, str) and isinstance(seen, (int, float))):
+    oid, key, sid, seen, began = data.get("o"), data.get("k"), data.get("s"), data.get("t"), data.get("b")
+    if not (isinstance(oid, int) and isinstance(key, str) and isinstance(sid, str)):
         return None
-    return SessionCookie(oid, key, sid, float(seen))
+    # A cookie from before sessions had a lifetime has no "b": it is over, like any other.
+    if not (isinstance(seen, (int, float)) and isinstance(began, (int, float))):
+        return None
+    return SessionCookie(oid, key, sid, float(seen), float(began))
 
 
 def _write_cookie(request: Request, response: Response, cookie: SessionCookie) -> None:
-    value = _serializer(request).dumps({"o": cookie.organiser_id, "k": cookie.key, "s": cookie.sid, "t": int(cookie.seen)})
+    value = _serializer(request).dumps(
+        {"o": cookie.organiser_id, "k": cookie.key, "s": cookie.sid, "t": int(cookie.seen), "b": int(cookie.began)}
+    )
     response.set_cookie(
         COOKIE, value, path=ADMIN_PATH, httponly=True, samesite="lax", secure=request.app.state.settings.https
     )
@@ -90,15 +109,30 @@ def _clear_cookie(request: Request, response: Response) -> None:
     response.delete_cookie(COOKIE, path=ADMIN_PATH, httponly=True, samesite="lax", secure=request.app.state.settings.https)
 
 
-async def _signed_in(request: Request) -> tuple[Actor | None, SessionCookie | None, bool]:
-    """(the organiser, their cookie, whether a session just ran out) for this request."""
+def _new_session(organiser_id: int, key: str) -> SessionCookie:
+    now = _now()
+    return SessionCookie(organiser_id, key, secrets.token_urlsafe(16), now, now)
+
+
+def _ended(request: Request, cookie: SessionCookie) -> str | None:
+    """Why the clock has ended the cookie's session (LIMIT, IDLE), or None if it has not."""
+    settings = request.app.state.settings
+    now = _now()
+    if now - cookie.began > settings.session_max_hours * 3600:
+        return LIMIT
+    if now - cookie.seen > settings.session_idle_minutes * 60:
+        return IDLE
+    return None
+
+
+async def _signed_in(request: Request) -> tuple[Actor | None, SessionCookie | None, str | None]:
+    """(the organiser, their cookie, why a session just ran out) for this request."""
     cookie = _read_cookie(request)
     if cookie is None:
-        return None, None, False
-    idle = request.app.state.settings.session_idle_minutes * 60
-    if _now() - cookie.seen > idle:
-        return None, cookie, True
-    return await uow(request, signin.session_actor, cookie.organiser_id, cookie.key), cookie, False
+        return None, None, None
+    if ended := _ended(request, cookie):
+        return None, cookie, ended
+    return await uow(request, signin.session_actor, cookie.organiser_id, cookie.key), cookie, None
 
 
 def _safe_next(value: str | None) -> str | None:
@@ -111,7 +145,7 @@ def _safe_next(value: str | None) -> str | None:
     return value
 
 
-def _refuse(request: Request, *, download: bool, expired: bool) -> Response:
+def _refuse(request: Request, *, download: bool, expired: str | None) -> Response:
     if download:
         raise HTTPException(401, "Sign in to the back office to download this.")
     url = request.url_for("admin:sign_in")
@@ -119,7 +153,7 @@ def _refuse(request: Request, *, download: bool, expired: bool) -> Response:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         url = url.include_query_params(next=here)
     if expired:
-        url = url.include_query_params(expired=1)
+        url = url.include_query_params(expired=expired)
     return RedirectResponse(url, status_code=303)
 
 
@@ -142,7 +176,7 @@ def _guard(handler: Handler, *, admin: bool, download: bool) -> Handler:
         response = await handler(request)
         response.headers["Cache-Control"] = "no-store"
         if _now() - cookie.seen > REFRESH_AFTER and not _sets_cookie(response, COOKIE):
-            _write_cookie(request, response, SessionCookie(cookie.organiser_id, cookie.key, cookie.sid, _now()))
+            _write_cookie(request, response, SessionCookie(cookie.organiser_id, cookie.key, cookie.sid, _now(), cookie.began))
         return response
 
     wrapper.__name__ = handler.__name__
@@ -172,59 +206,122 @@ def public(handler: Handler) -> Handler:
     return handler
 
 
-def _minutes(seconds: float) -> int:
-    return max(1, int(-(-seconds // 60)))
+async def _argon2(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """Run an Argon2 hash or check in the thread pool, at most ARGON2_AT_ONCE at a time in
+    this process (app.ARGON2_AT_ONCE): each takes 64 MiB, and a burst of sign-ins must not take the worker's
+    memory (the thread pool alone would let 40 run at once)."""
+    return await anyio.to_thread.run_sync(partial(fn, *args), limiter=request.app.state.argon2_limiter)
+
+
+async def _check_password(request: Request, email: str, password: str) -> tuple[signin.Attempt, signin.Verdict] | signin.Refusal:
+    """Count the attempt (or refuse it), wait for its turn, and check the password: the wait
+    holds no thread and no transaction, and Argon2 runs in the thread pool with none open."""
+    attempt = await uow(request, signin.begin_sign_in, email, client_address(request), write=True)
+    if isinstance(attempt, signin.Refusal):
+        return attempt
+    wait = attempt.check_at.timestamp() - _now()
+    if wait > 0:
+        await _sleep(wait)
+    return attempt, await _argon2(request, signin.check_password, attempt, password)
+
+
+SIGNING_IN = "signing in from it is paused"
+CHANGING = "changing the password, and signing in, from it are paused"
+
+
+def _paused(until: float, *, busy: bool, what: str) -> tuple[str, str]:
+    """The message and Retry-After for an attempt refused unchecked, or for a wrong one that
+    paused its address; `what` says what is paused."""
+    wait = max(1, math.ceil(until - _now()))
+    if busy:
+        # The account is paced, not locked: a few seconds later there is a turn for it again.
+        message = (
+            "Many attempts to sign in to this account are being made at the moment, so they are taken "
+            f"one at a time. Try again in {wait} seconds."
+        )
+    else:
+        message = (
+            f"Too many wrong passwords from this network. For safety, {what}: "
+            f"try again in {max(1, math.ceil(wait / 60))} minutes."
+        )
+    return message, str(wait)
 
 
 @public
 async def sign_in(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next"))
-    expired = request.query_params.get("expired") == "1"
+    expired = request.query_params.get("expired")
     problem, status = None, 200
     headers = {"Cache-Control": "no-store"}
     if request.method == "POST":
         form = SignInForm(await read_form(request))
         next_url = _safe_next(form.next.data)
         if form.validate():
-            result = await uow(
-                request, signin.sign_in, form.email.data or "", form.password.data or "", client_address(request), write=True
-            )
-            if result.actor is not None and result.session_key is not None:
-                response = RedirectResponse(next_url or request.url_for("admin:dashboard"), status_code=303)
-                # A fresh session id every time: whatever cookie came in is replaced; so is
-                # the CSRF cookie, so no token obtained before signing in works after it.
-                _write_cookie(request, response, SessionCookie(result.actor.id, result.session_key, secrets.token_urlsafe(16), _now()))
-                csrf.renew(request)
-                return response
-            if result.refused_until is not None:
-                wait = (result.refused_until.timestamp() - _now())
-                problem = (
-                    "Too many failed sign-ins for this account or from this network. For safety, signing in is "
-                    f"paused: try again in {_minutes(wait)} minutes."
-                )
+            checked = await _check_password(request, form.email.data or "", form.password.data or "")
+            if isinstance(checked, signin.Refusal):
+                problem, headers["Retry-After"] = _paused(checked.until.timestamp(), busy=checked.busy, what=SIGNING_IN)
                 status = 429
-                headers["Retry-After"] = str(max(1, int(wait)))
             else:
-                await asyncio.sleep(min(FAILURE_DELAY * result.failures, MAX_DELAY))
-                problem, status = "That email address and password do not match an active organiser account.", 401
+                attempt, verdict = checked
+                result = await uow(request, signin.finish_sign_in, attempt, verdict, write=True) if verdict.matched else None
+                if result is not None and result.actor is not None and result.session_key is not None:
+                    response = RedirectResponse(next_url or request.url_for("admin:dashboard"), status_code=303)
+                    # A fresh session id every time: whatever cookie came in is replaced; so is
+                    # the CSRF cookie, so no token obtained before signing in works after it.
+                    _write_cookie(request, response, _new_session(result.actor.id, result.session_key))
+                    csrf.renew(request)
+                    return response
+                if attempt.paused_until is not None:
+                    problem, headers["Retry-After"] = _paused(attempt.paused_until.timestamp(), busy=False, what=SIGNING_IN)
+                    status = 429
+                else:
+                    problem, status = "That email address and password do not match an active organiser account.", 401
         else:
             status = 422
         form.password.data = ""
     else:
         form = SignInForm(data={"next": next_url or ""})
-    return page(request, "admin/sign_in.html", {"form": form, "problem": problem, "expired": expired}, status_code=status, headers=headers)
+    context = {
+        "form": form, "problem": problem, "expired": expired if expired in (IDLE, LIMIT) else None,
+        "max_hours": request.app.state.settings.session_max_hours,
+    }
+    return page(request, "admin/sign_in.html", context, status_code=status, headers=headers)
 
 
 @public
 async def sign_out(request: Request) -> Response:
     await read_form(request)
     cookie = _read_cookie(request)
-    if cookie is not None:
-        await uow(request, signin.end_sessions, cookie.organiser_id, write=True)
+    # Only a live session signs out (and so ends the account's others): a cookie past its
+    # time, or from a session already ended, clears itself and ends nothing.
+    if cookie is not None and _ended(request, cookie) is None:
+        await uow(request, signin.end_sessions, cookie.organiser_id, cookie.key, write=True)
     response = RedirectResponse(request.url_for("admin:sign_in"), status_code=303)
     _clear_cookie(request, response)
     csrf.renew(request)
     return flash(request, response, "You are signed out.")
+
+
+async def _change_password(request: Request, who: Actor, current: str, new: str) -> tuple[str | None, int, dict[str, str], str | None]:
+    """(problem, status, headers, the new session key) for a valid change-password form."""
+    try:
+        signin.check_new_password(current, new)
+    except InvalidInput as exc:
+        return exc.message, 400, {}, None
+    checked = await _check_password(request, who.email, current)
+    if isinstance(checked, signin.Refusal):
+        problem, retry = _paused(checked.until.timestamp(), busy=checked.busy, what=CHANGING)
+        return problem, 429, {"Retry-After": retry}, None
+    attempt, verdict = checked
+    if verdict.matched:
+        new_hash = await _argon2(request, hash_password, new)
+        key = await uow(request, signin.change_password, who, attempt, verdict, new_hash, write=True)
+        if key is not None:
+            return None, 303, {}, key
+    if attempt.paused_until is not None:
+        problem, retry = _paused(attempt.paused_until.timestamp(), busy=False, what=CHANGING)
+        return problem, 429, {"Retry-After": retry}, None
+    return "Your current password is not right.", 400, {}, None
 
 
 @require_organiser
@@ -233,25 +330,12 @@ async def change_password(request: Request) -> Response:
     if request.method == "POST":
         form = PasswordForm(await read_form(request))
         if form.validate():
-            try:
-                result = await uow(request, signin.change_password, actor(request), form.current.data or "", form.new.data or "", write=True)
-            except InvalidInput as exc:
-                problem, status = exc.message, 400
-            else:
-                if result.session_key is not None:
-                    response = RedirectResponse(request.url_for("admin:dashboard"), status_code=303)
-                    who = actor(request)
-                    _write_cookie(request, response, SessionCookie(who.id, result.session_key, secrets.token_urlsafe(16), _now()))
-                    return flash(request, response, "Your password is changed. Any other sessions of your account are signed out.")
-                if result.refused_until is not None:
-                    wait = result.refused_until.timestamp() - _now()
-                    problem = (
-                        "Too many wrong passwords for this account. For safety, changing the password and signing in "
-                        f"are paused: try again in {_minutes(wait)} minutes."
-                    )
-                    status, headers["Retry-After"] = 429, str(max(1, int(wait)))
-                elif result.wrong_current:
-                    problem, status = "Your current password is not right.", 400
+            who = actor(request)
+            problem, status, headers, key = await _change_password(request, who, form.current.data or "", form.new.data or "")
+            if key is not None:
+                response = RedirectResponse(request.url_for("admin:dashboard"), status_code=303)
+                _write_cookie(request, response, _new_session(who.id, key))
+                return flash(request, response, "Your password is changed. Any other sessions of your account are signed out.")
         else:
             status = 422
         form.current.data = form.new.data = form.confirm.data = ""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
-from portal.accounts import organisers, passwords
+from portal.accounts import organisers, passwords, signin
 from portal.audit import Actor
 from portal.web.backoffice import auth
 from tests.conftest import BASE_URL, csrf_from
@@ -22,12 +23,23 @@ _numbers = itertools.count(1)
 @pytest.fixture(autouse=True)
 def _quick_hashing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # The real Argon2 parameters cost ~64 MiB and tens of milliseconds a hash; the rules
-    # are the same with cheap ones. No slowing down of failed sign-ins either.
+    # are the same with cheap ones.
     monkeypatch.setattr(passwords, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    monkeypatch.setattr(auth, "FAILURE_DELAY", 0.0)
     passwords.dummy_hash.cache_clear()
     yield
     passwords.dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The seconds the sign-in handler waited for attempts' turns: recorded, not slept."""
+    asked: list[float] = []
+
+    async def _record(seconds: float) -> None:
+        asked.append(seconds)
+
+    monkeypatch.setattr(auth, "_sleep", _record)
+    return asked
 
 
 @pytest.fixture
@@ -65,6 +77,19 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD, **extra: s
 def post(client: TestClient, path: str, data: dict[str, Any] | None = None, *, token_from: str = "/admin/") -> Any:
     """POST a back-office form with a valid CSRF token."""
     return client.post(path, data={"csrf_token": token(client, token_from), **(data or {})})
+
+
+def attempt(run: Callable[..., Any], email: str, password: str, address: str, now: datetime) -> str:
+    """One sign-in through the three services, as the handler makes it (without the wait):
+    'signed in'; 'wrong'; 'paused' (wrong, and its address is now refused); 'locked' or
+    'busy' (refused unchecked)."""
+    begun = run(signin.begin_sign_in, email, address, now=now)
+    if isinstance(begun, signin.Refusal):
+        return "busy" if begun.busy else "locked"
+    verdict = signin.check_password(begun, password)
+    if verdict.matched and run(signin.finish_sign_in, begun, verdict, now=now).actor is not None:
+        return "signed in"
+    return "wrong" if begun.paused_until is None else "paused"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from portal.models import Registration
 from tests.conftest import BASE_URL, csrf_from
-from tests.web.backoffice.conftest import _quick_hashing, admin, admin_client, make_organiser, organiser, organiser_client  # noqa: F401
+from tests.web.backoffice.conftest import _quick_hashing, admin, admin_client, make_organiser, organiser, organiser_client, waits  # noqa: F401
 
 VALID = {"name": "Ann Lee", "email": "ann@example.org", "consent": "y"}
 
