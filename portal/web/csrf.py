@@ -14,7 +14,7 @@ import secrets
 from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "portal_csrf"
@@ -82,7 +82,12 @@ def check(request: Request, submitted: str | None) -> None:
 
 async def read_form(request: Request) -> FormData:
     """The submitted form, after the CSRF check. The only way POST handlers read a body."""
-    form = await request.form(max_files=0, max_fields=100, max_part_size=256 * 1024)
+    try:
+        form = await request.form(max_files=0, max_fields=100, max_part_size=256 * 1024)
+    except ClientDisconnect:
+        # The client went away before sending all it declared: nothing to register, no one
+        # to answer, and nothing wrong with the portal (no traceback in the log).
+        raise HTTPException(status_code=400, detail="The request ended before all of it arrived.") from None
     token = form.get(FIELD)
     check(request, token if isinstance(token, str) else None)
     return form

@@ -243,6 +243,26 @@ def test_no_route_answers_a_hostile_request_with_a_5xx_and_the_next_visitor_is_s
     assert "Traceback" not in live.log.read_text(errors="replace")
 
 
+def test_a_form_whose_body_never_arrives_in_full_leaves_no_trace_in_the_log(live: Live) -> None:
+    """A client that declares a body and goes away halfway: nothing registered, nothing for
+    the log but the request line (no traceback), and the form works for the next visitor."""
+    for path in (f"/events/{live.slug}/register", "/admin/sign-in", f"/registrations/{live.token}/cancel"):
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            "Content-Length: 5000\r\n\r\nname=Half+a+form&email=half%40example.org"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", live.port), timeout=5) as conn:
+            conn.sendall(request)
+            conn.shutdown(socket.SHUT_WR)
+            try:
+                conn.recv(65536)
+            except (TimeoutError, ConnectionResetError):
+                pass
+        assert ordinary(live, path).status_code < 500
+    time.sleep(0.2)  # the server writes its log after the connection ends
+    assert "Traceback" not in live.log.read_text(errors="replace")
+
+
 def test_malformed_paths_get_a_4xx(live: Live) -> None:
     for path in ("/events/%ZZ", "/events/%C0%AF", "/events/..%2F..%2Fetc%2Fpasswd", "/registrations/%00", "/programmes/%E0%A4"):
         answer = raw(live, get(path))
