@@ -84,6 +84,16 @@ def _empty_postgres(url: str) -> None:
         conn.execute(text("UPDATE change_marker SET version = 0"))
 
 
+def fresh_database(template: str, home: Path) -> str:
+    """A migrated, empty database for a real server under test: a copy of the template file
+    in `home` (SQLite), or the session's own database emptied (PostgreSQL)."""
+    if PG_URL:
+        _empty_postgres(template)
+        return template
+    shutil.copyfile(template, home / "portal.sqlite3")
+    return f"sqlite:///{home / 'portal.sqlite3'}"
+
+
 @pytest.fixture
 def database_url(_template: str, tmp_path: Path) -> str:
     if not PG_URL:

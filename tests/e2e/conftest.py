@@ -8,7 +8,6 @@ seeded data, so each acts on people of its own (named after its device)."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +24,7 @@ from portal.accounts.organisers import add_organiser
 from portal.db import make_engine, make_session_factory, run_unit_of_work, utcnow
 from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
 from portal.registrations.participants import new_token
-from tests.conftest import PG_URL, _empty_postgres
+from tests.conftest import fresh_database
 from tests.e2e.pages import save_pages
 from tests.e2e.tools import HtmlCheck
 from tests.servers import free_port, running_portal
@@ -187,12 +186,7 @@ def _seed(session: Session) -> dict[str, str]:
 def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     """`portal serve` on a free port against a fresh, migrated and seeded database."""
     home = tmp_path_factory.mktemp("e2e")
-    if PG_URL:
-        _empty_postgres(_template)
-        database_url = _template
-    else:
-        shutil.copyfile(_template, home / "portal.sqlite3")
-        database_url = f"sqlite:///{home / 'portal.sqlite3'}"
+    database_url = fresh_database(_template, home)
     engine = make_engine(database_url, pool_size=2)
     sessions = make_session_factory(engine)
     seeded = run_unit_of_work(sessions, _seed, write=True)

@@ -7,7 +7,6 @@ visitor must get the ordinary page, and the server's memory must stay within its
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from sqlalchemy import select, update
 from portal import demo
 from portal.db import make_engine, make_session_factory, run_unit_of_work
 from portal.models import Event, EventStatus, Programme, Registration, RegistrationStatus
-from tests.conftest import PG_URL, _empty_postgres
+from tests.conftest import fresh_database
 from tests.servers import free_port, pid_of, resident_mb, running_portal
 
 HOST = "events.example.org"
@@ -47,12 +46,7 @@ class Live:
 @pytest.fixture(scope="module")
 def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     home = tmp_path_factory.mktemp("hostile")
-    if PG_URL:
-        _empty_postgres(_template)
-        database_url = _template
-    else:
-        shutil.copyfile(_template, home / "portal.sqlite3")
-        database_url = f"sqlite:///{home / 'portal.sqlite3'}"
+    database_url = fresh_database(_template, home)
     engine = make_engine(database_url, pool_size=2)
     sessions = make_session_factory(engine)
     run_unit_of_work(sessions, demo.load, write=True)
