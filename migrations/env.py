@@ -6,6 +6,7 @@ from alembic import context
 
 from portal import models  # noqa: F401  (fills the metadata)
 from portal.db import Base, make_engine
+from portal.models.search import include_name
 from portal.settings import Settings
 
 config = context.config
@@ -21,6 +22,7 @@ def run_migrations_offline() -> None:
         target_metadata=Base.metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -46,6 +48,8 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The search index is the database's own, kept by triggers (models/search.py).
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -13,12 +13,15 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from portal import (
     migrate,
     models,  # noqa: F401  (fills the metadata)
 )
-from portal.db import Base
+from portal.catalogue.listing import list_events
+from portal.db import Base, make_engine
+from portal.models.search import include_name
 from tests.conftest import PG_URL
 
 
@@ -50,6 +53,11 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
+def _mapped(tables: set[str]) -> set[str]:
+    """The tables less the search index's (SQLite's FTS5 tables), which no model maps."""
+    return {t for t in tables if include_name(t, "table", {})}
+
+
 def _revision(url: str) -> str | None:
     engine = create_engine(url)
     try:
@@ -63,7 +71,7 @@ def _differences(url: str) -> list[object]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
             return list(compare_metadata(context, Base.metadata))
     finally:
         engine.dispose()
@@ -76,7 +84,7 @@ def test_upgrade_downgrade_upgrade(empty_url):
 
     migrate.upgrade(empty_url)
     assert _revision(empty_url) == head
-    assert _tables(empty_url) == model_tables | {"alembic_version"}
+    assert _mapped(_tables(empty_url)) == model_tables | {"alembic_version"}
 
     migrate.downgrade(empty_url, "base")
     assert _revision(empty_url) is None
@@ -84,7 +92,7 @@ def test_upgrade_downgrade_upgrade(empty_url):
 
     migrate.upgrade(empty_url)
     assert _revision(empty_url) == head
-    assert _tables(empty_url) == model_tables | {"alembic_version"}
+    assert _mapped(_tables(empty_url)) == model_tables | {"alembic_version"}
 
     # The migrated database works: the change marker the unit of work bumps is there.
     engine = create_engine(empty_url)
@@ -163,5 +171,80 @@ def test_0006_lifts_the_account_locks_and_its_pairs_go_on_the_way_down(empty_url
             assert conn.execute(text("SELECT scope FROM sign_in_throttle ORDER BY id")).scalars().all() == ["account", "address"]
             with pytest.raises(Exception, match="(?i)check"), conn.begin_nested():
                 conn.execute(text(row), {"scope": "account_address", "key": "203.0.113.66 o@example.org"})
+    finally:
+        engine.dispose()
+
+
+def _search(url: str, q: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            return [card.event.title for card in list_events(session, q=q).items]
+    finally:
+        engine.dispose()
+
+
+def _search_objects(url: str) -> set[str]:
+    """What 0007 made: SQLite's FTS5 tables and triggers, PostgreSQL's column, index,
+    triggers and functions."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                return set(conn.execute(text(
+                    "SELECT name FROM sqlite_master WHERE name LIKE 'event_search%' OR type = 'trigger'"
+                )).scalars())
+            found = set(conn.execute(text(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+                " UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname LIKE '%search%'"
+                " UNION ALL SELECT indexname FROM pg_indexes WHERE indexname = 'ix_events_search_vector'"
+            )).scalars())
+            return found | {c["name"] for c in inspect(conn).get_columns("events") if c["name"] == "search_vector"}
+    finally:
+        engine.dispose()
+
+
+EVENT_ROW = (
+    "INSERT INTO events (uid, slug, title, programme_id, category, starts_at, ends_at, timezone, all_day, venue,"
+    " address, capacity, waitlist, status, description, speakers, sequence, created_at, updated_at)"
+    " VALUES (:slug, :slug, :title, 1, 'seminar', '2099-01-01 10:00:00', '2099-01-01 12:00:00', 'Asia/Singapore', false,"
+    " 'RSIS', '', 10, true, 'published', 'A talk.', :speakers, 0, '2026-12-07 10:00:00', '2026-12-07 10:00:00')"
+)
+
+
+def test_0007_indexes_the_events_already_there_and_goes_cleanly(empty_url):
+    """Events written before 0007 are searchable after it (title, speakers as the ORM writes
+    them, JSON escapes and all, programme); on the way down every object it made goes, and
+    events can still be written."""
+    migrate.upgrade(empty_url, "0006")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO programmes (id, code, name, admission, summary, description, created_at, updated_at)"
+                " VALUES (1, 'isf-asia', 'International Security Forum', 'open', '', '', '2026-12-07 10:00:00', '2026-12-07 10:00:00')"
+            ))
+            conn.execute(text(EVENT_ROW), {"slug": "before", "title": "Maritime Café", "speakers": '["Dr \\u00dcnal \\u00c7elik"]'})
+        migrate.upgrade(empty_url)
+        assert _search(empty_url, "cafe maritime") == ["Maritime Café"]
+        assert _search(empty_url, "ünal celik") == ["Maritime Café"]
+        assert _search(empty_url, "isf forum") == ["Maritime Café"]
+        with engine.begin() as conn:
+            conn.execute(text(EVENT_ROW), {"slug": "after", "title": "Cyber norms", "speakers": "[]"})
+            if engine.dialect.name == "sqlite":
+                # FTS5 checks its index against the text it holds; it raises if they differ.
+                conn.execute(text("INSERT INTO event_search (event_search) VALUES ('integrity-check')"))
+        assert _search(empty_url, "cyber security") == ["Cyber norms"]
+
+        migrate.downgrade(empty_url, "0006")
+        assert _search_objects(empty_url) == set()
+        with engine.begin() as conn:
+            conn.execute(text(EVENT_ROW), {"slug": "between", "title": "Written at 0006", "speakers": "[]"})
+            conn.execute(text("UPDATE programmes SET name = 'Renamed' WHERE id = 1"))
+            conn.execute(text("DELETE FROM events WHERE slug = 'after'"))
+
+        migrate.upgrade(empty_url)
+        assert sorted(_search(empty_url, "renamed")) == ["Maritime Café", "Written at 0006"]
+        assert _search(empty_url, "cyber") == []
     finally:
         engine.dispose()

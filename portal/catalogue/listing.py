@@ -6,15 +6,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from portal.catalogue.search import matching
 from portal.db import utcnow
 from portal.models import Admission, Event, EventStatus, Programme, find_event, programme_by_code
 from portal.paging import Paged, clamp_page, offset
 from portal.registrations.availability import RegistrationState, registration_state
 from portal.registrations.seats import confirmed_counts
-from portal.text import like_pattern
+from portal.text import search_words
 
 PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CANCELLED)
 
@@ -58,7 +59,8 @@ def list_events(
     per_page: int = 20,
     now: datetime | None = None,
 ) -> Page:
-    """Public events, upcoming (soonest first) or past (latest first), filtered and paginated."""
+    """Public events, upcoming (soonest first) or past (latest first), filtered and paginated;
+    with a search, the best matches first and the date only between equal ones."""
     now = now or utcnow()
     conditions = [Event.status.in_(PUBLIC_STATUSES)]
     conditions.append(Event.ends_at < now if past else Event.ends_at >= now)
@@ -66,29 +68,42 @@ def list_events(
         conditions.append(Programme.code == programme)
     if category:
         conditions.append(Event.category == category)
-    if q:
-        pattern = like_pattern(q)
-        conditions.append(
-            or_(
-                func.lower(Event.title).like(pattern, escape="\\"),
-                func.lower(Event.description).like(pattern, escape="\\"),
-                func.lower(Event.venue).like(pattern, escape="\\"),
-            )
-        )
-    base = select(Event, Programme).outerjoin(Programme, Event.programme_id == Programme.id).where(*conditions)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    order = (Event.starts_at.desc(), Event.id.desc()) if past else (Event.starts_at, Event.id)
+    matches = select(Event.id).outerjoin(Programme, Event.programme_id == Programme.id).where(*conditions)
+    by_date = [Event.starts_at.desc(), Event.id.desc()] if past else [Event.starts_at, Event.id]
+    rank = None
+    if q is not None and q.strip():
+        words = search_words(q)
+        if not words:
+            # Only punctuation or symbols: nothing to look for, so nothing is found (rather
+            # than every event, which would look like a match for what was typed).
+            return Page([], 0, 1, per_page)
+        matches, rank = matching(session, matches, words)
+    total = session.scalar(select(func.count()).select_from(matches.subquery())) or 0
     page = clamp_page(page, total, per_page)
-    query = base.order_by(*order).limit(per_page).offset(offset(page, per_page))
+    # The page's ids are chosen first and only their rows read whole: sorting every match's
+    # whole row (the description and all) cost PostgreSQL five times as much at 14,000 matches.
+    if rank is not None:
+        matches = matches.add_columns(rank.label("search_rank")).order_by(literal_column("search_rank"))
+    chosen = matches.order_by(*by_date).limit(per_page).offset(offset(page, per_page)).subquery()
+    query = select(Event, Programme).join(chosen, chosen.c.id == Event.id).outerjoin(Programme, Event.programme_id == Programme.id)
+    query = query.order_by(*([chosen.c.search_rank] if rank is not None else []), *by_date)
     return Page(_cards(session, query, now), total, page, per_page)
 
 
 def categories(session: Session) -> list[str]:
-    return list(
-        session.scalars(
-            select(Event.category).where(Event.status.in_(PUBLIC_STATUSES)).distinct().order_by(Event.category)
-        )
-    )
+    """The public events' categories, in order. Each is the first after the one before, read
+    off the index (category, status) by a recursive query, so the cost grows with the
+    categories (a handful), not with the events, as SELECT DISTINCT's did."""
+    # "Not a hidden status" rather than "a public one": SQLite's planner (no statistics)
+    # takes any IN (...) on status to the index (status, starts_at) and reads every event.
+    public = Event.status.not_in([s for s in EventStatus if s not in PUBLIC_STATUSES])
+
+    def first(*after: ColumnElement[bool]) -> ScalarSelect[str]:
+        return select(Event.category).where(public, *after).order_by(Event.category).limit(1).scalar_subquery()
+
+    found = select(first().label("category")).cte("found", recursive=True)
+    found = found.union_all(select(first(Event.category > found.c.category)).where(found.c.category.is_not(None)))
+    return list(session.scalars(select(found.c.category).where(found.c.category.is_not(None)).order_by(found.c.category)))
 
 
 @dataclass(frozen=True)
@@ -97,13 +112,16 @@ class Listing:
 
     page: Page
     categories: list[str]
-    programmes: list[ProgrammeSummary]
+    programmes: list[Programme]
 
 
 def get_listing(session: Session, *, now: datetime | None = None, **filters: Any) -> Listing:
     """list_events with the filters' choices, in one unit of work."""
     now = now or utcnow()
-    return Listing(list_events(session, now=now, **filters), categories(session), list_programmes(session, now=now))
+    # The filter names the programmes only: list_programmes also counts their runs, which
+    # read every upcoming event.
+    programmes = list(session.scalars(select(Programme).order_by(Programme.name)))
+    return Listing(list_events(session, now=now, **filters), categories(session), programmes)
 
 
 @dataclass(frozen=True)
@@ -141,18 +159,15 @@ class ProgrammeSummary:
 def list_programmes(session: Session, *, now: datetime | None = None) -> list[ProgrammeSummary]:
     now = now or utcnow()
     programmes = list(session.scalars(select(Programme).order_by(Programme.name)))
-    upcoming = session.scalars(
-        select(Event)
-        .where(Event.status == EventStatus.PUBLISHED, Event.ends_at >= now, Event.programme_id.is_not(None))
-        .order_by(Event.starts_at)
-    ).all()
-    by_programme: dict[int, list[Event]] = {}
-    for event in upcoming:
-        by_programme.setdefault(event.programme_id or 0, []).append(event)
-    return [
-        ProgrammeSummary(p, (by_programme.get(p.id) or [None])[0], len(by_programme.get(p.id, [])))
-        for p in programmes
-    ]
+    upcoming = (Event.status == EventStatus.PUBLISHED, Event.ends_at >= now, Event.programme_id.is_not(None))
+    # Runs counted and each programme's next run picked by the database: loading every
+    # upcoming event to do it took 0.6 s at 20,000 events.
+    counts = dict(session.execute(select(Event.programme_id, func.count()).where(*upcoming).group_by(Event.programme_id)).all())
+    place = func.row_number().over(partition_by=Event.programme_id, order_by=(Event.starts_at, Event.id)).label("place")
+    in_order = select(Event.id, place).where(*upcoming).subquery()
+    following = session.scalars(select(Event).join(in_order, in_order.c.id == Event.id).where(in_order.c.place == 1))
+    next_runs = {event.programme_id: event for event in following}
+    return [ProgrammeSummary(p, next_runs.get(p.id), counts.get(p.id, 0)) for p in programmes]
 
 
 @dataclass(frozen=True)

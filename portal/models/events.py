@@ -24,6 +24,8 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_status_starts_at", "status", "starts_at"),
         Index("ix_events_programme_id_starts_at", "programme_id", "starts_at"),
+        # The listing's category filter reads the categories off it (catalogue/listing.py).
+        Index("ix_events_category_status", "category", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,10 +1,12 @@
 """The import file and the demo: idempotent by code and slug, SEQUENCE that rises when the
-schedule moves, and malformed files that name the record and field and change nothing."""
+schedule moves, and malformed files that name the record and field and change nothing. Then
+what the listing offers beside its events: the programmes' next runs and the filters' choices."""
 
 from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,10 +14,11 @@ from sqlalchemy import func, select
 
 from portal import cli, demo
 from portal.catalogue.imports import import_data
-from portal.catalogue.listing import get_event_page, list_events
+from portal.catalogue.listing import get_event_page, get_listing, list_events, list_programmes
 from portal.db import make_engine
 from portal.errors import ImportProblem, NotFound
 from portal.models import Event, EventStatus, Programme, Registration, RegistrationStatus
+from tests.conftest import future
 
 GOOD: dict[str, Any] = {
     "programmes": [
@@ -306,3 +309,34 @@ def test_demo_loads_idempotently_and_shows_every_state(run, sessions, counts):
             assert draft.slug not in public_upcoming
             with pytest.raises(NotFound):
                 get_event_page(session, draft.slug)
+
+
+def test_programmes_name_their_next_run_and_count_the_runs_ahead(sessions, make_programme, make_event):
+    soon, later = future(5), future(40)
+    tatc = make_programme(code="tatc", name="TATC")
+    make_programme(code="iccs", name="ICCS")
+    make_event(title="TATC later", programme_id=tatc.id, starts_at=later, ends_at=later + timedelta(hours=2))
+    make_event(title="TATC soon", programme_id=tatc.id, starts_at=soon, ends_at=soon + timedelta(hours=2))
+    make_event(title="TATC sooner, cancelled", programme_id=tatc.id, status=EventStatus.CANCELLED, starts_at=future(2), ends_at=future(2) + timedelta(hours=1))
+    make_event(title="TATC draft", programme_id=tatc.id, status=EventStatus.DRAFT, published_at=None, starts_at=future(1), ends_at=future(1) + timedelta(hours=1))
+    make_event(title="TATC past", programme_id=tatc.id, starts_at=future(-9), ends_at=future(-9) + timedelta(hours=1))
+    make_event(title="No programme", starts_at=future(3), ends_at=future(3) + timedelta(hours=1))
+    with sessions() as session:
+        summaries = list_programmes(session)
+    assert [(s.programme.code, s.next_event.title if s.next_event else None, s.upcoming_count) for s in summaries] == [
+        ("iccs", None, 0), ("tatc", "TATC soon", 2),
+    ]
+
+
+def test_the_listing_offers_the_public_categories_and_every_programme(sessions, make_programme, make_event):
+    make_programme(code="tatc", name="TATC")
+    make_programme(code="appsmo", name="APPSMO")
+    make_event(category="seminar")
+    make_event(category="seminar")
+    make_event(category="webinar", status=EventStatus.CANCELLED)
+    make_event(category="lecture", starts_at=future(-9), ends_at=future(-9) + timedelta(hours=1))
+    make_event(category="course", status=EventStatus.DRAFT, published_at=None)
+    with sessions() as session:
+        listing = get_listing(session, q="nothing at all")
+    assert listing.categories == ["lecture", "seminar", "webinar"]
+    assert [p.code for p in listing.programmes] == ["appsmo", "tatc"]
