@@ -5,17 +5,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, bindparam, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
+# The execution option of the unit of work's own bookkeeping statements, which change nothing
+# a cache shows.
+BOOKKEEPING = "portal_bookkeeping"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -32,6 +36,19 @@ class Base(DeclarativeBase):
     # (the outbox, the audit log, accounts) leave every process's page caches in place, so
     # the delivery worker does not empty them each time it marks a message sent.
     shown_publicly: ClassVar[bool] = True
+    # For a table whose rows change only one event's seats (registrations): the column that
+    # names the event. A write to it changes that event's seat counts and nothing else, so
+    # it leaves the change marker alone and bumps the event's seats_version instead.
+    seats_of: ClassVar[str | None] = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a committed transaction changed, for this process's caches: the change marker's
+    new version when it moved (anything public but seats), and the events whose seats did."""
+
+    version: int | None = None
+    seats: frozenset[int] = frozenset()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -118,6 +135,19 @@ def read_change_version(session: Session) -> int:
     return session.execute(text("SELECT version FROM change_marker WHERE id = 1")).scalar_one()
 
 
+def bump_seats_versions(session: Session, event_ids: set[int]) -> None:
+    """Record that these events' seats changed: each event's seats_version rises, in the same
+    transaction, so the roster numbers any process keeps for it are known to be old. The rows
+    are usually locked by the transaction already (seats.lock_event)."""
+    session.execute(
+        text("UPDATE events SET seats_version = seats_version + 1 WHERE id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": sorted(event_ids)},
+        execution_options={BOOKKEEPING: True},
+    )
+
+
 # SQLite has one write lock per database. Threads of one process queue for it here, on a
 # lock that wakes the next waiter at once, instead of inside SQLite, whose busy handler
 # sleeps in steps of up to 100 ms and made p99 latency seconds under 32 concurrent writers.
@@ -136,13 +166,15 @@ def _write_lock(factory: sessionmaker[Session]) -> threading.Lock | None:
 
 @contextmanager
 def transaction(
-    factory: sessionmaker[Session], *, write: bool, on_commit: Callable[[int], None] | None = None
+    factory: sessionmaker[Session], *, write: bool, on_commit: Callable[[Change], None] | None = None
 ) -> Iterator[Session]:
     """Open a session in one transaction; commit on success, roll back on any error.
 
-    A writing transaction is exclusive on SQLite from its first statement, and bumps the change
-    marker when it wrote anything, so caches in every process learn of it; `on_commit` then
-    hears the new version, so this process's caches learn of it at once.
+    A writing transaction is exclusive on SQLite from its first statement. When it wrote
+    anything public it bumps the change marker, so caches in every process learn of it; when
+    it changed only registrations, it bumps those events' seats_version instead, and the
+    marker (and with it every kept page and feed of the site) stays. `on_commit` then hears
+    what changed, so this process's caches learn of it at once.
     """
     lock = _write_lock(factory) if write else None
     with lock or nullcontext():
@@ -151,18 +183,28 @@ def transaction(
             session.connection(execution_options={"portal_write": True})
         try:
             yield session
+            change = None
             if write:
                 session.flush()
+                seats = session.info.get("seats", set())
+                if session.info.get("all_seats"):
+                    # Registrations changed by a statement that names no event: every event's
+                    # seats may have changed.
+                    session.execute(text("UPDATE events SET seats_version = seats_version + 1"), execution_options={BOOKKEEPING: True})
+                elif seats:
+                    bump_seats_versions(session, seats)
                 if session.info.get("wrote_public"):
-                    session.info["version"] = bump_change_version(session)
+                    change = Change(bump_change_version(session), frozenset(seats))
+                elif seats:
+                    change = Change(None, frozenset(seats))
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
-    if on_commit is not None and "version" in session.info:
-        on_commit(session.info["version"])
+    if on_commit is not None and change is not None:
+        on_commit(change)
 
 
 def _shown_publicly(classes: Any) -> bool:
@@ -172,18 +214,24 @@ def _shown_publicly(classes: Any) -> bool:
 @event.listens_for(Session, "after_flush")
 def _remember_write(session: Session, _flush_context: Any) -> None:
     # After a flush the session's new/dirty/deleted collections still hold what was flushed.
-    if _shown_publicly(type(obj) for obj in chain(session.new, session.dirty, session.deleted)):
-        session.info["wrote_public"] = True
+    for obj in chain(session.new, session.dirty, session.deleted):
+        column = type(obj).seats_of
+        if column is not None:
+            session.info.setdefault("seats", set()).add(getattr(obj, column))
+        elif getattr(type(obj), "shown_publicly", True):
+            session.info["wrote_public"] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _remember_bulk_write(state: Any) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        # A statement on no mapped class (Core or text) counts as a public write: when in
-        # doubt, let the caches go.
+    if (state.is_insert or state.is_update or state.is_delete) and not state.execution_options.get(BOOKKEEPING):
+        # A statement on no mapped class (Core or text) counts as a public write, and so does
+        # one on registrations, whose events it does not name: when in doubt, let the caches go.
         mappers = state.all_mappers
         if not mappers or _shown_publicly(m.class_ for m in mappers):
             state.session.info["wrote_public"] = True
+        if not mappers or any(m.class_.seats_of is not None for m in mappers):
+            state.session.info["all_seats"] = True
 
 
 def run_unit_of_work(
@@ -191,7 +239,7 @@ def run_unit_of_work(
     fn: Callable[..., T],
     *args: Any,
     write: bool = True,
-    on_commit: Callable[[int], None] | None = None,
+    on_commit: Callable[[Change], None] | None = None,
     **kwargs: Any,
 ) -> T:
     """Run fn(session, *args, **kwargs) in one transaction and return its result."""

@@ -52,6 +52,9 @@ class Event(Base):
     speakers: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Rises whenever the time, place or status changes (iCalendar SEQUENCE).
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Rises in every transaction that changes this event's registrations (db.transaction), so
+    # a count kept of them (rosters.numbers) knows it is old without counting again.
+    seats_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

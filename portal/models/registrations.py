@@ -20,6 +20,8 @@ SEARCH_TEXT = "lower(name || '\n' || email || '\n' || organisation)"
 
 class Registration(Base):
     __tablename__ = "registrations"
+    # A registration changes its event's seats and nothing else public (db.transaction).
+    seats_of = "event_id"
     __table_args__ = (
         # One active registration per email and event, enforced by the database as well as
         # the service, so that two racing submissions cannot both get in.

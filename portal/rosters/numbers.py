@@ -3,8 +3,8 @@ and registrations per day; and a per-process cache of them.
 
 Counting 100,000 registrations by status and by day reads 200,000 index entries, two thirds
 of the roster page's work, and an organiser paging, sorting and searching a roster asks for
-the same numbers over and over while nothing changes. NumbersCache keeps them until the data
-changes, which every process can tell from the change marker (db.read_change_version).
+the same numbers over and over while nothing changes. NumbersCache keeps them until the
+event's registrations change, which every process can tell from the event's seats_version.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from portal.db import read_change_version
 from portal.models import Event, Registration, RegistrationStatus
 
 S = RegistrationStatus
@@ -125,15 +124,16 @@ def event_numbers(session: Session, event: Event) -> EventNumbers:
 
 
 class NumbersCache:
-    """Events' numbers, kept per process with the change marker's version they were counted
-    at, and given out again while the marker stays there.
+    """Events' numbers, kept per process with the event's seats_version (and updated_at) they
+    were counted at, and given out again while those stay as they were.
 
-    Every write to a registration or an event bumps the marker in its own transaction
-    (db.transaction), so an unchanged version means unchanged numbers. The version is read
-    before the counting: a change committed in between can only make the kept numbers newer
-    than their version says, and then they are counted again at the next request. A write
-    that goes around db.transaction (by hand, in SQL) leaves the numbers as they were until
-    the next write through the portal, as it does the public pages' cache.
+    Every transaction that writes an event's registrations raises its seats_version
+    (db.transaction), and every edit of the event its updated_at, so unchanged values mean
+    unchanged numbers. They are read (one lookup by primary key) before the counting: a
+    change committed in between can only make the kept numbers newer than their version
+    says, and then they are counted again at the next request. A write that goes around
+    db.transaction (by hand, in SQL) leaves the numbers as they were until the event's next
+    change through the portal.
 
     Bounded in bytes by its shape: at most `size` events, keyed by event id (an integer no
     client chooses), each with six counts and a chart of at most MAX_DAYS bars, a few
@@ -142,11 +142,11 @@ class NumbersCache:
 
     def __init__(self, size: int = 32) -> None:
         self._size = size
-        self._kept: OrderedDict[int, tuple[int, EventNumbers]] = OrderedDict()
+        self._kept: OrderedDict[int, tuple[Any, EventNumbers]] = OrderedDict()
         self._lock = threading.Lock()
 
     def numbers(self, session: Session, event: Event) -> EventNumbers:
-        version = read_change_version(session)
+        version = session.execute(select(Event.seats_version, Event.updated_at).where(Event.id == event.id)).one()
         with self._lock:
             kept = self._kept.get(event.id)
             if kept is not None and kept[0] == version:

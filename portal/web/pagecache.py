@@ -12,6 +12,13 @@ minute: a write made in this process is seen by the very next request, a write m
 another process within PORTAL_CACHE_SECONDS, and what changes with the clock alone
 ("Registration closes…" becoming "Closed") within a minute.
 
+A registration does not move the change version: it changes one event's seat counts. A page
+that shows seat counts says whose (`shows_seats`), and is kept with the epoch at which this
+process last changed each of those events' seats: a registration here drops the pages that
+show that event's seats, and no other page or feed. Another process's registrations are
+not seen here, so such a page is kept at most PORTAL_CACHE_SECONDS, the delay a change made
+elsewhere always had.
+
 The key holds everything a shared answer may depend on: method, scheme, Host (pages carry
 absolute links, so one Host must never see links made for another), path, query, whether the
 client takes gzip, and the conditional headers (so a feed's 304 is kept like any answer).
@@ -40,7 +47,7 @@ import asyncio
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -56,6 +63,8 @@ SHARED = "shared_page"
 # The change version this request's answer is stamped with, for handlers that key their own
 # caches by it (the feeds): one read of the change marker per request, not two.
 VERSION = "change_version"
+# The events whose seat counts the page shows (shows_seats).
+SEATS = "shows_seats"
 # Request headers a shared answer may depend on, besides the address.
 _VARY_ON = (b"host", b"if-none-match", b"if-modified-since")
 # Larger answers are sent but not kept (the full site feed, 2 MB plain, is under this).
@@ -79,6 +88,12 @@ async def change_version(request: Request) -> int:
     return version
 
 
+def shows_seats(request: Request, event_ids: Iterable[int]) -> None:
+    """Say that this page shows these events' seat counts (or what follows from them: "Full",
+    the waiting list): it is then kept only while they stay as they were."""
+    request.scope.setdefault("state", {}).setdefault(SEATS, set()).update(event_ids)
+
+
 def shared_page(handler: Handler) -> Handler:
     """Mark a handler's answers as the same for every visitor, so they may be kept and shared."""
 
@@ -97,11 +112,16 @@ class _Entry:
     minute: int
     start: Message
     body: bytes
+    # (event id, the epoch of this process's last change to its seats) for each event whose
+    # seats the page shows; and when the page must be rendered again regardless, to see
+    # other processes' registrations (monotonic seconds; inf for a page showing no seats).
+    seats: tuple[tuple[int, int], ...] = ()
+    expires: float = float("inf")
 
     @property
     def size(self) -> int:
         headers = sum(len(k) + len(v) for k, v in self.start["headers"])
-        return len(self.body) + headers + 32 + ENTRY_OVERHEAD
+        return len(self.body) + headers + 32 + ENTRY_OVERHEAD + 64 * len(self.seats)
 
 
 class SharedResponseCache:
@@ -155,11 +175,19 @@ class SharedResponseCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry.version != version or entry.minute != minute:
+        if entry.version != version or entry.minute != minute or self._seats_moved(entry):
             self._drop(key)
             return None
         self._entries.move_to_end(key)
         return entry
+
+    def _seats_moved(self, entry: _Entry) -> bool:
+        if not entry.seats:
+            return False
+        if time.monotonic() >= entry.expires:
+            return True
+        changed_at = self.changes.seats_changed_at
+        return any(changed_at(event_id) != epoch for event_id, epoch in entry.seats)
 
     def _drop(self, key: Key) -> None:
         entry = self._entries.pop(key, None)
@@ -217,6 +245,9 @@ class SharedResponseCache:
                 done.set()
 
     async def _render(self, scope: Scope, receive: Receive, send: Send, key: Key, version: int, minute: int) -> None:
+        # Read before rendering, like the version: a registration committed meanwhile makes
+        # the page older than its record says, and it is then not kept.
+        epoch = self.changes.seats_epoch
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0
@@ -252,6 +283,10 @@ class SharedResponseCache:
         if keep and start is not None:
             # Stamped with the version read before rendering: if anything was written
             # meanwhile, this answer is already out of date when the write becomes known.
+            seats = tuple(sorted((e, self.changes.seats_changed_at(e)) for e in scope["state"].get(SEATS, ())))
+            if any(changed > epoch for _, changed in seats):
+                return
+            expires = time.monotonic() + self.changes.interval if seats else float("inf")
             headers = [(bytes(k), bytes(v)) for k, v in start.get("headers", [])]
             kept_start = {"type": "http.response.start", "status": start["status"], "headers": headers}
-            self._keep(key, _Entry(version, minute, kept_start, b"".join(chunks)))
+            self._keep(key, _Entry(version, minute, kept_start, b"".join(chunks), seats, expires))

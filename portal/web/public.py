@@ -15,7 +15,7 @@ from portal.registrations import limits, participants
 from portal.registrations.limits import RegistrationLimits, TooManyRequests
 from portal.registrations.participants import Submission
 from portal.web.csrf import read_form
-from portal.web.pagecache import shared_page
+from portal.web.pagecache import shared_page, shows_seats
 from portal.web.params import page_number, text_param
 from portal.web.plumbing import public_route, render, site, uow
 from portal.web.security import client_address
@@ -34,6 +34,7 @@ def _path(request: Request, name: str) -> str:
 @shared_page
 async def home(request: Request) -> Response:
     data = await uow(request, listing.get_home)
+    shows_seats(request, (card.event.id for card in data.upcoming))
     return render(request, "public/home.html", {"home": data})
 
 
@@ -46,6 +47,7 @@ async def list_events(request: Request) -> Response:
         "q": text_param(request, "q"),
     }
     data = await uow(request, listing.get_listing, past=past, page=page_number(request), per_page=PER_PAGE, **filters)
+    shows_seats(request, (card.event.id for card in data.page.items))
     return render(
         request,
         "public/events.html",
@@ -56,6 +58,7 @@ async def list_events(request: Request) -> Response:
 @shared_page
 async def show_event(request: Request) -> Response:
     data = await uow(request, listing.get_event_page, _path(request, "slug"))
+    shows_seats(request, [data.event.id])
     here = site(request)
     context = {
         "data": data,
@@ -124,6 +127,7 @@ async def list_programmes(request: Request) -> Response:
 @shared_page
 async def show_programme(request: Request) -> Response:
     data = await uow(request, listing.get_programme_page, _path(request, "code"))
+    shows_seats(request, (card.event.id for card in [*data.upcoming, *data.past]))
     return render(request, "public/programme.html", {"data": data})
 
 

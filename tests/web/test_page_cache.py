@@ -157,8 +157,14 @@ def test_delivering_email_leaves_the_kept_pages_in_place_but_an_edit_does_not(se
 
 def test_kept_answers_stay_within_their_byte_budget_dropping_the_least_recent():
     class Unchanged:
+        seats_epoch = 0
+        interval = 1.0
+
         async def current(self) -> int:
             return 1
+
+        def seats_changed_at(self, event_id: int) -> int:
+            return 0
 
     async def page(scope, receive, send):  # type: ignore[no-untyped-def]
         scope.setdefault("state", {})[pagecache.SHARED] = True
@@ -187,3 +193,57 @@ def test_kept_answers_stay_within_their_byte_budget_dropping_the_least_recent():
     assert 0 < len(cache) <= 4
     assert cache._bytes <= 50_000
     assert cache.hits == 1  # the newest page was still kept; the oldest were dropped
+
+
+def _retitle_behind_the_caches_back(sessions, event, title):  # type: ignore[no-untyped-def]
+    # Straight SQL, past the unit of work: no cache hears of it, so a page that shows the new
+    # title was rendered again, and one that shows the old title was kept.
+    with sessions.begin() as session:
+        session.execute(update(Event).where(Event.id == event.id).values(title=title).execution_options(synchronize_session=False))
+
+
+def test_a_registration_moves_only_its_event_seats_not_the_change_marker(settings, make_event, run, sessions, site):
+    taken, other = make_event(capacity=10), make_event(capacity=10)
+
+    def versions(session):  # type: ignore[no-untyped-def]
+        seats = dict(session.execute(select(Event.id, Event.seats_version)).all())
+        return read_change_version(session), seats[taken.id], seats[other.id]
+
+    marker, taken_seats, other_seats = run(versions)
+    run(register, site, taken.slug, Submission(name="Bo", email="bo@example.org"))
+    assert run(versions) == (marker, taken_seats + 1, other_seats)
+
+
+def test_a_registration_drops_only_the_pages_that_show_its_event_seats(settings, make_event, sessions):
+    taken, other = make_event(capacity=10, title="Taken seats"), make_event(capacity=10, title="Other event")
+    with _client(settings, cache_seconds=3600) as client:
+        assert "10 seats left" in client.get(f"/events/{taken.slug}").text
+        assert "Other event" in client.get(f"/events/{other.slug}").text
+        feed = client.get("/calendar.ics")
+        assert "Other event" in feed.text
+        _retitle_behind_the_caches_back(sessions, other, "Renamed where no cache can see")
+
+        form = client.get(f"/events/{taken.slug}/register")
+        registered = client.post(
+            f"/events/{taken.slug}/register",
+            data={"csrf_token": csrf_from(form.text), "name": "Ann Lee", "email": "ann@example.org", "consent": "y"},
+        )
+        assert registered.status_code == 303
+        # The registered event's page is rendered again with its new count ...
+        assert "9 seats left" in client.get(f"/events/{taken.slug}").text
+        # ... while the other event's page and the site's feed are still the kept ones.
+        assert "Other event" in client.get(f"/events/{other.slug}").text
+        again = client.get("/calendar.ics", headers={"If-None-Match": feed.headers["etag"]})
+        assert again.status_code == 304
+
+
+def test_a_page_showing_seats_is_kept_at_most_the_cache_interval(settings, make_event, sessions):
+    """Other processes' registrations are not heard of here: a page showing seats is rendered
+    again once PORTAL_CACHE_SECONDS have passed, even when nothing moved the change marker."""
+    event = make_event(capacity=10, title="Seats shown")
+    with _client(settings, cache_seconds=0.5) as client:
+        assert "Seats shown" in client.get(f"/events/{event.slug}").text
+        _retitle_behind_the_caches_back(sessions, event, "Seen after the interval")
+        assert "Seats shown" in client.get(f"/events/{event.slug}").text
+        time.sleep(0.6)
+        assert "Seen after the interval" in client.get(f"/events/{event.slug}").text

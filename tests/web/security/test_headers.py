@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.catalogue import listing
+from portal.db import Change
 from portal.web import csrf
 from portal.web.backoffice import auth
 from tests.conftest import BASE_URL, csrf_from
@@ -164,7 +165,7 @@ def test_hsts_only_when_the_base_url_is_https(settings, https, make_event, monke
         check_headers(client.get(f"/events/{event.slug}/register"), https=https)
         check_headers(client.get("/nowhere"), https=https)
         monkeypatch.setattr(listing, "get_home", lambda *a, **k: 1 / 0)
-        client.app.state.changes.local_write(10**9)  # the home page is not served from the cache
+        client.app.state.changes.local_write(Change(version=10**9))  # the home page is not served from the cache
         crash = client.get("/")
         assert crash.status_code == 500
         check_headers(crash, https=https)
