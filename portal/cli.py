@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from portal.db import make_engine, make_session_factory, run_unit_of_work, transaction
 from portal.errors import AlreadyExists, ImportProblem, InvalidInput, NotFound
@@ -310,7 +311,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (OperationalError, ProgrammingError) as exc:
+        # Run from another directory, `portal` finds (and makes) an empty database under that
+        # directory's var/: say so, rather than print SQLAlchemy's traceback.
+        if not _missing_tables(exc):
+            raise
+        url = _safe_url(Settings.from_env().database_url)
+        print(
+            f"portal: the database {url} has no portal tables. Run `portal db upgrade` first, or run "
+            "`portal` from the directory the portal runs in (its database is var/ there), or set PORTAL_DATABASE_URL.",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _missing_tables(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 if __name__ == "__main__":

@@ -225,8 +225,8 @@ async def _check_password(request: Request, email: str, password: str) -> tuple[
     return attempt, await _argon2(request, signin.check_password, attempt, password)
 
 
-SIGNING_IN = "signing in from it is paused"
-CHANGING = "changing the password, and signing in, from it are paused"
+SIGNING_IN = "signing in to this account from it is paused"
+CHANGING = "changing the password, and signing in to this account, from it are paused"
 
 
 def _paused(until: float, *, busy: bool, what: str) -> tuple[str, str]:
@@ -241,7 +241,7 @@ def _paused(until: float, *, busy: bool, what: str) -> tuple[str, str]:
         )
     else:
         message = (
-            f"Too many wrong passwords from this network. For safety, {what}: "
+            f"Too many wrong passwords have come from this network. For safety, {what}: "
             f"try again in {max(1, math.ceil(wait / 60))} minutes."
         )
     return message, str(wait)
