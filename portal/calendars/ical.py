@@ -117,7 +117,6 @@ def _vevent(
     *,
     method: str | None,
     stamp: datetime | None,
-    attendee: str | None,
 ) -> icalendar.Event:
     url = site.event_url(event.slug)
     component = icalendar.Event()
@@ -148,14 +147,9 @@ def _vevent(
     component.add("class", "PUBLIC")
     component.add("transp", "OPAQUE")
     if method is not None:
-        # iTIP needs an organizer on every scheduling message, and the attendee it is for.
+        # iTIP needs an organizer on every scheduling message (and the attendee it is for,
+        # which _itip_block adds).
         component.add("organizer", f"mailto:{site.mail_from}", parameters={"CN": ORGANISATION})
-        if attendee and method in ("REQUEST", "CANCEL"):
-            component.add(
-                "attendee",
-                f"mailto:{attendee}",
-                parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"},
-            )
     return component
 
 
@@ -231,7 +225,7 @@ def published_block(event: Event, programme: Programme | None, site: Site) -> by
     key = _key_of(event, programme, site)
     block = vevent_blocks.get(key)
     if block is None:
-        block = _vevent(event, programme, site, method=None, stamp=None, attendee=None).to_ical()
+        block = _vevent(event, programme, site, method=None, stamp=None).to_ical()
         vevent_blocks.put(key, block)
     return block
 
@@ -248,7 +242,7 @@ def personal_block(event: Event, programme: Programme | None, site: Site, standi
     label = _NOT_YET_SEATED.get(str(standing))
     if label is None or event.status == EventStatus.CANCELLED:
         return published_block(event, programme, site)
-    component = _vevent(event, programme, site, method=None, stamp=None, attendee=None)
+    component = _vevent(event, programme, site, method=None, stamp=None)
     for name, value in (("summary", f"{label}: {summary(event)}"), ("status", "TENTATIVE"), ("transp", "TRANSPARENT")):
         component.pop(name)
         component.add(name, value)
@@ -311,11 +305,35 @@ def event_calendar(
         return published_calendar(blocks, site=site, name=name, timezone_name=timezone_name, source_url=source_url)
     when = stamp or datetime.now(timezone.utc)
     head = _head(site=site, name=name, timezone_name=timezone_name, method=method, source_url=source_url)
-    blocks = [
-        _vevent(event, programme, site, method=method, stamp=when, attendee=attendee).to_ical()
-        for event, programme in items
-    ]
+    blocks = [_itip_block(event, programme, site, method, when, attendee) for event, programme in items]
     return b"".join([head, *blocks, _CALENDAR_END])
+
+
+_VEVENT_END = b"END:VEVENT\r\n"
+
+
+def _itip_block(event: Event, programme: Programme | None, site: Site, method: str, stamp: datetime, attendee: str | None) -> bytes:
+    """The event's VEVENT for one participant's iTIP message (REQUEST or CANCEL).
+
+    Everything but DTSTAMP and ATTENDEE is the same for every participant of one version of
+    the event, and building it is most of an email's cost inside a registration's
+    transaction: that part is made once per version (kept with the feeds' blocks, under a
+    key of its own) and the two lines of this message are added to it. A VEVENT's properties
+    have no order (RFC 5545), and each line is folded on its own."""
+    key = ("itip", method, site.mail_from, _key_of(event, programme, site))
+    shared = vevent_blocks.get(key)
+    if shared is None:
+        component = _vevent(event, programme, site, method=method, stamp=stamp)
+        component.pop("dtstamp")
+        shared = component.to_ical()
+        vevent_blocks.put(key, shared)
+    own = icalendar.Event()
+    own.add("dtstamp", _utc(stamp))
+    if attendee and method in ("REQUEST", "CANCEL"):
+        own.add("attendee", f"mailto:{attendee}", parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"})
+    lines = own.to_ical().split(b"\r\n", 1)[1]  # without its BEGIN:VEVENT line; ends with END:VEVENT
+    assert shared.endswith(_VEVENT_END) and lines.endswith(_VEVENT_END)
+    return shared[: -len(_VEVENT_END)] + lines
 
 
 def google_calendar_link(event: Event, url: str) -> str:

@@ -174,6 +174,23 @@ def test_scheduling_messages_for_email_share_the_uid(make_event):
         event_calendar([(event, None)], site=SITE, name="x", method="REPLY")
 
 
+def test_each_participant_gets_their_own_invitation_and_an_edit_reaches_the_next_one(make_event, edit_event):
+    """Invitations share what they can per version of the event, never who they are for or
+    when they were made, and an edited event is what the next one carries."""
+    event = make_event()
+    first, second = (
+        parse(event_calendar([(event, None)], site=SITE, name="x", method="REQUEST", stamp=datetime(2026, 5, d, tzinfo=timezone.utc), attendee=who))
+        for d, who in ((1, "ann@example.org"), (2, "bo@example.org"))
+    )
+    assert str(first.event(event.uid)["ATTENDEE"]) == "mailto:ann@example.org"
+    assert str(second.event(event.uid)["ATTENDEE"]) == "mailto:bo@example.org"
+    assert first.event(event.uid)["DTSTAMP"].dt.day == 1 and second.event(event.uid)["DTSTAMP"].dt.day == 2
+    assert len([line for line in second.text.split("\r\n") if line.startswith(("ATTENDEE", "DTSTAMP"))]) == 2
+    edited = edit_event(event.slug, title="A new title")
+    after = parse(event_calendar([(edited, None)], site=SITE, name="x", method="REQUEST", attendee="cy@example.org"))
+    assert "A new title" in str(after.event(event.uid)["SUMMARY"])
+
+
 def test_unchanged_events_are_not_serialised_again(make_event, edit_event, monkeypatch):
     events = [make_event(), make_event(), make_event()]
     made: list[str] = []
