@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, bindparam, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -129,6 +131,13 @@ def bump_change_version(session: Session) -> int:
     return session.execute(
         text("UPDATE change_marker SET version = version + 1 WHERE id = 1 RETURNING version")
     ).scalar_one()
+
+
+def upsert(session: Session, model: type[Base]) -> Any:
+    """INSERT for `model` in the session's dialect, which has ON CONFLICT (on_conflict_do_...)
+    on both engines the portal runs on."""
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(model)
 
 
 def read_change_version(session: Session) -> int:

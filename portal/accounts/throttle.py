@@ -39,10 +39,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from portal.db import upsert
 from portal.models import SignInThrottle, ThrottleScope
 
 WINDOW = timedelta(minutes=15)
@@ -95,9 +94,8 @@ def _row(session: Session, scope: ThrottleScope, key: str, now: datetime) -> Sig
     Made first, then locked: if two attempts could both find no row and decide on that,
     twenty sent at once would all pass a lock that a row would have held back. The insert
     waits for a racing one and then does nothing; the select waits for the row's lock."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
-        insert(SignInThrottle)
+        upsert(session, SignInThrottle)
         .values(scope=scope, key=key, failures=0, window_started_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["scope", "key"])
     )

@@ -17,14 +17,11 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import case, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
+from portal.db import upsert, utcnow
 from portal.errors import PortalError
 from portal.models import LimitScope, RateLimit
 from portal.registrations import participants
@@ -72,11 +69,6 @@ def _forget_old_rows(session: Session, now: datetime) -> None:
         session.execute(delete(RateLimit).where(RateLimit.id.in_(stale)))
 
 
-def _upsert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return postgresql_insert(RateLimit) if dialect == "postgresql" else sqlite_insert(RateLimit)
-
-
 def hit(session: Session, scope: LimitScope, key: str, limit: int, *, now: datetime | None = None) -> int | None:
     """Count one use of `key` in `scope`, allowing `limit` uses per WINDOW. Returns None if the
     use is allowed, else the seconds until the window ends.
@@ -91,7 +83,7 @@ def hit(session: Session, scope: LimitScope, key: str, limit: int, *, now: datet
     key = key[:254]
     table = RateLimit.__table__.c
     expired = table.window_started_at <= now - WINDOW
-    insert = _upsert(session).values(scope=scope, key=key, hits=1, window_started_at=now, updated_at=now)
+    insert = upsert(session, RateLimit).values(scope=scope, key=key, hits=1, window_started_at=now, updated_at=now)
     statement = insert.on_conflict_do_update(
         index_elements=[table.scope, table.key],
         set_={
