@@ -13,7 +13,7 @@ from portal.catalogue.search import matching
 from portal.db import utcnow
 from portal.models import Admission, Event, EventStatus, Programme, find_event, programme_by_code
 from portal.paging import Paged, clamp_page, offset
-from portal.registrations.availability import RegistrationState, registration_state
+from portal.registrations.availability import RegistrationState, registration_state, state_after_refusal
 from portal.registrations.seats import confirmed_counts
 from portal.text import search_words
 
@@ -132,11 +132,9 @@ class EventPage:
     admission: Admission
 
     def refused(self, *, full: bool, now: datetime | None = None) -> EventPage:
-        """This page after a registration was refused as closed or full: the state as the
-        refusal found it, without reading the event again. Full means no seat is left."""
-        capacity, left = self.event.capacity, self.state.seats_left
-        confirmed = 0 if capacity is None else capacity if full or left is None else capacity - left
-        state = registration_state(self.event, confirmed, now or utcnow(), self.admission)
+        """This page after a registration was refused as closed or full, without reading the
+        event again (availability.state_after_refusal)."""
+        state = state_after_refusal(self.event, self.state, now or utcnow(), self.admission, full=full)
         return replace(self, state=state)
 
 

@@ -54,7 +54,20 @@ class RegistrationState:
 
 
 def registration_state(event: Event, confirmed: int, now: datetime, admission: Admission = Admission.OPEN) -> RegistrationState:
-    left = seats_left(event, confirmed)
+    """Where registration for the event stands at `now`, with `confirmed` seats taken."""
+    return _state(event, seats_left(event, confirmed), now, admission)
+
+
+def state_after_refusal(
+    event: Event, before: RegistrationState, now: datetime, admission: Admission, *, full: bool
+) -> RegistrationState:
+    """Where registration stands once the register service refused a registration, as closed
+    or, when `full`, for want of a seat: no seat left then, and the time rules at `now`. It
+    needs no count: the refusal said what the count had come to."""
+    return _state(event, 0 if full and event.capacity is not None else before.seats_left, now, admission)
+
+
+def _state(event: Event, left: int | None, now: datetime, admission: Admission) -> RegistrationState:
     if event.status == EventStatus.CANCELLED:
         state = State.CANCELLED
     elif event.status == EventStatus.DRAFT:

@@ -620,3 +620,33 @@ def test_the_cancel_pages_say_what_cancelling_does_for_this_registration(client,
     ended = make_registration(make_event(), status=RegistrationStatus.CANCELLED)
     page = client.get(f"/registrations/{ended.token}/cancel").text
     assert "cannot be cancelled any more: it has ended already" in page and "You are registered" not in page
+
+
+def test_a_seat_taken_between_reading_the_page_and_registering_leaves_no_register_button(
+    client, make_event, monkeypatch, run, site
+):
+    """The form is read with one seat left; someone else takes it before this registration
+    does. The refusal says so, keeps the typing, and the page it comes back on says the
+    event is full, with nothing left to send the form to."""
+    from portal.registrations.participants import Submission, register
+    from portal.web import public
+
+    event = make_event(capacity=1, waitlist=False)
+    assert "1 seat left" in client.get(f"/events/{event.slug}").text
+    form = client.get(f"/events/{event.slug}/register")
+    real = public.listing.get_event_page
+
+    def read_then_lose_the_seat(session, slug, **kwargs):  # type: ignore[no-untyped-def]
+        page = real(session, slug, **kwargs)
+        run(register, site, slug, Submission(name="Quicker", email="quicker@example.org"))
+        return page
+
+    monkeypatch.setattr(public.listing, "get_event_page", read_then_lose_the_seat)
+    answer = client.post(
+        f"/events/{event.slug}/register",
+        data={"csrf_token": csrf_from(form.text), "name": "Ann Lee", "email": "ann@example.org", "consent": "y"},
+    )
+    assert answer.status_code == 409
+    assert "full" in answer.text.lower() and 'value="Ann Lee"' in answer.text
+    assert "<button type=\"submit\">Register</button>" not in answer.text
+    assert "1 seat left" not in answer.text
