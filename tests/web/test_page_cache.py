@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.db import read_change_version, transaction
-from portal.models import Event, MessageStatus, OutboxMessage
+from portal.models import Event, MessageStatus, OutboxMessage, Registration
 from portal.registrations.participants import Submission, register
 from portal.web import pagecache, public
 from tests.conftest import BASE_URL, csrf_from
@@ -247,3 +247,19 @@ def test_a_page_showing_seats_is_kept_at_most_the_cache_interval(settings, make_
         assert "Seats shown" in client.get(f"/events/{event.slug}").text
         time.sleep(0.6)
         assert "Seen after the interval" in client.get(f"/events/{event.slug}").text
+
+
+def test_a_statement_on_registrations_that_names_no_event_moves_every_event_and_the_marker(make_event, run, sessions):
+    """A bulk UPDATE of registrations does not say whose seats it changed: every event's
+    seats_version rises (the roster's kept numbers count again), and the marker moves too."""
+    first, second = make_event(), make_event()
+
+    def versions(session):  # type: ignore[no-untyped-def]
+        return read_change_version(session), dict(session.execute(select(Event.id, Event.seats_version)).all())
+
+    marker, seats = run(versions)
+    with transaction(sessions, write=True) as session:
+        session.execute(update(Registration).values(organisation="Renamed in bulk"))
+    after_marker, after_seats = run(versions)
+    assert after_marker == marker + 1
+    assert after_seats[first.id] == seats[first.id] + 1 and after_seats[second.id] == seats[second.id] + 1
