@@ -9,7 +9,8 @@ Rows (wrk, 32 connections, one thread, a second process; a 3 s warm-up discarded
 - listing pages in random combinations of programme, category, past or upcoming and page;
 - /events, an event page and the site feed while registrations arrive at 20 a second (a
   thread of this process registers new addresses for another event all along);
-- the registration POST at 32 concurrent (p50, p99 and the rate), with `--workers` workers;
+- the registration POST at 32 concurrent (p50, p99 and the rate; pages.registration_post), with
+  `--workers` workers;
 - an uncached listing page's cost in process (a new search each time), for comparing data
   sizes: run the script at --events 2000 and 20000 and compare the two figures.
 """
@@ -17,7 +18,6 @@ Rows (wrk, 32 connections, one thread, a second process; a 3 s warm-up discarded
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import threading
 import time
@@ -25,10 +25,9 @@ import uuid
 from pathlib import Path
 
 import httpx2 as httpx
+from pages import CSRF, registration_post
 
 from common import RESULTS, build_dataset, make_database, server, wrk
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # Every request a query never seen: a word from the data set's text with a counter on it
 # (a prefix of a real word, so the search has something to find as well as to miss).
@@ -54,19 +53,6 @@ request = function()
   if c ~= "" then path = path .. "&category=" .. c end
   if math.random() < 0.3 then path = path .. "&when=past" end
   return wrk.format("GET", path)
-end
-"""
-
-POST_SCRIPT = """
-local counter = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Cookie"] = "%(cookie)s"
-request = function()
-  counter = counter + 1
-  local body = "csrf_token=%(token)s&name=Bench+" .. counter ..
-    "&email=bench-%(run)s-" .. counter .. "%%40example.org&consent=y"
-  return wrk.format(nil, nil, nil, body)
 end
 """
 
@@ -169,12 +155,7 @@ def main() -> None:
                 steady.join()
             print(f"  (registrations made meanwhile: {done[0]} in {elapsed:.0f} s, {done[0] / elapsed:.1f}/s)")
 
-            target = standalone(args.events, 0)
-            page = httpx.get(f"{base}/events/{target}/register")
-            token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-            cookie = "; ".join(f"{k}={v}" for k, v in page.cookies.items())
-            post = script(POST_SCRIPT % {"cookie": cookie, "token": token, "run": run})
-            r = wrk(f"{base}/events/{target}/register", seconds=args.seconds, script=post)
+            r = registration_post(base, standalone(args.events, 0), args.seconds, run)
             print(
                 f"registration POST, 32 concurrent, {args.workers} worker(s): {r['requests']:.0f} in {args.seconds} s "
                 f"({r['rps']:.0f}/s), p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms (non-3xx: {r['non_2xx_3xx']:.0f})"

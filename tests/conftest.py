@@ -95,6 +95,18 @@ def fresh_database(template: str, home: Path) -> str:
 
 
 @pytest.fixture
+def portal_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Path:
+    """The environment of a `portal` command run in the test (cli.main): this test's
+    database, a secret key, nothing else of the machine's PORTAL_ settings, run in tmp_path."""
+    for name in ("PORTAL_BASE_URL", "PORTAL_SMTP_URL", "PORTAL_TIMEZONE", "PORTAL_MAIL_FROM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PORTAL_DATABASE_URL", database_url)
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "cli-test-secret")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
 def database_url(_template: str, tmp_path: Path) -> str:
     if not PG_URL:
         path = tmp_path / "portal.sqlite3"

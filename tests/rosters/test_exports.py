@@ -115,16 +115,6 @@ def test_export_errors(organiser_client, client, roster):
     assert organiser_client.get("/admin/events/no-such-event/export.csv").status_code == 404
 
 
-@pytest.fixture
-def portal_env(monkeypatch, tmp_path, database_url):  # type: ignore[no-untyped-def]
-    for name in ("PORTAL_BASE_URL", "PORTAL_SMTP_URL", "PORTAL_TIMEZONE", "PORTAL_MAIL_FROM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PORTAL_DATABASE_URL", database_url)
-    monkeypatch.setenv("PORTAL_SECRET_KEY", "cli-test-secret")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def test_the_command_line_writes_the_same_file(organiser_client, roster, portal_env, capsys):
     event, _ = roster
     web_csv = organiser_client.get(f"/admin/events/{event.slug}/export.csv").content

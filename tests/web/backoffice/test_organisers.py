@@ -13,16 +13,6 @@ from portal.models import AuditEntry, Organiser
 from tests.web.backoffice.conftest import post, sign_in
 
 
-@pytest.fixture
-def portal_env(monkeypatch, tmp_path, database_url):  # type: ignore[no-untyped-def]
-    for name in ("PORTAL_BASE_URL", "PORTAL_SMTP_URL", "PORTAL_TIMEZONE", "PORTAL_MAIL_FROM"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PORTAL_DATABASE_URL", database_url)
-    monkeypatch.setenv("PORTAL_SECRET_KEY", "cli-test-secret")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def account(sessions, email):  # type: ignore[no-untyped-def]
     with sessions() as session:
         return session.scalar(select(Organiser).where(Organiser.email == email))
