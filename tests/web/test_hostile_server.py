@@ -67,6 +67,10 @@ def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         "PORTAL_BASE_URL": BASE_URL,
         "PORTAL_DELIVER_IN_PROCESS": "0",
         "PORTAL_SMTP_URL": "",
+        # Kept pages live as long as a test needs: a page showing seats is otherwise kept
+        # only PORTAL_CACHE_SECONDS (1 s), and a slow machine could take longer than that
+        # between a test's requests. (Nothing here relies on seeing another process's write.)
+        "PORTAL_CACHE_SECONDS": "3600",
     }
     try:
         with running_portal(home, env, port=port) as url:
