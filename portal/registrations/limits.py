@@ -17,11 +17,15 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import bindparam, case, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from portal.db import upsert, utcnow
+from portal.db import utcnow
 from portal.errors import PortalError
 from portal.models import LimitScope, RateLimit
 from portal.registrations import participants
@@ -80,22 +84,36 @@ def hit(session: Session, scope: LimitScope, key: str, limit: int, *, now: datet
     if limit <= 0:
         return None
     now = now or utcnow()
-    key = key[:254]
-    table = RateLimit.__table__.c
-    expired = table.window_started_at <= now - WINDOW
-    insert = upsert(session, RateLimit).values(scope=scope, key=key, hits=1, window_started_at=now, updated_at=now)
-    statement = insert.on_conflict_do_update(
-        index_elements=[table.scope, table.key],
-        set_={
-            "hits": case((expired, 1), else_=table.hits + 1),
-            "window_started_at": case((expired, now), else_=table.window_started_at),
-            "updated_at": now,
-        },
-    ).returning(table.hits, table.window_started_at)
-    hits, started = session.execute(statement).one()
+    statement = _hit_statement(session.get_bind().dialect.name)
+    # On the connection, not through the ORM: the statement is built once, and a rate limit's
+    # row is bookkeeping that no page shows.
+    row = session.connection().execute(statement, {"scope": scope, "key": key[:254], "now": now, "expired_before": now - WINDOW})
+    hits, started = row.one()
     if hits > limit:
         return max(1, math.ceil((started + WINDOW - now).total_seconds()))
     return None
+
+
+@lru_cache(maxsize=4)
+def _hit_statement(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE ... RETURNING for one use, with its values as bound
+    parameters: built and compiled once per dialect rather than on every registration."""
+    table = RateLimit.__table__
+    columns = table.c
+    now = bindparam("now", type_=columns.updated_at.type)
+    expired = columns.window_started_at <= bindparam("expired_before", type_=columns.window_started_at.type)
+    insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table).values(
+        scope=bindparam("scope", type_=columns.scope.type), key=bindparam("key", type_=columns.key.type),
+        hits=1, window_started_at=now, updated_at=now,
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[columns.scope, columns.key],
+        set_={
+            "hits": case((expired, 1), else_=columns.hits + 1),
+            "window_started_at": case((expired, now), else_=columns.window_started_at),
+            "updated_at": now,
+        },
+    ).returning(columns.hits, columns.window_started_at)
 
 
 def check_registration(session: Session, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:
