@@ -109,7 +109,12 @@ def main() -> None:
     parser.add_argument("--registrations", type=int, default=50_000)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--rows", default="search,listing,uncached,registering,post",
+        help="which rows, comma-separated (default all): search, listing, uncached, registering, post",
+    )
     args = parser.parse_args()
+    rows = set(args.rows.split(","))
 
     url, cleanup = make_database(args.engine)
     try:
@@ -118,8 +123,8 @@ def main() -> None:
         print(f"data set: {args.events:,} events, {args.registrations:,} registrations, {args.engine}, built in {time.perf_counter() - t0:.0f} s")
         env = {
             "PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": "bench", "PORTAL_CACHE_SECONDS": "1",
+            # All the load comes from one address: that limit is off; the per-email one counts.
             "PORTAL_DELIVER_IN_PROCESS": "0", "PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE": "0",
-            "PORTAL_REGISTRATIONS_PER_EMAIL_PER_MINUTE": "0",
         }
         with server("hello:app") as (hello, _):
             wrk(hello + "/", seconds=3)
@@ -132,38 +137,48 @@ def main() -> None:
         middle = f"event-{args.events // 2 + 1}"
         with server("portal.app:create_app", factory=True, env=env, cwd=RESULTS, workers=args.workers) as (base, _):
             run = uuid.uuid4().hex[:4]
-            wrk(base + "/", seconds=3, script=script(SEARCH_SCRIPT % {"run": "w" + run}))
-            row("search, each query new", wrk(base + "/", seconds=args.seconds, script=script(SEARCH_SCRIPT % {"run": run})))
-            row("listing, random filters and page", wrk(base + "/", seconds=args.seconds, script=script(LISTING_SCRIPT % {"seed": 7})))
-            print(f"uncached listing page, one at a time: {uncached_ms(base):.1f} ms (median of 40)")
-
-            stop, done = threading.Event(), [0]
-            steady = threading.Thread(target=registering, args=(base, standalone(args.events, 1), 20.0, stop, done), daemon=True)
-            steady.start()
-            try:
-                began = time.monotonic()
-                for label, path, headers in (
-                    ("/events while registering at 20/s", "/events", {}),
-                    ("event page while registering at 20/s", f"/events/{middle}", {}),
-                    ("site feed (gzip) while registering at 20/s", "/calendar.ics", {"Accept-Encoding": "gzip"}),
-                ):
-                    wrk(base + path, seconds=2, headers=headers)
-                    row(label, wrk(base + path, seconds=args.seconds, headers=headers))
-                elapsed = time.monotonic() - began
-            finally:
-                stop.set()
-                steady.join()
-            print(f"  (registrations made meanwhile: {done[0]} in {elapsed:.0f} s, {done[0] / elapsed:.1f}/s)")
-
-            r = registration_post(base, standalone(args.events, 0), args.seconds, run)
-            print(
-                f"registration POST, 32 concurrent, {args.workers} worker(s): {r['requests']:.0f} in {args.seconds} s "
-                f"({r['rps']:.0f}/s), p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms (non-3xx: {r['non_2xx_3xx']:.0f})"
-            )
+            if "search" in rows:
+                wrk(base + "/", seconds=3, script=script(SEARCH_SCRIPT % {"run": "w" + run}))
+                row("search, each query new", wrk(base + "/", seconds=args.seconds, script=script(SEARCH_SCRIPT % {"run": run})))
+            if "listing" in rows:
+                row("listing, random filters and page", wrk(base + "/", seconds=args.seconds, script=script(LISTING_SCRIPT % {"seed": 7})))
+            if "uncached" in rows:
+                print(f"uncached listing page, one at a time: {uncached_ms(base):.1f} ms (median of 40)")
+            if "registering" in rows:
+                registering_rows(base, args, row, middle)
+            if "post" in rows:
+                r = registration_post(base, standalone(args.events, 0), args.seconds, run)
+                print(
+                    f"registration POST, 32 concurrent, {args.workers} worker(s): {r['requests']:.0f} in {args.seconds} s "
+                    f"({r['rps']:.0f}/s), p50 {r['p50']:.0f} ms, p99 {r['p99']:.0f} ms (non-3xx: {r['non_2xx_3xx']:.0f})"
+                )
     finally:
         for leftover in RESULTS.glob("cold-*.lua"):
             leftover.unlink(missing_ok=True)
         cleanup()
+
+
+def registering_rows(base: str, args: argparse.Namespace, row, middle: str) -> None:
+    stop, done = threading.Event(), [0]
+    steady = threading.Thread(target=registering, args=(base, standalone(args.events, 1), 20.0, stop, done), daemon=True)
+    # The site feed built once before its row: at 20,000 events the first build takes longer
+    # than the row lasts, and a registration does not drop the kept feed, so it is built once.
+    httpx.get(base + "/calendar.ics", headers={"Accept-Encoding": "gzip"}, timeout=600)
+    steady.start()
+    try:
+        began = time.monotonic()
+        for label, path, headers in (
+            ("/events while registering at 20/s", "/events", {}),
+            ("event page while registering at 20/s", f"/events/{middle}", {}),
+            ("site feed (gzip) while registering at 20/s", "/calendar.ics", {"Accept-Encoding": "gzip"}),
+        ):
+            wrk(base + path, seconds=2, headers=headers)
+            row(label, wrk(base + path, seconds=args.seconds, headers=headers))
+        elapsed = time.monotonic() - began
+    finally:
+        stop.set()
+        steady.join()
+    print(f"  (registrations made meanwhile: {done[0]} in {elapsed:.0f} s, {done[0] / elapsed:.1f}/s)")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -249,6 +250,9 @@ def personal_block(event: Event, programme: Programme | None, site: Site, standi
     return component.to_ical()
 
 
+# The calendar's head depends only on these arguments: an email's .ics and every feed reuse
+# it. Keyed by title among them, so bounded; each entry is a few hundred bytes.
+@lru_cache(maxsize=512)
 def _head(
     *, site: Site, name: str, timezone_name: str | None, method: str | None, source_url: str | None
 ) -> bytes:
