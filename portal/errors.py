@@ -29,6 +29,19 @@ class EventFull(PortalError):
     title = "This event is full"
 
 
+class ChoiceFull(PortalError):
+    """A choice with places (a workshop) had none left when the registration took the event's
+    lock. `key` names the question, so the form can put the message on it and keep the rest."""
+
+    status_code = 409
+    title = "That choice is full"
+
+    def __init__(self, message: str, *, key: str, value: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
 class InvalidTransition(PortalError):
     """A registration cannot go from its current state to the one asked for."""
 

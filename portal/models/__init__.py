@@ -2,8 +2,9 @@
 
 from portal.models.audit import AuditEntry
 from portal.models.changes import ChangeMarker
-from portal.models.enums import ACTIVE_STATUSES, Admission, AuditActor, EventStatus, RegistrationStatus
+from portal.models.enums import ACTIVE_STATUSES, Admission, AuditActor, Endorsement, EventStatus, RegistrationStatus
 from portal.models.events import Event
+from portal.models.forms import ChoicePick, Questionnaire, Upload
 from portal.models.limits import LimitScope, RateLimit
 from portal.models.lookups import event_by_slug, find_event, programme_by_code
 from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
@@ -17,6 +18,8 @@ __all__ = [
     "AuditActor",
     "AuditEntry",
     "ChangeMarker",
+    "ChoicePick",
+    "Endorsement",
     "Event",
     "MessageStatus",
     "Organiser",
@@ -24,11 +27,13 @@ __all__ = [
     "EventStatus",
     "LimitScope",
     "Programme",
+    "Questionnaire",
     "RateLimit",
     "Registration",
     "RegistrationStatus",
     "SignInThrottle",
     "ThrottleScope",
+    "Upload",
     "event_by_slug",
     "find_event",
     "programme_by_code",

@@ -27,6 +27,14 @@ class RegistrationStatus(enum.StrEnum):
     REJECTED = "rejected"
 
 
+class Endorsement(enum.StrEnum):
+    """A nominating authority's word on a nomination (registrations.endorsement)."""
+
+    AWAITING = "awaiting"
+    ENDORSED = "endorsed"
+    DECLINED = "declined"
+
+
 class AuditActor(enum.StrEnum):
     """Who made a change the audit log records."""
 
@@ -44,13 +52,15 @@ ACTIVE_STATUSES = (
 )
 
 
-def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:
-    """A portable enum column: VARCHAR plus a CHECK constraint, the same on every engine."""
+def enum_column(enum_cls: type[enum.Enum], name: str, *, constraint: bool = True) -> Enum:
+    """A portable enum column: VARCHAR plus a CHECK constraint, the same on every engine.
+    Without `constraint` for a column added in place to an existing table: SQLite cannot add
+    a CHECK with a column, so the values are held by the application alone."""
     return Enum(
         enum_cls,
         name=name,
         native_enum=False,
-        create_constraint=True,
+        create_constraint=constraint,
         length=20,
         values_callable=lambda cls: [m.value for m in cls],
         validate_strings=True,

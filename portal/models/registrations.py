@@ -7,7 +7,7 @@ from sqlalchemy import JSON, Computed, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, UTCDateTime, utcnow
-from portal.models.enums import RegistrationStatus, enum_column
+from portal.models.enums import Endorsement, RegistrationStatus, enum_column
 
 if TYPE_CHECKING:
     from portal.models.events import Event
@@ -48,6 +48,8 @@ class Registration(Base):
         # A search of one event's roster (of one status, at the door) reads this index alone:
         # it holds the searched text, so no row is visited to rule it out.
         Index("ix_registrations_event_id_status_search_text", "event_id", "status", "search_text"),
+        # An index, not a constraint: SQLite adds a column in place only without one (0009).
+        Index("uq_registrations_endorsement_token", "endorsement_token", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,6 +72,11 @@ class Registration(Base):
     checked_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # A nomination's endorsement by the officer the form's nominator question names: None
+    # when nobody was asked. The token opens the officer's private page (/endorse/{token}).
+    endorsement: Mapped[Endorsement | None] = mapped_column(enum_column(Endorsement, "endorsement", constraint=False))
+    endorsement_token: Mapped[str | None] = mapped_column(String(64))
+    endorsement_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Kept by the database (VIRTUAL on SQLite, where the index holds it; STORED on PostgreSQL);
     # deferred, because only the search's WHERE clause reads it.
     search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT), deferred=True)

@@ -19,7 +19,7 @@ from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
 from portal.mail.messages import queue_registration_message
-from portal.models import ACTIVE_STATUSES, AuditActor, Event, EventStatus, Registration, RegistrationStatus, event_by_slug
+from portal.models import ACTIVE_STATUSES, AuditActor, ChoicePick, Event, EventStatus, Registration, RegistrationStatus, event_by_slug
 from portal.site import Site
 
 S = RegistrationStatus
@@ -52,6 +52,19 @@ def active_count(session: Session, event_id: int) -> int:
             Registration.event_id == event_id, Registration.status.in_(ACTIVE_STATUSES)
         )
     ) or 0
+
+
+def places_taken(session: Session, event_id: int) -> dict[tuple[str, str], int]:
+    """Places held per (question key, choice value) at one event: a place is held by every
+    active registration (pending, confirmed or waitlisted) that picked the choice, and freed
+    when it is cancelled or rejected. Only choices with places are recorded (choice_picks)."""
+    rows = session.execute(
+        select(ChoicePick.question_key, ChoicePick.value, func.count())
+        .join(Registration, Registration.id == ChoicePick.registration_id)
+        .where(ChoicePick.event_id == event_id, Registration.status.in_(ACTIVE_STATUSES))
+        .group_by(ChoicePick.question_key, ChoicePick.value)
+    ).all()
+    return {(key, value): count for key, value, count in rows}
 
 
 def seats_left(event: Event, confirmed: int) -> int | None:

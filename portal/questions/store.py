@@ -1,0 +1,224 @@
+"""Where forms are kept and how a change to one keeps the answers' meaning.
+
+An event's form is its own if it has one, else its programme's, else the site's default
+(`form_for_event`). A form changes only through `save_form`, which:
+- keeps every question that has answers: a question removed by an import is retired (new
+  registrants no longer see it; rosters and exports keep it, after the live ones), and the
+  builder is told to retire rather than delete it;
+- refuses to take away or rename the value of a choice someone picked (its label may change),
+  or to change an answered question's type (text and long text excepted);
+- raises the form's version, so every process rebuilds the form it kept, and writes the
+  change to the audit log (keys and labels, never an answer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from portal import audit
+from portal.audit import Actor
+from portal.db import utcnow
+from portal.models import Event, Programme, Questionnaire, Registration, programme_by_code
+from portal.questions.schema import FormDefinition, FormDefinitionError, Question, parse_form
+
+_COMPATIBLE = {frozenset({"text", "textarea"})}
+
+
+def definition(row: Questionnaire | None) -> FormDefinition:
+    """The definition a stored form holds (an empty one for None)."""
+    if row is None:
+        return FormDefinition()
+    return parse_form(row.questions or [], organisation_required=row.organisation_required)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose form: an event's own, a programme's, or (neither) the site's default."""
+
+    programme_id: int | None = None
+    event_id: int | None = None
+
+    def condition(self) -> Any:
+        return and_(
+            Questionnaire.programme_id.is_(None) if self.programme_id is None else Questionnaire.programme_id == self.programme_id,
+            Questionnaire.event_id.is_(None) if self.event_id is None else Questionnaire.event_id == self.event_id,
+        )
+
+
+def find_form(session: Session, owner: Owner) -> Questionnaire | None:
+    return session.scalar(select(Questionnaire).where(owner.condition()))
+
+
+def form_for_event(session: Session, event: Event) -> Questionnaire | None:
+    """The form an event's registrants fill in: its own, its programme's, or the default.
+    One query; None only if even the default is missing (a database not migrated to 0009)."""
+    candidates = [and_(Questionnaire.event_id == event.id)]
+    if event.programme_id is not None:
+        candidates.append(and_(Questionnaire.programme_id == event.programme_id, Questionnaire.event_id.is_(None)))
+    candidates.append(and_(Questionnaire.programme_id.is_(None), Questionnaire.event_id.is_(None)))
+    rows = {(r.event_id is not None, r.programme_id is not None): r for r in session.scalars(select(Questionnaire).where(or_(*candidates)))}
+    return rows.get((True, False)) or rows.get((False, True)) or rows.get((False, False))
+
+
+def definition_for_event(session: Session, event: Event) -> FormDefinition:
+    return definition(form_for_event(session, event))
+
+
+def _registrations_of(owner: Owner) -> Any:
+    """The registrations that answered a form of this owner."""
+    if owner.event_id is not None:
+        return Registration.event_id == owner.event_id
+    own_form = select(Questionnaire.event_id).where(Questionnaire.event_id.is_not(None))
+    events = select(Event.id).where(
+        Event.programme_id.is_(None) if owner.programme_id is None else Event.programme_id == owner.programme_id,
+        Event.id.not_in(own_form),
+    )
+    return Registration.event_id.in_(events)
+
+
+def answered(session: Session, owner: Owner, key: str) -> bool:
+    """Whether any registration holds an answer under `key` for this owner's form."""
+    found = session.scalar(
+        select(Registration.id).where(_registrations_of(owner), Registration.answers[key].as_string().is_not(None)).limit(1)
+    )
+    if found is not None:
+        return True
+    # A list (a multiple choice) reads as NULL through as_string on some engines.
+    return session.scalar(
+        select(Registration.id).where(_registrations_of(owner), Registration.answers[key].is_not(None)).limit(1)
+    ) is not None
+
+
+def picked_values(session: Session, owner: Owner, key: str) -> set[str]:
+    """The values registrants picked for a choice or multiple-choice question."""
+    values: set[str] = set()
+    for (given,) in session.execute(select(Registration.answers[key]).where(_registrations_of(owner))):
+        if isinstance(given, list):
+            values.update(str(v) for v in given)
+        elif given not in (None, ""):
+            values.add(str(given))
+    return values
+
+
+def merge(session: Session, owner: Owner, old: FormDefinition, new: FormDefinition, *, retire_removed: bool) -> FormDefinition:
+    """`new`, with the rules that keep answers meaningful applied against `old`: a removed
+    question that has answers comes back retired (or, without `retire_removed`, is refused)."""
+    new_keys = {q.key for q in new.questions if q.key}
+    kept = list(new.questions)
+    for index, question in enumerate(old.questions):
+        if not question.asks or question.key in new_keys:
+            continue
+        if answered(session, owner, question.key):
+            if not retire_removed:
+                raise FormDefinitionError(
+                    f"form[{index}] (key {question.key!r}): has answers, so it cannot be deleted; retire it instead",
+                    index=index, key=question.key,
+                )
+            kept.append(_retired(question))
+    old_by_key = old.by_key()
+    for index, question in enumerate(kept):
+        before = old_by_key.get(question.key)
+        if before is None or not question.asks:
+            continue
+        where = f"form[{index}] (key {question.key!r})"
+        if before.type != question.type and frozenset({before.type, question.type}) not in _COMPATIBLE:
+            if answered(session, owner, question.key):
+                raise FormDefinitionError(
+                    f"{where}: has answers as a {before.type} question, so its type cannot change to {question.type}; "
+                    "add a new question with another key instead",
+                    index=index, key=question.key, field="type",
+                )
+        if before.type in ("choice", "multichoice") and question.type in ("choice", "multichoice"):
+            gone = {c.value for c in before.choices} - {c.value for c in question.choices}
+            if gone:
+                taken = gone & picked_values(session, owner, question.key)
+                if taken:
+                    raise FormDefinitionError(
+                        f"{where}: the choice {sorted(taken)[0]!r} has been picked, so it must stay (its label may change)",
+                        index=index, key=question.key, field="choices",
+                    )
+    # The merged list must itself be a valid form (a condition on a retired key stays valid).
+    return parse_form([q.to_json() for q in kept], organisation_required=new.organisation_required)
+
+
+def _retired(question: Question) -> Question:
+    return replace(question, retired=True, nominator=False)
+
+
+def save_form(
+    session: Session,
+    actor: Actor | None,
+    owner: Owner,
+    new: FormDefinition,
+    *,
+    retire_removed: bool = True,
+    now: datetime | None = None,
+    action: str = "form.update",
+) -> Questionnaire:
+    """Store `new` as the owner's form (creating it if it has none), after `merge`; the
+    version rises only if something changed. Writes the change to the audit log."""
+    now = now or utcnow()
+    row = find_form(session, owner)
+    old = definition(row)
+    merged = merge(session, owner, old, new, retire_removed=retire_removed)
+    questions = merged.to_json()
+    if row is not None and row.questions == questions and row.organisation_required == merged.organisation_required:
+        return row
+    if row is None:
+        row = Questionnaire(
+            programme_id=owner.programme_id, event_id=owner.event_id, questions=questions,
+            organisation_required=merged.organisation_required, version=1, created_at=now, updated_at=now,
+        )
+        session.add(row)
+    else:
+        row.questions = questions
+        row.organisation_required = merged.organisation_required
+        row.version += 1
+        row.updated_at = now
+    session.flush()
+    audit.record(
+        session, actor, action, event_id=owner.event_id,
+        before=_summary(old, owner) if old.questions or old.organisation_required else {},
+        after=_summary(merged, owner), now=now,
+    )
+    return row
+
+
+def _summary(form: FormDefinition, owner: Owner) -> dict[str, Any]:
+    """What the audit log keeps of a form: whose it is, and each question's key, type and
+    label (labels are the organisers' words; no answer is ever in it)."""
+    return {
+        "form": "event" if owner.event_id else ("programme" if owner.programme_id else "default"),
+        **({"programme_id": owner.programme_id} if owner.programme_id else {}),
+        "organisation_required": form.organisation_required,
+        "questions": [
+            f"{q.key or '-'} ({q.type}{', retired' if q.retired else ''}): {q.label}" for q in form.questions
+        ],
+    }
+
+
+def owner_of_programme(session: Session, code: str) -> tuple[Programme, Owner]:
+    programme = programme_by_code(session, code)
+    return programme, Owner(programme_id=programme.id)
+
+
+def remove_event_form(session: Session, actor: Actor | None, event: Event, *, now: datetime | None = None) -> bool:
+    """Go back to the programme's (or the default) form. Refused while the event's own form
+    has answers that the other form would not show."""
+    row = find_form(session, Owner(event_id=event.id))
+    if row is None:
+        return False
+    own = definition(row)
+    for question in own.questions:
+        if question.asks and answered(session, Owner(event_id=event.id), question.key):
+            raise FormDefinitionError(
+                f"This event's form has answers (to {question.label!r}), so it stays; retire questions instead."
+            )
+    session.delete(row)
+    audit.record(session, actor, "form.remove", event_id=event.id, before=_summary(own, Owner(event_id=event.id)), now=now)
+    return True
