@@ -29,6 +29,7 @@ from portal.models import (
     Programme,
     Registration,
     RegistrationStatus,
+    Upload,
     find_event,
 )
 from portal.registrations.availability import check_open
@@ -40,13 +41,28 @@ S = RegistrationStatus
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """A file a participant sent for a file question, already checked (type from its content,
+    size) and written under the upload directory as `stored_name` by the web layer. The
+    answer kept under `key` is the file's name; the Upload row holds the rest."""
+
+    key: str
+    filename: str
+    content_type: str
+    size: int
+    stored_name: str
+
+
+@dataclass(frozen=True)
 class Submission:
-    """What a participant typed, already checked for shape by the form."""
+    """What a participant typed, already checked for shape by the form: `answers` holds only
+    the questions shown (a hidden conditional question's answer is dropped by the form)."""
 
     name: str
     email: str
     organisation: str = ""
     answers: dict[str, Any] = field(default_factory=dict)
+    files: tuple[StoredFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,12 +122,14 @@ def register(
     else:
         raise EventFull("This event is full and has no waiting list.")
 
+    answers = dict(submission.answers)
+    answers.update({f.key: f.filename for f in submission.files})
     registration = Registration(
         event_id=event.id,
         email=email,
         name=submission.name.strip(),
         organisation=submission.organisation.strip(),
-        answers=dict(submission.answers),
+        answers=answers,
         status=status,
         token=new_token(),
         consented_at=now,
@@ -127,6 +145,11 @@ def register(
         # Only reachable if the database saw a duplicate the lock did not serialise; the
         # partial unique index is the last line of defence. The whole unit of work rolls back.
         raise RegistrationClosed("This email address is already registered for this event.") from None
+    for stored in submission.files:
+        session.add(Upload(
+            stored_name=stored.stored_name, registration_id=registration.id, event_id=event.id, question_key=stored.key,
+            filename=stored.filename, content_type=stored.content_type, size=stored.size, created_at=now,
+        ))
 
     kind = {S.CONFIRMED: "confirmed", S.WAITLISTED: "waitlisted", S.PENDING: "received"}[status]
     # Under the event's lock the newcomer is last in the queue: everyone waitlisted before is
