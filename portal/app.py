@@ -27,7 +27,7 @@ from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
 from portal.site import Site
 from portal.templating import make_environment
-from portal.web import feeds, health, public
+from portal.web import endorse, feeds, health, public
 from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *feeds.routes,
             *public.routes,
+            *endorse.routes,
             *health.routes,
             Mount(ADMIN_PATH, routes=backoffice.routes, name="admin"),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -140,7 +141,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Then a kept public answer is sent before anything else runs.
             Middleware(SharedResponseCache, changes=changes),
             Middleware(SecurityHeadersMiddleware, https=settings.https),
-            Middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, too_large=_too_large),
+            Middleware(
+                BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, too_large=_too_large,
+                multipart_max_bytes=settings.upload_request_max_bytes,
+            ),
             Middleware(RejectNulMiddleware),
             Middleware(CSRFCookieMiddleware, secure=settings.https),
             Middleware(GZipMiddleware, minimum_size=1000),

@@ -26,7 +26,9 @@ PATHS = {
     "show_programme_calendar": "/programmes/{code}/calendar.ics",
     "show_event_calendar": "/events/{slug}/calendar.ics",
     "show_personal_calendar": "/registrations/{token}/calendar.ics",
+    "download_upload": "/registrations/{token}/files/{key}",
     "show_announcements": "/events.atom",
+    "endorse_nomination": "/endorse/{token}",
 }
 
 

@@ -33,7 +33,12 @@ KINDS = (
     "event_changed",
     "event_cancelled",
     "already_registered",
+    "nomination_endorsed",
+    "nomination_declined",
 )
+# Messages to someone other than the participant, without the manage link: the nominating
+# officer's request to endorse a nomination (queue_endorsement_request).
+OFFICER_KINDS = ("endorsement_request",)
 
 # Kinds that put the event in the participant's calendar, if they hold a seat.
 _SEAT_KINDS = {"confirmed", "promoted", "approved", "event_changed", "already_registered"}
@@ -158,6 +163,43 @@ def queue_registration_message(
         body_text=text,
         body_html=html,
         attachments=attachments,
+        event_id=event.id,
+        registration_id=registration.id,
+    )
+    session.add(message)
+    return message
+
+
+def queue_endorsement_request(
+    session: Session,
+    site: Site,
+    registration: Registration,
+    event: Event,
+    programme: Programme | None,
+    officer: str,
+    authority: str,
+) -> OutboxMessage:
+    """Queue the nominating officer's private link to endorse or decline a nomination. It
+    names the participant and the nominating authority they gave; it never carries the
+    participant's own manage link."""
+    assert registration.endorsement_token
+    context = {
+        "site": site,
+        "event": event,
+        "programme": programme,
+        "registration": registration,
+        "authority": authority,
+        "endorse_url": site.url("endorse_nomination", token=registration.endorsement_token),
+        "event_url": site.event_url(event.slug),
+    }
+    subject, text, html = render("endorsement_request", context)
+    message = OutboxMessage(
+        kind="endorsement_request",
+        to_address=officer,
+        subject=subject,
+        body_text=text,
+        body_html=html,
+        attachments=[],
         event_id=event.id,
         registration_id=registration.id,
     )

@@ -74,24 +74,27 @@ def _registrations_of(owner: Owner) -> Any:
     if owner.event_id is not None:
         return Registration.event_id == owner.event_id
     own_form = select(Questionnaire.event_id).where(Questionnaire.event_id.is_not(None))
-    events = select(Event.id).where(
-        Event.programme_id.is_(None) if owner.programme_id is None else Event.programme_id == owner.programme_id,
-        Event.id.not_in(own_form),
-    )
+    if owner.programme_id is not None:
+        whose = Event.programme_id == owner.programme_id
+    else:
+        # The default form: events without a programme, and runs of a programme without a form.
+        with_form = select(Questionnaire.programme_id).where(Questionnaire.programme_id.is_not(None))
+        whose = or_(Event.programme_id.is_(None), Event.programme_id.not_in(with_form))
+    events = select(Event.id).where(whose, Event.id.not_in(own_form))
     return Registration.event_id.in_(events)
 
 
 def answered(session: Session, owner: Owner, key: str) -> bool:
     """Whether any registration holds an answer under `key` for this owner's form."""
+    # as_string is NULL for a missing key or a JSON null, and the JSON text of a list (a
+    # multiple choice), on both engines. Without it SQLite reads a missing key as the text
+    # 'null' (json_quote), not NULL: every question would count as answered.
+    # An optional question left blank ('' or no picks, '[]') holds nothing to lose.
+    given = Registration.answers[key].as_string()
     found = session.scalar(
-        select(Registration.id).where(_registrations_of(owner), Registration.answers[key].as_string().is_not(None)).limit(1)
+        select(Registration.id).where(_registrations_of(owner), given.is_not(None), given.not_in(["", "[]"])).limit(1)
     )
-    if found is not None:
-        return True
-    # A list (a multiple choice) reads as NULL through as_string on some engines.
-    return session.scalar(
-        select(Registration.id).where(_registrations_of(owner), Registration.answers[key].is_not(None)).limit(1)
-    ) is not None
+    return found is not None
 
 
 def picked_values(session: Session, owner: Owner, key: str) -> set[str]:
@@ -147,7 +150,9 @@ def merge(session: Session, owner: Owner, old: FormDefinition, new: FormDefiniti
 
 
 def _retired(question: Question) -> Question:
-    return replace(question, retired=True, nominator=False)
+    # No one new is asked a retired question, so its condition no longer applies (and the
+    # question it named may itself be gone).
+    return replace(question, retired=True, nominator=False, show_if=None)
 
 
 def save_form(

@@ -17,11 +17,14 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
-from portal.errors import InvalidTransition, NotFound
+from portal.errors import ChoiceFull, InvalidTransition, NotFound
 from portal.mail.messages import queue_registration_message
 from portal.models import ACTIVE_STATUSES, Event, EventStatus, Registration, RegistrationStatus
+from portal.questions.store import definition_for_event
 from portal.registrations.seats import (
     Seats,
+    check_places,
+    held_places,
     confirmed_count,
     lock_event,
     promote_from_waitlist,
@@ -95,6 +98,19 @@ def _status_change(action: RosterAction, registration: Registration, seats: Seat
             return None, "cannot be given a seat: the event is cancelled"
         if status == S.REJECTED and _has_other_active(session, registration):
             return None, "has registered again since; decide on the newer registration"
+        if status == S.REJECTED:
+            # A rejection freed the choices with places it held; taking it back takes them again.
+            held = held_places(session, registration.id)
+            if held:
+                form = definition_for_event(session, seats.event)
+                try:
+                    check_places(session, registration.event_id, form, held)
+                except ChoiceFull as full:
+                    question = form.by_key()[full.key]
+                    return None, (
+                        f"cannot be approved: “{question.choice_label(full.value)}” ({question.label}) has no place left; "
+                        "raise its places in the form, or change the answer first"
+                    )
         return (S.CONFIRMED if seats.free() else S.WAITLISTED), None
     if action == RosterAction.REJECT:
         if status not in ACTIVE_STATUSES:

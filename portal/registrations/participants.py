@@ -1,7 +1,9 @@
 """What participants do: register (confirmed, waitlisted or held for approval), see their
 registration through its private link, change their details, cancel.
 
-Who gets a seat is decided by the seats module, under the event's lock.
+Who gets a seat, and a place in a choice that has places, is decided by the seats module,
+under the event's lock. A form that asks for a nominating officer's email sends that officer
+a request to endorse the nomination (the endorsement module).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from portal.models import (
     ACTIVE_STATUSES,
     Admission,
     AuditActor,
+    Endorsement,
     Event,
     EventStatus,
     Programme,
@@ -32,8 +35,20 @@ from portal.models import (
     Upload,
     find_event,
 )
+from portal.questions.schema import FormDefinition
+from portal.questions.store import definition, definition_for_event, form_for_event
+from portal.registrations import endorsement
 from portal.registrations.availability import check_open
-from portal.registrations.seats import promote_from_waitlist, seats_left, waitlist_position
+from portal.registrations.seats import (
+    Pick,
+    check_places,
+    held_places,
+    hold_places,
+    picks,
+    promote_from_waitlist,
+    seats_left,
+    waitlist_position,
+)
 from portal.site import Site
 from portal.text import normalise_email
 
@@ -77,6 +92,24 @@ class Outcome:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def _needs_form(questions: list[dict[str, Any]]) -> bool:
+    """Whether a stored form has a choice with places or a nominator question: the only
+    questions registering must act on. Read from the stored JSON, so that any other form
+    costs no parsing while the event is locked."""
+    return any(
+        q.get("nominator") or any(isinstance(c, dict) and c.get("places") is not None for c in q.get("choices") or ())
+        for q in questions if isinstance(q, dict)
+    )
+
+
+def _rules(session: Session, event: Event) -> FormDefinition | None:
+    """The event's form, when it holds places or asks for a nominating officer; else None."""
+    row = form_for_event(session, event)
+    if row is None or not _needs_form(row.questions or []):
+        return None
+    return definition(row)
 
 
 def register(
@@ -124,6 +157,13 @@ def register(
 
     answers = dict(submission.answers)
     answers.update({f.key: f.filename for f in submission.files})
+    form = _rules(session, event)
+    wanted: set[Pick] = set()
+    officer = None
+    if form is not None:
+        wanted = picks(form, answers)
+        check_places(session, event.id, form, wanted)
+        officer = endorsement.officer_email(form, answers)
     registration = Registration(
         event_id=event.id,
         email=email,
@@ -137,6 +177,8 @@ def register(
         waitlisted_at=now if status == S.WAITLISTED else None,
         created_at=now,
         updated_at=now,
+        endorsement=Endorsement.AWAITING if officer else None,
+        endorsement_token=new_token() if officer else None,
     )
     session.add(registration)
     try:
@@ -150,6 +192,7 @@ def register(
             stored_name=stored.stored_name, registration_id=registration.id, event_id=event.id, question_key=stored.key,
             filename=stored.filename, content_type=stored.content_type, size=stored.size, created_at=now,
         ))
+    hold_places(session, registration, wanted)
 
     kind = {S.CONFIRMED: "confirmed", S.WAITLISTED: "waitlisted", S.PENDING: "received"}[status]
     # Under the event's lock the newcomer is last in the queue: everyone waitlisted before is
@@ -158,6 +201,8 @@ def register(
         session, site, kind, registration, event,
         position=counts.get(S.WAITLISTED, 0) + 1 if status == S.WAITLISTED else None,
     )
+    if officer:
+        endorsement.ask(session, site, registration, event, programme, officer)
     return Outcome(created=True, status=status, registration_id=registration.id)
 
 
@@ -202,18 +247,50 @@ def view_registration(session: Session, token: str, *, now: datetime | None = No
     )
 
 
+def _kept_answers(form: FormDefinition, registration: Registration, submitted: dict[str, Any]) -> dict[str, Any]:
+    """The answers after an update: what the participant sent, except for the questions they
+    may not change (not editable, retired, files, and the nominating officer once asked),
+    whose answers stay as they were whatever was sent."""
+    old = registration.answers or {}
+    fixed = {q.key for q in form.questions if q.asks and (q.retired or not q.editable or q.type == "file")}
+    nominator = form.nominator()
+    if nominator is not None and registration.endorsement is not None:
+        fixed.add(nominator.key)
+    answers = {k: v for k, v in submitted.items() if k not in fixed}
+    answers.update({k: old[k] for k in fixed if k in old})
+    return answers
+
+
+def _move_places(session: Session, form: FormDefinition, registration: Registration, answers: dict[str, Any]) -> None:
+    """Hold the places of the choices whose answers changed, under the event's lock; the
+    places of unchanged answers stay as they are (even in a choice now over its places)."""
+    before, after = picks(form, registration.answers or {}), picks(form, answers)
+    keys = {key for key, _ in before ^ after}
+    if not keys:
+        return
+    session.execute(select(Event.id).where(Event.id == registration.event_id).with_for_update())
+    own = {p for p in held_places(session, registration.id) if p[0] in keys}
+    wanted = {p for p in after if p[0] in keys}
+    check_places(session, registration.event_id, form, wanted, own=own)
+    hold_places(session, registration, wanted, own=own)
+
+
 def update_details(session: Session, token: str, submission: Submission, *, now: datetime | None = None) -> None:
-    """Change the name, organisation and programme answers (the email is the identity). What
+    """Change the name, organisation and the answers the participant may change (the email
+    is the identity); a changed choice with places takes its place anew, or ChoiceFull. What
     changed goes in the audit log as the participant's change."""
     now = now or utcnow()
     registration = find_by_token(session, token)
     if registration.status not in ACTIVE_STATUSES:
         raise InvalidTransition("This registration is no longer active, so its details cannot change.")
-    event_status, starts_at = session.execute(select(Event.status, Event.starts_at).where(Event.id == registration.event_id)).one()
-    if event_status == EventStatus.CANCELLED:
+    event = session.get_one(Event, registration.event_id)
+    if event.status == EventStatus.CANCELLED:
         raise InvalidTransition("The organisers have cancelled this event, so your registration ended with it.")
-    if now >= starts_at:
+    if now >= event.starts_at:
         raise InvalidTransition("This event has started; contact the organisers to change your details.")
+    form = definition_for_event(session, event)
+    answers = _kept_answers(form, registration, dict(submission.answers))
+    _move_places(session, form, registration, answers)
 
     def fields() -> dict[str, Any]:
         # Answers under their own keys, unless one is named like the fields beside them.
@@ -223,7 +300,7 @@ def update_details(session: Session, token: str, submission: Submission, *, now:
     before = fields()
     registration.name = submission.name.strip()
     registration.organisation = submission.organisation.strip()
-    registration.answers = dict(submission.answers)
+    registration.answers = answers
     registration.updated_at = now
     after = fields()
     changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]

@@ -1,5 +1,6 @@
-"""Seats: the only capacity module. Locking an event, counting who holds a seat and who
-waits, and giving freed seats to the waiting list in order.
+"""Seats and places: the only capacity module. Locking an event, counting who holds a seat
+and who waits, giving freed seats to the waiting list in order, and holding the places of
+choices that have them (a workshop of 20) for the registrations that picked them.
 
 Every function that can change who holds a seat first locks the event row, so two
 transactions never decide on the same seat count (SELECT ... FOR UPDATE on PostgreSQL; on
@@ -9,17 +10,30 @@ The public form and the back office both call these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
+from portal.errors import ChoiceFull
 from portal.mail.messages import queue_registration_message
-from portal.models import ACTIVE_STATUSES, AuditActor, ChoicePick, Event, EventStatus, Registration, RegistrationStatus, event_by_slug
+from portal.models import (
+    ACTIVE_STATUSES,
+    AuditActor,
+    ChoicePick,
+    Event,
+    EventStatus,
+    Registration,
+    RegistrationStatus,
+    event_by_slug,
+)
+from portal.questions.schema import FormDefinition, shown
 from portal.site import Site
 
 S = RegistrationStatus
@@ -65,6 +79,62 @@ def places_taken(session: Session, event_id: int) -> dict[tuple[str, str], int]:
         .group_by(ChoicePick.question_key, ChoicePick.value)
     ).all()
     return {(key, value): count for key, value, count in rows}
+
+
+Pick = tuple[str, str]  # (question key, choice value)
+
+
+def picks(definition: FormDefinition, answers: dict[str, Any]) -> set[Pick]:
+    """The choices in `answers` that hold places: every pick of a live question with places
+    on any of its choices (so the roster can count them all), unless the question is hidden
+    by its condition (a hidden question's answer takes no place)."""
+    held: set[Pick] = set()
+    for question in definition.live():
+        if not question.has_places or question.key not in answers or not shown(question, answers):
+            continue
+        given = answers[question.key]
+        values = given if isinstance(given, list) else [given]
+        known = {c.value for c in question.choices}
+        held.update((question.key, v) for v in values if isinstance(v, str) and v in known)
+    return held
+
+
+def check_places(session: Session, event_id: int, definition: FormDefinition, wanted: Iterable[Pick], *, own: Iterable[Pick] = ()) -> None:
+    """ChoiceFull if a choice in `wanted` has no place left. The event must be locked.
+    `own` are the places the registration holds already: it keeps them whatever the count
+    (an organiser may have lowered the places since), and they are not counted against it."""
+    own = set(own)
+    asking = sorted(p for p in wanted if p not in own)
+    if not asking:
+        return
+    by_key = definition.by_key()
+    taken = places_taken(session, event_id)
+    for key, value in asking:
+        question = by_key[key]
+        choice = next(c for c in question.choices if c.value == value)
+        if choice.places is not None and taken.get((key, value), 0) >= choice.places:
+            raise ChoiceFull(f"{choice.label} is full; choose another.", key=key, value=value)
+
+
+def hold_places(session: Session, registration: Registration, wanted: Iterable[Pick], *, own: Iterable[Pick] = ()) -> None:
+    """Record the registration's picks as `wanted`, replacing `own` (those it held before)."""
+    wanted, own = set(wanted), set(own)
+    for key, value in own - wanted:
+        session.execute(delete(ChoicePick).where(
+            ChoicePick.registration_id == registration.id, ChoicePick.question_key == key, ChoicePick.value == value,
+        ))
+    session.add_all(
+        ChoicePick(registration_id=registration.id, question_key=key, value=value, event_id=registration.event_id)
+        for key, value in sorted(wanted - own)
+    )
+
+
+def held_places(session: Session, registration_id: int) -> set[Pick]:
+    """The places one registration holds (whatever its status)."""
+    rows = session.execute(
+        select(ChoicePick.question_key, ChoicePick.value).where(ChoicePick.registration_id == registration_id)
+    )
+    return {(key, value) for key, value in rows}
 
 
 def seats_left(event: Event, confirmed: int) -> int | None:

@@ -1,5 +1,6 @@
-"""Capacity is never exceeded when registrations race: many threads, each with its own engine
-(as separate server processes would have), against the same file database."""
+"""Capacity (seats, and places per choice) is never exceeded when registrations race: many
+threads, each with its own engine (as separate server processes would have), against the same
+database."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ from typing import Any
 from sqlalchemy import select
 
 from portal.db import make_engine, make_session_factory, run_unit_of_work
-from portal.models import Registration, RegistrationStatus
+from portal.errors import ChoiceFull
+from portal.models import ChoicePick, Registration, RegistrationStatus
+from portal.questions.schema import parse_form
+from portal.questions.store import Owner, save_form
 from portal.registrations import participants
 from portal.registrations.participants import Outcome, Submission
+from portal.registrations.seats import places_taken
 
 S = RegistrationStatus
 
@@ -97,3 +102,32 @@ def test_the_same_email_racing_registers_once(database_url, make_event, site, se
     assert {o.registration_id for o in outcomes} == {rows[0].id}
     kinds = sorted(m.kind for m in outbox())
     assert kinds == ["already_registered"] * 9 + ["confirmed"]
+
+
+def test_fifty_racing_for_a_choice_with_five_places_five_get_it(database_url, make_event, run, site, sessions, outbox):
+    """Places per choice are held like seats: under the event's lock, counted afresh by each
+    registration, so exactly five get the workshop and the rest are refused with nothing
+    written for them (the form then shows the error and keeps what they typed)."""
+    event = make_event(capacity=None)
+    workshop = {"key": "workshop", "type": "choice", "label": "Workshop", "choices": [
+        {"value": "a", "label": "Workshop A", "places": 5}, {"value": "b", "label": "Workshop B"},
+    ]}
+    run(save_form, None, Owner(event_id=event.id), parse_form([workshop]))
+    n = 50
+
+    def call(factory, i):  # type: ignore[no-untyped-def]
+        submission = Submission(name=f"Racer {i}", email=f"racer{i}@example.org", answers={"workshop": "a"})
+        return run_unit_of_work(factory, participants.register, site, event.slug, submission, write=True)
+
+    outcomes, errors = _race(database_url, n, call)
+
+    assert len(outcomes) == 5 and all(o.created and o.status == S.CONFIRMED for o in outcomes)
+    assert len(errors) == n - 5 and all(isinstance(e, ChoiceFull) for e in errors), errors[:3]
+    assert {(e.key, e.value, e.message) for e in errors} == {("workshop", "a", "Workshop A is full; choose another.")}
+    rows, _ = _rows(sessions, event.id)
+    assert sorted(r.id for r in rows) == sorted(o.registration_id for o in outcomes)
+    with sessions() as session:
+        assert places_taken(session, event.id) == {("workshop", "a"): 5}
+        picks = session.scalars(select(ChoicePick.registration_id)).all()
+    assert sorted(picks) == sorted(o.registration_id for o in outcomes)
+    assert sorted(m.registration_id for m in outbox()) == sorted(o.registration_id for o in outcomes)

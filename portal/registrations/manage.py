@@ -1,0 +1,43 @@
+"""What the manage page shows, read in one unit of work: the registration as its owner sees
+it, the form of its event (to ask the questions again), the places its choices have left,
+and the files it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from portal.questions.schema import FormDefinition
+from portal.questions.store import definition, form_for_event
+from portal.registrations import participants
+from portal.registrations.participants import RegistrationView
+from portal.registrations.seats import places_taken
+from portal.registrations.uploads import files_of
+
+
+@dataclass(frozen=True)
+class ManagePage:
+    view: RegistrationView
+    form: FormDefinition
+    # (form id, version): what a process keeps the form it built under; None with no form.
+    form_key: tuple[int, int] | None
+    places_taken: Mapping[tuple[str, str], int]
+    files: Mapping[str, str]  # question key -> the file's name
+
+
+def manage_page(session: Session, token: str, *, now: datetime | None = None) -> ManagePage:
+    """The manage page's data for the holder of a registration's private link."""
+    view = participants.view_registration(session, token, now=now)
+    row = form_for_event(session, view.event)
+    form = definition(row)
+    taken = places_taken(session, view.event.id) if any(q.has_places for q in form.live()) else {}
+    return ManagePage(
+        view=view,
+        form=form,
+        form_key=(row.id, row.version) if row is not None else None,
+        places_taken=taken,
+        files=files_of(session, view.registration.id) if any(q.type == "file" for q in form.questions) else {},
+    )

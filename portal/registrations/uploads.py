@@ -1,0 +1,113 @@
+"""Files participants send with a form's file questions: what a file is (read from its
+content, never from its name or the type the browser claims), where it is kept (under
+PORTAL_UPLOAD_DIR, with a random name, readable by the portal's user only), and finding one
+for the holder of its registration's private link.
+
+The web layer checks a file against its question (portal.forms.questions), writes it here
+only once the whole form is valid, and discards what it wrote if the registration is then
+refused; register() records an Upload row for every file it keeps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+import filetype
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.errors import NotFound
+from portal.models import Upload
+from portal.registrations.participants import find_by_token
+
+log = logging.getLogger("portal.uploads")
+
+# What secrets.token_urlsafe(24) gives: 32 characters of the URL-safe alphabet. A stored
+# name is checked against it before it becomes a path, so no name can climb out of the
+# directory.
+_STORED_NAME = re.compile(r"^[A-Za-z0-9_-]{32}$")
+_UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\"\\/:*?<>|]")
+MAX_FILENAME = 200
+
+
+def sniff(content: bytes, accept: Iterable[str]) -> str | None:
+    """The file's type, read from its first bytes, when it is one of `accept`; else None."""
+    if not content:
+        return None
+    found = filetype.guess_mime(content)
+    return found if found in set(accept) else None
+
+
+def clean_filename(name: str | None) -> str:
+    """The name to offer the file back under: its last path part, without control characters
+    or the characters file systems refuse, at most 200 characters (the extension kept)."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = _UNSAFE_IN_NAME.sub("_", base).strip(" .")
+    if len(base) > MAX_FILENAME:
+        stem, dot, extension = base.rpartition(".")
+        if dot and 0 < len(extension) <= 10:
+            base = stem[: MAX_FILENAME - len(extension) - 1] + "." + extension
+        else:
+            base = base[:MAX_FILENAME]
+    return base or "file"
+
+
+def path_of(directory: Path, stored_name: str) -> Path:
+    """Where a stored file lies; NotFound for a name the portal could not have given."""
+    if not _STORED_NAME.match(stored_name or ""):
+        raise NotFound("There is no such file.")
+    return directory / stored_name
+
+
+def save(directory: Path, content: bytes) -> str:
+    """Write `content` under a new random name in `directory` (made if missing, private to
+    the portal's user); returns the name."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    while True:
+        name = secrets.token_urlsafe(24)
+        try:
+            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # pragma: no cover - 192 random bits
+            continue
+        break
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+    except BaseException:
+        (directory / name).unlink(missing_ok=True)
+        raise
+    return name
+
+
+def discard(directory: Path, stored_names: Iterable[str]) -> None:
+    """Delete stored files (a registration refused after they were written). A file that
+    cannot be deleted is logged, not raised: the participant's answer matters more."""
+    for name in stored_names:
+        try:
+            path_of(directory, name).unlink(missing_ok=True)
+        except (OSError, NotFound):
+            log.warning("could not delete the uploaded file %s", name, exc_info=True)
+
+
+def files_of(session: Session, registration_id: int) -> dict[str, str]:
+    """The files a registration holds: {question key: the name the participant gave}."""
+    rows = session.execute(
+        select(Upload.question_key, Upload.filename).where(Upload.registration_id == registration_id).order_by(Upload.id)
+    )
+    return {key: filename for key, filename in rows}
+
+
+def find_upload(session: Session, token: str, key: str) -> Upload:
+    """The file a registration sent for question `key`, for the holder of its private link."""
+    registration = find_by_token(session, token)
+    upload = session.scalar(
+        select(Upload).where(Upload.registration_id == registration.id, Upload.question_key == key).order_by(Upload.id.desc()).limit(1)
+    )
+    if upload is None:
+        raise NotFound("This registration holds no such file.")
+    return upload
