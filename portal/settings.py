@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from dotenv import dotenv_values
 from starlette.datastructures import Secret
 
@@ -27,6 +28,9 @@ VARIABLES = {
     "PORTAL_DELIVER_IN_PROCESS": "1 (on) while PORTAL_SMTP_URL is unset; 0 turns it off",
     "PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE": "20 (0: no limit)",
     "PORTAL_REGISTRATIONS_PER_EMAIL_PER_MINUTE": "5 (0: no limit)",
+    "PORTAL_UPLOAD_DIR": "var/uploads in the working directory",
+    "PORTAL_UPLOAD_REQUEST_MAX_MB": "25",
+    "PORTAL_PHONE_REGION": "SG",
 }
 
 
@@ -141,6 +145,18 @@ class Settings:
     registrations_per_ip_per_minute: int = 20
     registrations_per_email_per_minute: int = 5
     var_dir: Path = field(default=Path("var"))
+    # Where files sent with a form's file questions are kept (never under static/); None:
+    # var_dir/uploads.
+    upload_dir: Path | None = None
+    # The largest request that carries files (multipart/form-data): every file of a form at
+    # once. Other requests keep the small limit of app.MAX_BODY_BYTES.
+    upload_request_max_bytes: int = 25_000_000
+    # The country a phone number is read in when it does not start with + and a country code.
+    phone_region: str = "SG"
+
+    @property
+    def upload_directory(self) -> Path:
+        return self.upload_dir if self.upload_dir is not None else self.var_dir / "uploads"
 
     @property
     def smtp_server(self) -> SMTPServer | None:
@@ -178,12 +194,19 @@ class Settings:
             cache_seconds = float(env.get("PORTAL_CACHE_SECONDS") or 1)
             per_ip = int(env.get("PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE") or 20)
             per_email = int(env.get("PORTAL_REGISTRATIONS_PER_EMAIL_PER_MINUTE") or 5)
+            upload_mb = float(env.get("PORTAL_UPLOAD_REQUEST_MAX_MB") or 25)
         except ValueError as exc:
             raise SettingsError(f"a numeric setting is not a number: {exc}") from exc
         if max_hours < 1:
             raise SettingsError("PORTAL_SESSION_MAX_HOURS must be 1 or more")
         if per_ip < 0 or per_email < 0:
             raise SettingsError("a registrations-per-minute limit cannot be negative (0 turns it off)")
+        if not 1 <= upload_mb <= 1000:
+            raise SettingsError("PORTAL_UPLOAD_REQUEST_MAX_MB must be between 1 and 1000 (megabytes)")
+        phone_region = (env.get("PORTAL_PHONE_REGION") or "SG").strip().upper()
+        if phone_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise SettingsError(f"PORTAL_PHONE_REGION {phone_region!r} is not a two-letter country code phone numbers are known for")
+        upload_dir = Path(env["PORTAL_UPLOAD_DIR"]) if env.get("PORTAL_UPLOAD_DIR") else var_dir / "uploads"
         smtp_url = env.get("PORTAL_SMTP_URL") or None
         if smtp_url:
             parse_smtp_url(smtp_url)  # refuse it now, not at the first email
@@ -201,6 +224,9 @@ class Settings:
             registrations_per_ip_per_minute=per_ip,
             registrations_per_email_per_minute=per_email,
             var_dir=var_dir,
+            upload_dir=upload_dir if upload_dir.is_absolute() else cwd / upload_dir,
+            upload_request_max_bytes=int(upload_mb * 1_000_000),
+            phone_region=phone_region,
         )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +15,10 @@ from portal.catalogue.search import matching
 from portal.db import utcnow
 from portal.models import Admission, Event, EventStatus, Programme, find_event, programme_by_code
 from portal.paging import Paged, clamp_page, offset
+from portal.questions.schema import FormDefinition
+from portal.questions.store import definition, form_for_event
 from portal.registrations.availability import RegistrationState, registration_state, state_after_refusal
-from portal.registrations.seats import confirmed_counts
+from portal.registrations.seats import confirmed_counts, places_taken
 from portal.text import search_words
 
 PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CANCELLED)
@@ -130,6 +133,12 @@ class EventPage:
     programme: Programme | None
     state: RegistrationState
     admission: Admission
+    # Read only for the register page (get_event_page(with_form=True)): the event's form,
+    # the (form id, version) a process keeps the form it built under, and the places its
+    # choices have taken.
+    form: FormDefinition = field(default_factory=FormDefinition)
+    form_key: tuple[int, int] | None = None
+    places_taken: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     def refused(self, *, full: bool, now: datetime | None = None) -> EventPage:
         """This page after a registration was refused as closed or full, without reading the
@@ -138,13 +147,20 @@ class EventPage:
         return replace(self, state=state)
 
 
-def get_event_page(session: Session, slug: str, *, now: datetime | None = None) -> EventPage:
-    """One public event with its registration state; drafts are not found."""
+def get_event_page(session: Session, slug: str, *, now: datetime | None = None, with_form: bool = False) -> EventPage:
+    """One public event with its registration state (and, `with_form`, its registration
+    form and the places its choices have left); drafts are not found."""
     now = now or utcnow()
     event, programme = find_event(session, slug, statuses=PUBLIC_STATUSES)
     admission = programme.admission if programme else Admission.OPEN
     counts = confirmed_counts(session, [event.id])
-    return EventPage(event, programme, registration_state(event, counts.get(event.id, 0), now, admission), admission)
+    page = EventPage(event, programme, registration_state(event, counts.get(event.id, 0), now, admission), admission)
+    if not with_form:
+        return page
+    row = form_for_event(session, event)
+    form = definition(row)
+    taken = places_taken(session, event.id) if any(q.has_places for q in form.live()) else {}
+    return replace(page, form=form, form_key=(row.id, row.version) if row is not None else None, places_taken=taken)
 
 
 @dataclass(frozen=True)

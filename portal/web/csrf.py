@@ -80,10 +80,11 @@ def check(request: Request, submitted: str | None) -> None:
         raise CSRFRefused()
 
 
-async def read_form(request: Request) -> FormData:
-    """The submitted form, after the CSRF check. The only way POST handlers read a body."""
+async def read_form(request: Request, *, max_files: int = 0, max_fields: int = 100) -> FormData:
+    """The submitted form, after the CSRF check. The only way POST handlers read a body.
+    Files only where a handler expects them (`max_files`: a form's file questions)."""
     try:
-        form = await request.form(max_files=0, max_fields=100, max_part_size=256 * 1024)
+        form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=256 * 1024)
     except ClientDisconnect:
         # The client went away before sending all it declared: nothing to register, no one
         # to answer, and nothing wrong with the portal (no traceback in the log).

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from portal.calendars.ical import google_calendar_link
 from portal.catalogue import listing, schemaorg
-from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationClosed
-from portal.forms.registration import DetailsForm, RegistrationForm, form_class
-from portal.models import Admission
-from portal.registrations import limits, participants
+from portal.errors import ChoiceFull, EventFull, InvalidTransition, NotFound, RegistrationClosed
+from portal.forms.questions import QuestionForm, Sent, held_places
+from portal.forms.registration import details_form, registration_form
+from portal.registrations import limits, manage, participants, uploads
 from portal.registrations.limits import RegistrationLimits, TooManyRequests
-from portal.registrations.participants import Submission
+from portal.registrations.participants import StoredFile, Submission
 from portal.web.csrf import read_form
 from portal.web.pagecache import shared_page, shows_seats
 from portal.web.params import page_number, text_param
@@ -69,45 +73,85 @@ async def show_event(request: Request) -> Response:
     return render(request, "public/event.html", context)
 
 
-def _submission(form: RegistrationForm) -> Submission:
-    return Submission(
-        name=form.name.data or "",
-        email=form.email.data or "",
-        organisation=form.organisation.data or "",
-        answers=form.answers(),
-    )
+async def _files_sent(formdata: FormData, limits: dict[str, int]) -> dict[str, Sent]:
+    """The files the request holds for the form's file questions, each read up to its
+    question's limit and one byte more (enough to refuse it as too large)."""
+    files: dict[str, Sent] = {}
+    for key, limit in limits.items():
+        upload = formdata.get(key)
+        if isinstance(upload, UploadFile):
+            content = await upload.read(limit + 1)
+            if upload.filename or content:
+                files[key] = Sent(upload.filename or "", content)
+    await formdata.close()
+    return files
+
+
+def _keep_files(directory: Path, form: QuestionForm) -> list[StoredFile]:
+    """Write the form's checked files under the upload directory (it is valid: nothing is
+    written for a form that comes back)."""
+    kept: list[StoredFile] = []
+    try:
+        for question, sent in form.files_sent():
+            stored = uploads.save(directory, sent.content)
+            kept.append(StoredFile(
+                key=question.key, filename=uploads.clean_filename(sent.filename), content_type=form.content_type(question.key),
+                size=len(sent.content), stored_name=stored,
+            ))
+    except BaseException:
+        uploads.discard(directory, [f.stored_name for f in kept])
+        raise
+    return kept
 
 
 async def register(request: Request) -> Response:
     slug = _path(request, "slug")
     # The event is read once: it decides the form's questions and is shown again if the form
     # comes back.
-    data = await uow(request, listing.get_event_page, slug)
-    form_type = form_class(RegistrationForm, data.programme.code if data.programme else None, data.admission)
+    data = await uow(request, listing.get_event_page, slug, with_form=True)
+    form_type = registration_form(data.form, data.form_key)
+    settings = request.app.state.settings
+    options = {"taken": data.places_taken, "phone_region": settings.phone_region}
     if request.method != "POST":
         status = 200 if data.state.can_register else 409
-        return render(request, "public/register.html", {"data": data, "form": form_type(), "problem": None}, status_code=status)
-    form = form_type(await read_form(request))
-    if form.website.data:
+        return render(request, "public/register.html", {"data": data, "form": form_type(**options), "problem": None}, status_code=status)
+    formdata = await read_form(request, max_files=form_type.file_count, max_fields=form_type.max_fields)
+    form = form_type(formdata, files=await _files_sent(formdata, form_type.file_limits()), **options)
+    if form["website"].data:
         # The honeypot was filled in: a bot. Answer as if it worked; keep nothing.
         return RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
     problem, status, headers = None, 422, None
     if form.validate():
-        settings = request.app.state.settings
+        directory = settings.upload_directory
+        stored = await run_in_threadpool(_keep_files, directory, form)
+        submission = Submission(
+            name=form["name"].data or "", email=form["email"].data or "", organisation=form["organisation"].data or "",
+            answers=form.answers(), files=tuple(stored),
+        )
         allowed = RegistrationLimits(settings.registrations_per_ip_per_minute, settings.registrations_per_email_per_minute)
+        created = False
         try:
-            await uow(
-                request, limits.register_within_limits, site(request), slug, _submission(form),
-                client_address(request), allowed, write=True,
+            outcome = await uow(
+                request, limits.register_within_limits, site(request), slug, submission, client_address(request), allowed, write=True,
             )
+            created = outcome.created
         except (RegistrationClosed, EventFull) as exc:
             problem, status = exc.message, 409
             data = data.refused(full=isinstance(exc, EventFull))
+        except ChoiceFull as exc:
+            # Everything else stays as typed; the question says its choice is now full.
+            form.choice_full(exc.key, exc.value, exc.message)
+            status = 409
         except TooManyRequests as exc:
             # The form comes back as typed, so sending it again later is one click.
             problem, status, headers = exc.message, 429, {"Retry-After": str(exc.retry_after)}
         else:
             return RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
+        finally:
+            # A registration refused, or an address already registered (which must look the
+            # same to the visitor), keeps none of the files written for it.
+            if not created:
+                uploads.discard(directory, [f.stored_name for f in stored])
     return render(
         request, "public/register.html", {"data": data, "form": form, "problem": problem}, status_code=status, headers=headers
     )
@@ -136,29 +180,52 @@ PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 async def manage_registration(request: Request) -> Response:
     token = _path(request, "token")
-    view = await uow(request, participants.view_registration, token)
-    programme_code = view.programme.code if view.programme else None
-    admission = view.programme.admission if view.programme else None
-    cls = form_class(DetailsForm, programme_code, admission or Admission.OPEN)
+    page = await uow(request, manage.manage_page, token)
+    registration = page.view.registration
+    stored = registration.answers or {}
+    cls = details_form(page.form, page.form_key)
+    options = {
+        "taken": page.places_taken,
+        "held": held_places(page.form, stored),
+        "fixed": cls.fixed_answers(stored, nominator_fixed=registration.endorsement is not None),
+        "stored_files": page.files,
+        "phone_region": request.app.state.settings.phone_region,
+    }
     saved = request.query_params.get("saved") == "1"
-    problem = None
+    problem, status = None, 422
     if request.method == "POST":
-        form = cls(await read_form(request))
+        form = cls(await read_form(request, max_fields=cls.max_fields), **options)
         if form.validate():
             submission = Submission(
-                name=form.name.data or "", email=view.registration.email,
-                organisation=form.organisation.data or "", answers=form.answers(),
+                name=form["name"].data or "", email=registration.email,
+                organisation=form["organisation"].data or "", answers=form.merged_answers(stored),
             )
             try:
                 await uow(request, participants.update_details, token, submission, write=True)
             except InvalidTransition as exc:
-                problem = exc.message
+                problem, status = exc.message, 409
+            except ChoiceFull as exc:
+                form.choice_full(exc.key, exc.value, exc.message)
+                status = 409
             else:
                 return RedirectResponse(request.url_for("manage_registration", token=token).include_query_params(saved=1), status_code=303)
-        status = 409 if problem else 422
-        return render(request, "public/manage.html", {"view": view, "form": form, "saved": False, "problem": problem}, status_code=status, headers=PRIVATE)
-    form = cls(data={"name": view.registration.name, "organisation": view.registration.organisation, **view.registration.answers})
-    return render(request, "public/manage.html", {"view": view, "form": form, "saved": saved, "problem": None}, headers=PRIVATE)
+        context = {"view": page.view, "form": form, "saved": False, "problem": problem}
+        return render(request, "public/manage.html", context, status_code=status, headers=PRIVATE)
+    form = cls(data={"name": registration.name, "organisation": registration.organisation, **stored}, **options)
+    return render(request, "public/manage.html", {"view": page.view, "form": form, "saved": saved, "problem": None}, headers=PRIVATE)
+
+
+async def download_upload(request: Request) -> Response:
+    """A file the registrant sent, for the holder of the manage link only: always as a
+    download (never shown in the browser, whatever it holds), never kept by a cache."""
+    upload = await uow(request, uploads.find_upload, _path(request, "token"), _path(request, "key"))
+    path = uploads.path_of(request.app.state.settings.upload_directory, upload.stored_name)
+    if not await run_in_threadpool(path.is_file):
+        raise NotFound("This file is no longer kept.")
+    return FileResponse(
+        path, media_type=upload.content_type, filename=upload.filename, content_disposition_type="attachment",
+        headers={**PRIVATE, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 async def cancel_registration(request: Request) -> Response:
@@ -184,5 +251,6 @@ routes = [
     public_route("list_programmes", list_programmes),
     public_route("show_programme", show_programme),
     public_route("manage_registration", manage_registration, methods=["GET", "POST"]),
+    public_route("download_upload", download_upload),
     public_route("cancel_registration", cancel_registration, methods=["GET", "POST"]),
 ]

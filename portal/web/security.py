@@ -176,17 +176,24 @@ class BodyLimitMiddleware:
     HTTPException handler turns into the same page.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, too_large: Callable[[Request], Response]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, too_large: Callable[[Request], Response], multipart_max_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.too_large = too_large
+        # A body that may carry files (a form's file questions) has a limit of its own.
+        self.multipart_max_bytes = multipart_max_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.strip().isdigit() and int(declared) > self.max_bytes:
+        headers = Headers(scope=scope)
+        multipart = headers.get("content-type", "").lower().startswith("multipart/form-data")
+        limit = self.multipart_max_bytes if multipart else self.max_bytes
+        declared = headers.get("content-length", "")
+        if declared.strip().isdigit() and int(declared) > limit:
             response = self.too_large(Request(scope))
             # The body is not read: tell the client the connection will not be reused.
             response.headers["Connection"] = "close"
@@ -200,7 +207,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise BodyTooLarge()
             return message
 

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from portal.accounts.organisers import add_organiser
 from portal.db import make_engine, make_session_factory, run_unit_of_work, utcnow
 from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
+from portal.questions.schema import parse_form
+from portal.questions.store import Owner, save_form
 from portal.registrations.participants import new_token
 from tests.conftest import fresh_database
 from tests.e2e.pages import save_pages
@@ -139,6 +141,13 @@ def _seed(session: Session) -> dict[str, str]:
     )
     session.add(forum)
     session.flush()
+    # ISF-Asia's form as migration 0009 writes it for a programme that exists when it runs.
+    save_form(session, None, Owner(programme_id=forum.id), parse_form([
+        {"key": "position", "type": "text", "label": "Position or job title", "max_length": 200},
+        {"key": "statement", "type": "textarea", "label": "Statement of purpose", "required": True,
+         "min_length": 50, "max_length": 3000,
+         "help": "Why you wish to take part and what you would bring (50 to 3,000 characters)."},
+    ]))
 
     def event(slug: str, title: str, days: int, **values: Any) -> Event:
         starts = now + timedelta(days=days)

@@ -210,11 +210,12 @@ def test_waitlisted_participant_sees_their_position(client, submit, make_event, 
     assert "On the waiting list, position 2." in page.text
 
 
-# --- the programmes' own questions ---------------------------------------------------------
+# --- the programmes' own questions (the forms migration 0009 made of them) ---------------
 
 
-def test_appsmo_asks_for_rank_service_country_and_nominating_authority(client, submit, make_programme, make_event, db_rows, manage_link):
+def test_appsmo_asks_for_rank_service_country_and_nominating_authority(client, submit, make_programme, migrated_form, make_event, db_rows, manage_link):
     appsmo = make_programme(code="appsmo", name="Asia-Pacific Programme for Senior Military Officers", admission=Admission.NOMINATION)
+    migrated_form(appsmo)
     event = make_event(programme_id=appsmo.id)
 
     form = client.get(f"/events/{event.slug}/register")
@@ -227,12 +228,13 @@ def test_appsmo_asks_for_rank_service_country_and_nominating_authority(client, s
     missing = submit(event)
     assert missing.status_code == 422
     text = unescape(missing.text)
-    for message in ("Enter your rank.", "Enter your service or agency", "Enter your country.", "Name the ministry, armed service or embassy nominating you."):
-        assert message in text
+    summary = text.split('id="form-errors"', 1)[1].split("</ul>", 1)[0]
+    for label in ("Rank", "Service or agency", "Country", "Nominating authority"):
+        assert f">{label}</a>: Enter your answer." in summary, label
     assert db_rows(event) == []
     blank = submit(event, rank="  ", service="\t", country=" ", nominating_authority="   ")
     assert blank.status_code == 422
-    assert "Enter your rank." in blank.text
+    assert ">Rank</a>: Enter your answer." in unescape(blank.text)
     assert db_rows(event) == []
 
     answers = {"rank": "Colonel", "service": "Army", "country": "Indonesia", "nominating_authority": "Ministry of Defence"}
@@ -248,8 +250,9 @@ def test_appsmo_asks_for_rank_service_country_and_nominating_authority(client, s
     ("statement", "accepted"),
     [("x" * 49, False), ("  " + "x" * 49 + "  ", False), ("x" * 50, True), ("y" * 3000, True), ("z" * 3001, False)],
 )
-def test_isf_asia_asks_for_a_statement_of_50_to_3000_characters(statement, accepted, submit, make_programme, make_event, db_rows):
+def test_isf_asia_asks_for_a_statement_of_50_to_3000_characters(statement, accepted, submit, make_programme, migrated_form, make_event, db_rows):
     isf = make_programme(code="isf-asia", admission=Admission.APPLICATION)
+    migrated_form(isf)
     event = make_event(programme_id=isf.id)
 
     response = submit(event, statement=statement)
@@ -264,25 +267,27 @@ def test_isf_asia_asks_for_a_statement_of_50_to_3000_characters(statement, accep
         assert db_rows(event) == []
 
 
-def test_isf_asia_statement_is_required(submit, make_programme, make_event):
+def test_isf_asia_statement_is_required(submit, make_programme, migrated_form, make_event):
     isf = make_programme(code="isf-asia", admission=Admission.APPLICATION)
+    migrated_form(isf)
     response = submit(make_event(programme_id=isf.id))
     assert response.status_code == 422
-    assert "Write a short statement of purpose." in response.text
+    assert ">Statement of purpose</a>: Enter your answer." in response.text
 
 
-def test_tatc_asks_for_organisation_and_billing_contact(submit, make_programme, make_event, db_rows):
+def test_tatc_asks_for_organisation_and_billing_contact(submit, make_programme, migrated_form, make_event, db_rows):
     tatc = make_programme(code="tatc", admission=Admission.APPLICATION)
+    migrated_form(tatc)
     event = make_event(programme_id=tatc.id)
 
     missing = submit(event)
     assert missing.status_code == 422
     text = unescape(missing.text)
-    for message in ("Enter the organisation that is sending you.", "Name the person who handles the course fee.", "Enter the billing contact's email address."):
-        assert message in text
-    # The list of fixes follows the page: the organisation (in "About you") before the billing contact.
     summary = text.split('id="form-errors"', 1)[1].split("</ul>", 1)[0]
-    found = [summary.index(m) for m in ("Enter the organisation", "Name the person who handles", "Enter the billing contact's email")]
+    for message in ("Enter the organisation that is sending you.", "Billing contact name</a>: Enter your answer.", "Billing contact email</a>: Enter your answer."):
+        assert message in summary
+    # The list of fixes follows the page: the organisation (in "About you") before the billing contact.
+    found = [summary.index(m) for m in ("Enter the organisation", "Billing contact name", "Billing contact email")]
     assert found == sorted(found), summary
 
     too_long = submit(event, organisation="MHA", billing_contact="B" * 201, billing_email="bills@mha.example.org")
@@ -379,7 +384,7 @@ def test_every_post_route_refuses_a_request_without_a_csrf_token(app, client, ru
     organiser = run(organisers.add_organiser, "admin@example.org", "correct horse battery", is_admin=True)
     values = {
         "slug": event.slug, "token": registration.token, "code": programme.code,
-        "id": registration.id, "id:organiser": organiser.id, "fmt": "csv",
+        "id": registration.id, "id:organiser": organiser.id, "fmt": "csv", "form": "default", "index": 0,
     }
     body = {"name": "x", "email": "x@example.org", "consent": "y", "password": "correct horse battery", "action": "cancel"}
     client.get(f"/events/{event.slug}/register")  # a CSRF cookie, so only the token is missing
@@ -580,7 +585,7 @@ def test_a_body_over_512_kib_is_refused_with_413(client, make_event, make_regist
     under = {**VALID, "csrf_token": csrf, "position": "x" * (200 * 1024)}
     response = client.post(f"/events/{event.slug}/register", data=under)
     assert response.status_code == 422
-    assert "Keep the position under 200 characters." in response.text
+    assert ">Position or job title</a>: Keep this to 200 characters or fewer." in response.text
 
 
 def test_a_field_over_the_part_limit_is_a_client_error(client, make_event, db_rows):

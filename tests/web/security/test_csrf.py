@@ -38,7 +38,8 @@ def test_a_token_from_another_browser_is_refused_on_every_post_route(app, admin_
     event = make_event(programme_id=programme.id)
     registration = make_registration(event, name="Ann")
     other = make_organiser("other@example.org")
-    values = {"slug": event.slug, "token": registration.token, "code": programme.code, "id": registration.id, "id:organiser": other.id}
+    values = {"slug": event.slug, "token": registration.token, "code": programme.code, "id": registration.id, "id:organiser": other.id,
+              "form": "default", "index": 0, "key": "cv"}
     # The attacker's own browser, signed in as well: its token is real, but not for this browser.
     attacker = browser()
     assert sign_in(attacker, other.email).status_code == 303

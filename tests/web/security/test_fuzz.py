@@ -76,12 +76,14 @@ def csrf(fuzz_client: Any) -> str:
 
 
 @pytest.fixture
-def events(make_programme, make_event, make_registration):  # type: ignore[no-untyped-def]
+def events(make_programme, migrated_form, make_event, make_registration):  # type: ignore[no-untyped-def]
     """Events with every kind of form: open, a nomination with military questions, an
     application with a statement, a fee-paying course; and one registration to manage."""
     appsmo = make_programme(code="appsmo", admission=Admission.NOMINATION)
     isf = make_programme(code="isf-asia", admission=Admission.APPLICATION)
     tatc = make_programme(code="tatc", admission=Admission.APPLICATION)
+    for programme in (appsmo, isf, tatc):
+        migrated_form(programme)
     slugs = [
         make_event(capacity=3, waitlist=False).slug,
         make_event(programme_id=appsmo.id).slug,

@@ -107,9 +107,10 @@ def shown_escaped(html: str, payloads: list[str], where: str, *, email: bool = F
 
 
 @pytest.fixture
-def hostile_roster(client, make_programme, make_event, manage_link):  # type: ignore[no-untyped-def]
+def hostile_roster(client, make_programme, migrated_form, make_event, manage_link):  # type: ignore[no-untyped-def]
     """One registration per SHOWN payload, that payload in every text field, through the form."""
     programme = make_programme(code="appsmo", admission=Admission.NOMINATION)
+    migrated_form(programme)
     event = make_event(programme_id=programme.id, capacity=None)
     csrf = csrf_from(client.get(f"/events/{event.slug}/register").text)
     people = []
@@ -190,8 +191,9 @@ def _emails_show_it_escaped(sessions, people):  # type: ignore[no-untyped-def]
         assert parsed.get_all("To") == [email] and parsed.get_all("Bcc") is None
 
 
-def test_control_characters_are_refused_in_every_participant_field(client, make_programme, make_event, sessions, make_registration):
+def test_control_characters_are_refused_in_every_participant_field(client, make_programme, migrated_form, make_event, sessions, make_registration):
     programme = make_programme(code="appsmo", admission=Admission.NOMINATION)
+    migrated_form(programme)
     event = make_event(programme_id=programme.id)
     existing = make_registration(event, name="Ann", answers={f: "Valid text" for f in PARTICIPANT_FIELDS[2:]})
     valid = {field: "Valid text" for field in PARTICIPANT_FIELDS} | {"email": "ann@example.org", "consent": "y"}
@@ -211,8 +213,9 @@ def test_control_characters_are_refused_in_every_participant_field(client, make_
         assert session.get_one(Registration, existing.id).name == "Ann"
 
 
-def test_a_one_megabyte_value_is_refused_in_every_field(client, make_programme, make_event, make_registration, sessions):
+def test_a_one_megabyte_value_is_refused_in_every_field(client, make_programme, migrated_form, make_event, make_registration, sessions):
     programme = make_programme(code="appsmo", admission=Admission.NOMINATION)
+    migrated_form(programme)
     event = make_event(programme_id=programme.id)
     existing = make_registration(event, name="Ann")
     csrf = csrf_from(client.get(f"/events/{event.slug}/register").text)
@@ -225,8 +228,9 @@ def test_a_one_megabyte_value_is_refused_in_every_field(client, make_programme, 
         assert session.scalar(select(func.count()).select_from(Registration)) == 1
 
 
-def test_a_statement_cannot_close_its_textarea(client, make_programme, make_event, manage_link):
+def test_a_statement_cannot_close_its_textarea(client, make_programme, migrated_form, make_event, manage_link):
     programme = make_programme(code="isf-asia", admission=Admission.APPLICATION)
+    migrated_form(programme)
     event = make_event(programme_id=programme.id)
     statement = "</textarea><script>alert(1)</script>\n" + "I study maritime law & <b>security</b>. " * 3
     csrf = csrf_from(client.get(f"/events/{event.slug}/register").text)

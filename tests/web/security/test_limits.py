@@ -79,7 +79,7 @@ def test_a_body_at_the_limit_is_read(client, make_event, registered):
     )
     # Read, and refused for what it says rather than for its size.
     assert response.status_code == 422
-    assert "Keep the position under 200 characters." in response.text
+    assert ">Position or job title</a>: Keep this to 200 characters or fewer." in response.text
 
 
 # --- registrations per client address and per email address -----------------------------------
