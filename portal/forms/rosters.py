@@ -8,6 +8,7 @@ from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from portal.forms.fields import MAX_TEXT, STRIP, options
 from portal.models import RegistrationStatus
+from portal.questions.schema import KEY_PATTERN
 from portal.registrations.actions import RosterAction
 from portal.rosters.roster import SORTS
 
@@ -27,6 +28,9 @@ class RosterQueryForm(Form):
     after = StringField(validators=_CURSOR)
     before = StringField(validators=_CURSOR)
     last = SelectField(choices=options([("", ""), ("1", "1")]), default="")
+    # Only those who gave this answer to this choice question (the roster's answer filter).
+    question = StringField(validators=[Optional(), Length(max=40), Regexp(KEY_PATTERN, message="not a question")], default="")
+    answer = StringField(validators=[Optional(), Length(max=100)], default="")
 
     def page_params(self) -> dict[str, str]:
         """Which page of the roster is shown (its cursor), for the bulk actions to come back to."""
@@ -35,7 +39,10 @@ class RosterQueryForm(Form):
 
     def link_params(self) -> dict[str, str]:
         """The filter and sort, for links and redirects that keep them (not the page)."""
-        params = {"status": self.status.data or "", "q": self.q.data or "", "sort": self.sort.data, "dir": self.dir.data}
+        params = {
+            "status": self.status.data or "", "q": self.q.data or "", "question": self.question.data or "",
+            "answer": (self.answer.data or "") if self.question.data else "", "sort": self.sort.data, "dir": self.dir.data,
+        }
         return {k: v for k, v in params.items() if v and not (k == "sort" and v == "registered") and not (k == "dir" and v == "asc")}
 
 

@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput
 from portal.models import Registration, event_by_slug
+from portal.questions.schema import CONDITION_TYPES
+from portal.questions.store import definition_for_event
+from portal.rosters.answers import AnswerColumn, answer_columns, text_function
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -70,12 +73,8 @@ def neutralise(value: str) -> str:
     return "'" + value if value[:1] in _FORMULA_START else value
 
 
-def _answer_cell(value: Any) -> str:
-    if value.__class__ is str:
-        return "'" + value if value[:1] in _FORMULA_START else value
-    if value is None:
-        return ""
-    return neutralise(json.dumps(value, ensure_ascii=False))
+def _base_header(tz: str) -> list[str]:
+    return ["ID", "Name", "Email", "Organisation", "Status", *(f"{label} ({tz})" for label, _ in _TIME_COLUMNS)]
 
 
 @dataclass(frozen=True)
@@ -84,16 +83,16 @@ class ExportInfo:
     slug: str
     timezone: str
     total: int
-    answer_keys: list[str]
+    # One per question that takes an answer (form order, retired last), then the keys that
+    # answers hold but the form has not (older data), headed by the key.
+    columns: list[AnswerColumn]
 
     def filename(self, fmt: str) -> str:
         return f"roster-{self.slug}.{fmt}"
 
     @property
     def header(self) -> list[str]:
-        base = ["ID", "Name", "Email", "Organisation", "Status", *(f"{label} ({self.timezone})" for label, _ in _TIME_COLUMNS)]
-        taken = {h.lower() for h in base}
-        return base + [f"answer: {k}" if k.lower() in taken else k for k in self.answer_keys]
+        return _base_header(self.timezone) + [c.heading for c in self.columns]
 
 
 def _answer_keys(session: Session, event_id: int) -> list[str]:
@@ -115,7 +114,8 @@ def export_info(session: Session, slug: str) -> ExportInfo:
     """What an export of the event's roster will hold; NotFound before any byte is sent."""
     event = event_by_slug(session, slug)
     total = session.scalar(select(func.count()).select_from(Registration).where(Registration.event_id == event.id)) or 0
-    return ExportInfo(event.id, event.slug, event.timezone, total, _answer_keys(session, event.id))
+    columns = answer_columns(definition_for_event(session, event), _answer_keys(session, event.id), _base_header(event.timezone))
+    return ExportInfo(event.id, event.slug, event.timezone, total, columns)
 
 
 # --- times -----------------------------------------------------------------------------------
@@ -208,12 +208,15 @@ def roster_rows(
     when = {"text": local.as_text, "datetime": local.as_datetime}[times]
     text = times == "text"
     empty = "" if text else None
-    keys = info.answer_keys
+    keys = [c.key for c in info.columns]
+    # A question's answers in words (choices by label, picks joined by "; "); the usual text
+    # answer takes the fast path below without a call.
+    words = [text_function(c.question) for c in info.columns]
+    fast = [c.question is None or c.question.type not in CONDITION_TYPES for c in info.columns]
     # The decoder's scanner without json.loads's checks around it (two regular expressions a
     # call): the text is what SQLAlchemy's JSON type wrote.
     scan = json.JSONDecoder().scan_once
     formula = _FORMULA_START
-    cell = _answer_cell
     yield [[neutralise(h) for h in info.header]]
     for batch in _raw_batches(session, info, progress):
         rows = []
@@ -242,7 +245,10 @@ def roster_rows(
                 empty if t5 is None else when(t5),
                 registered if t6 == t1 else when(t6),
                 registered if t7 == t1 else when(t7),
-                *[v if type(v) is str and v[:1] not in formula else cell(v) for v in map(answers.get, keys)],
+                *[
+                    v if quick and type(v) is str and v[:1] not in formula else neutralise(say(v))
+                    for v, quick, say in zip(map(answers.get, keys), fast, words, strict=True)
+                ],
             ])
         yield rows
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property, lru_cache
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, func, select
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from portal.models import Event, Registration, RegistrationStatus
 
 S = RegistrationStatus
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,33 @@ class NumbersCache:
     def __init__(self, size: int = 32) -> None:
         self._size = size
         self._kept: OrderedDict[int, tuple[Any, EventNumbers]] = OrderedDict()
+        self._others: OrderedDict[tuple[int, Hashable], tuple[Any, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def _version(self, session: Session, event: Event) -> Any:
+        return session.execute(select(Event.seats_version, Event.updated_at).where(Event.id == event.id)).one()
+
+    def other(self, session: Session, event: Event, key: Hashable, compute: Callable[[], T]) -> T:
+        """Something else counted from the event's registrations (the answers per choice),
+        kept like the numbers; `key` names whatever else it depends on (the form's version).
+        At most `size` are kept, whatever their keys."""
+        version = self._version(session, event)
+        slot = (event.id, key)
+        with self._lock:
+            kept = self._others.get(slot)
+            if kept is not None and kept[0] == version:
+                self._others.move_to_end(slot)
+                return kept[1]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            self._others[slot] = (version, value)
+            self._others.move_to_end(slot)
+            while len(self._others) > self._size:
+                self._others.popitem(last=False)
+        return value
+
     def numbers(self, session: Session, event: Event) -> EventNumbers:
-        version = session.execute(select(Event.seats_version, Event.updated_at).where(Event.id == event.id)).one()
+        version = self._version(session, event)
         with self._lock:
             kept = self._kept.get(event.id)
             if kept is not None and kept[0] == version:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -20,10 +20,24 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from portal import audit
 from portal.errors import InvalidInput, NotFound
 from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, RegistrationStatus, event_by_slug, find_event
+from portal.questions import store
 from portal.registrations.actions import MAX_BULK, event_slug_of
 from portal.registrations.availability import RegistrationState, registration_state_now
+from portal.registrations.endorsement import endorsement_label
 from portal.registrations.seats import seats_after_cancelling, seats_left, waitlist_position
 from portal.rosters import search
+from portal.rosters.answers import (
+    AnswerColumn,
+    Cell,
+    RosterAnswers,
+    answer_columns,
+    answer_filter,
+    choice_counts,
+    deciders,
+    roster_answers,
+    row_cells,
+    text_function,
+)
 from portal.rosters.numbers import Chart, EventNumbers, NumbersCache, event_numbers
 
 S = RegistrationStatus
@@ -53,6 +67,8 @@ class RosterQuery:
     before: str | None = None  # cursor: the page before this row
     last: bool = False  # the last page
     per_page: int = PER_PAGE
+    question: str = ""  # with answer: only those who gave that answer to this question
+    answer: str = ""
 
 
 @dataclass(frozen=True)
@@ -165,19 +181,23 @@ class RosterPage:
     more_than: bool = False
 
 
-def roster_page(session: Session, event_id: int, query: RosterQuery, matching: int | None = None) -> RosterPage:
-    """One page of an event's roster: filtered, searched, sorted, and read by cursor."""
+def roster_page(
+    session: Session, event_id: int, query: RosterQuery, matching: int | None = None,
+    conditions: tuple[ColumnElement[bool], ...] = (),
+) -> RosterPage:
+    """One page of an event's roster: filtered, searched, sorted, and read by cursor.
+    `conditions` narrow it further (an answer filter); then `matching` is counted."""
     if query.sort not in SORTS:
         raise InvalidInput("The roster cannot be sorted by that column.")
     segments = _segments(query.sort, query.descending)
-    base = _filters(session, event_id, query)
+    base = [*_filters(session, event_id, query), *conditions]
     more_than = False
     if query.q:
         ids = search.matching_ids(session, event_id, [query.status] if query.status else list(S), query.q)
         if ids is None:
-            matching, more_than = search.MAX_COUNT, True
+            matching, more_than = (None, False) if conditions else (search.MAX_COUNT, True)
         else:
-            base, matching = [Registration.id.in_(ids)], len(ids)
+            base, matching = [Registration.id.in_(ids), *conditions], None if conditions else len(ids)
     limit = query.per_page + 1
     if query.after or query.before:
         index, values = _parse_cursor(query.after or query.before or "", segments)
@@ -219,6 +239,7 @@ class Roster:
     chart: Chart
     page: RosterPage
     recent: list[audit.TrailEntry]
+    answers: RosterAnswers | None = None
 
     @property
     def confirmed(self) -> int:
@@ -251,14 +272,26 @@ def roster(session: Session, slug: str, query: RosterQuery, cache: NumbersCache 
     event, programme = find_event(session, slug)
     numbers = _numbers(session, event, cache)
     counts = numbers.counts
-    # Without a search the status counts already say how many rows match.
+    form = store.form_for_event(session, event)
+    definition = store.definition(form)
+    question, answer, conditions = answer_filter(session, definition, query.question, query.answer)
+    # Without a search or an answer filter the status counts already say how many rows match.
     matching = None
-    if not query.q:
+    if not query.q and not conditions:
         matching = counts.get(query.status.value, 0) if query.status else sum(counts.values())
-    page = roster_page(session, event.id, query, matching)
+    page = roster_page(session, event.id, query, matching, conditions)
+
+    def count_answers() -> list[Any]:
+        return choice_counts(session, event.id, definition)
+
+    per_choice: list[Any] = []
+    if deciders(definition):
+        kept = ("answers", form.id, form.version) if form is not None else ("answers",)
+        per_choice = cache.other(session, event, kept, count_answers) if cache is not None else count_answers()
     return Roster(
         event, programme, counts, numbers.checked_in, numbers.chart, page,
         audit.event_trail(session, event.id, event.timezone, limit=10),
+        roster_answers(definition, page.rows, per_choice, question, answer, event.timezone),
     )
 
 
@@ -269,6 +302,9 @@ class RegistrationDetail:
     programme: Programme | None
     waitlist_position: int | None
     trail: list[audit.TrailEntry]
+    # The answers by question, as the roster shows them (with the keys the form has not).
+    answers: list[tuple[AnswerColumn, Cell]] = field(default_factory=list)
+    endorsement: str = ""
 
 
 def registration_detail(session: Session, registration_id: int) -> RegistrationDetail:
@@ -277,9 +313,15 @@ def registration_detail(session: Session, registration_id: int) -> RegistrationD
         raise NotFound("There is no such registration.")
     event = session.get_one(Event, registration.event_id)
     programme = session.get(Programme, event.programme_id) if event.programme_id else None
+    given = registration.answers if isinstance(registration.answers, dict) else {}
+    columns = answer_columns(store.definition_for_event(session, event), sorted(given))
+    cells = row_cells(columns, [text_function(c.question) for c in columns], given)
     return RegistrationDetail(
         registration, event, programme, waitlist_position(session, registration),
         audit.registration_trail(session, registration.id, event.timezone),
+        # A retired question nobody answered here says nothing.
+        [(c, cell) for c, cell in zip(columns, cells, strict=True) if cell.text or (c.question is not None and not c.question.retired)],
+        endorsement_label(registration, event.timezone),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from portal.db import transaction
@@ -17,9 +17,10 @@ from portal.errors import InvalidTransition
 from portal.forms.fields import first_error
 from portal.forms.rosters import BulkActionForm, CheckInActionForm, RegistrationActionForm, RosterQueryForm
 from portal.models import RegistrationStatus
-from portal.registrations import actions
+from portal.questions.schema import UPLOAD_TYPES
+from portal.registrations import actions, uploads
 from portal.registrations.actions import ActionReport, RosterAction
-from portal.rosters import door, exports
+from portal.rosters import answers, door, exports
 from portal.rosters import roster as rosters
 from portal.rosters.numbers import NumbersCache
 from portal.web.backoffice.auth import require_organiser, require_organiser_download
@@ -82,6 +83,8 @@ def _query(form: RosterQueryForm) -> rosters.RosterQuery:
         after=form.after.data or None,
         before=form.before.data or None,
         last=form.last.data == "1",
+        question=form.question.data or "",
+        answer=(form.answer.data or "") if form.question.data else "",
     )
 
 
@@ -244,6 +247,20 @@ async def export_roster(request: Request) -> Response:
     )
 
 
+@require_organiser
+async def download_upload(request: Request) -> Response:
+    """A file a registrant sent, always as a download (never shown in the browser)."""
+    upload = await uow(request, answers.upload_of, _registration_id(request), request.path_params["key"])
+    path = uploads.path_of(request.app.state.settings.upload_directory, upload.stored_name)
+    if not path.is_file():
+        raise HTTPException(404, "This file is missing from the upload directory: it may have been deleted or moved.")
+    media_type = upload.content_type if upload.content_type in UPLOAD_TYPES else "application/octet-stream"
+    return FileResponse(
+        path, media_type=media_type, filename=upload.filename, content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
 routes = [
     Route("/events/{slug}", show_event, name="show_event"),
     Route("/events/{slug}/registrations", update_registrations, name="update_registrations", methods=["POST"]),
@@ -253,4 +270,5 @@ routes = [
     Route("/registrations/{id:int}", show_registration, name="show_registration"),
     Route("/registrations/{id:int}/action", update_registration, name="update_registration", methods=["POST"]),
     Route("/registrations/{id:int}/check-in", check_in_registration, name="check_in_registration", methods=["POST"]),
+    Route("/registrations/{id:int}/files/{key}", download_upload, name="download_upload"),
 ]

@@ -3,6 +3,6 @@ overlap: /events/new is matched before the roster's /events/{slug}."""
 
 from __future__ import annotations
 
-from portal.web.backoffice import auth, events, organisers, outbox, roster
+from portal.web.backoffice import auth, events, forms, organisers, outbox, roster
 
-routes = [*auth.routes, *events.routes, *roster.routes, *organisers.routes, *outbox.routes]
+routes = [*auth.routes, *events.routes, *roster.routes, *forms.routes, *organisers.routes, *outbox.routes]

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from portal.models import AuditEntry, Event, EventStatus, Organiser, Registration, RegistrationStatus
+from portal.models import AuditEntry, Event, EventStatus, Organiser, Registration, RegistrationStatus, Upload
+from portal.registrations import uploads
 from tests.web.backoffice.conftest import PASSWORD, sign_in, token
 
 
@@ -22,12 +23,20 @@ def admin_routes(app: Any) -> list[Route]:
 
 
 @pytest.fixture
-def world(make_programme, make_event, make_registration, make_organiser):  # type: ignore[no-untyped-def]
+def world(make_programme, make_event, make_registration, make_organiser, settings, run):  # type: ignore[no-untyped-def]
     programme = make_programme(code="tatc")
     event = make_event(programme_id=programme.id)
-    registration = make_registration(event)
+    registration = make_registration(event, answers={"cv": "cv.pdf"})
     other = make_organiser("someone@example.org")
-    return {"slug": event.slug, "code": programme.code, "registration": registration.id, "organiser": other.id, "fmt": "csv"}
+    stored = uploads.save(settings.upload_directory, b"%PDF-1.4\n")
+    run(lambda session: session.add(Upload(
+        stored_name=stored, registration_id=registration.id, event_id=event.id, question_key="cv",
+        filename="cv.pdf", content_type="application/pdf", size=9,
+    )))
+    return {
+        "slug": event.slug, "code": programme.code, "registration": registration.id, "organiser": other.id, "fmt": "csv",
+        "form": f"programme-{programme.code}", "index": 0, "key": "cv",
+    }
 
 
 def path_of(app: Any, route: Route, world: dict[str, Any]) -> str:
