@@ -258,6 +258,48 @@ def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) ->
     return 0
 
 
+def cmd_export_form(args: argparse.Namespace) -> int:
+    from portal.catalogue.formfiles import form_to_export
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        found = run_unit_of_work(make_session_factory(engine), form_to_export, args.name, write=False)
+    except (NotFound, InvalidInput) as exc:
+        print(f"portal export form: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    text = json.dumps(found.to_json(), indent=2, ensure_ascii=False) + "\n"
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+        where = "standard output"
+    else:
+        target = Path(args.output)
+        try:
+            _write_whole(target, text)
+        except OSError as exc:
+            print(f"portal export form: {target}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        where = str(target)
+    questions = sum(1 for q in found.form.questions if q.asks)
+    counted = f"{questions} question{'' if questions == 1 else 's'}"
+    print(f"wrote the form of {found.whose} ({counted}) to {where}", file=sys.stderr)
+    return 0
+
+
+def _write_whole(target: Path, text: str) -> None:
+    """Write beside the target and rename, so a failed write leaves the old file whole."""
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False) as handle:
+        try:
+            handle.write(text)
+        except BaseException:
+            handle.close()
+            os.unlink(handle.name)
+            raise
+    os.replace(handle.name, target)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portal", description="The events and programme-registration portal.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -306,6 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
     roster.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
     roster.add_argument("-o", "--output", help="file to write (default roster-SLUG.FORMAT; - for standard output)")
     roster.set_defaults(func=cmd_export_roster)
+    form = export_sub.add_parser(
+        "form", help="write a programme's or an event's registration form as JSON, in the import file's shape"
+    )
+    form.add_argument(
+        "name", metavar="CODE-OR-SLUG",
+        help="a programme's code (its form) or an event's slug (the form it uses); programme:CODE or event:SLUG if both exist",
+    )
+    form.add_argument("-o", "--output", help="file to write (default: standard output)")
+    form.set_defaults(func=cmd_export_form)
     return parser
 
 

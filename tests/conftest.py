@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Secret
@@ -70,6 +70,9 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 _emptying_engines: dict[str, Any] = {}
 
 
+_default_forms: dict[str, dict[str, Any]] = {}
+
+
 def _empty_postgres(url: str) -> None:
     # DELETE, children first, rather than TRUNCATE: on tables this small TRUNCATE costs about
     # 55 ms a test (new files for every table), DELETE about 3 ms. Ids are not reset; no test
@@ -78,9 +81,18 @@ def _empty_postgres(url: str) -> None:
     if engine is None:
         engine = _emptying_engines[url] = create_engine(url, pool_size=1)
     with engine.begin() as conn:
+        forms = Base.metadata.tables["forms"]
+        if url not in _default_forms:
+            # The site's default form as the migrations wrote it (0009): put back after emptying,
+            # as a copy of the SQLite template file has it.
+            _default_forms[url] = dict(conn.execute(
+                select(forms.c.questions, forms.c.organisation_required, forms.c.version, forms.c.created_at, forms.c.updated_at)
+                .where(forms.c.programme_id.is_(None), forms.c.event_id.is_(None))
+            ).mappings().one())
         for table in reversed(Base.metadata.sorted_tables):
             if table.name != "change_marker":
                 conn.execute(table.delete())
+        conn.execute(forms.insert().values(**_default_forms[url]))
         conn.execute(text("UPDATE change_marker SET version = 0"))
 
 
@@ -250,6 +262,52 @@ def make_registration(run: Callable[..., Any]) -> Callable[..., Registration]:
         return run(_add)
 
     return _make
+
+
+@pytest.fixture
+def make_form(run: Callable[..., Any]) -> Callable[..., Any]:
+    """make_form(questions, programme=None, event=None, organisation_required=False): store a
+    form, in the import's JSON shape, for a programme, an event, or (neither) the site's
+    default, as the builder or an import would (save_form). A programme made by
+    make_programme has no form of its own: migration 0009 gave forms only to the programmes
+    that existed then."""
+    from portal.questions.schema import parse_form
+    from portal.questions.store import Owner, save_form
+
+    def _make(questions: list[dict[str, Any]], *, programme: Programme | None = None, event: Event | None = None,
+              organisation_required: bool = False) -> Any:
+        owner = Owner(programme_id=programme.id if programme else None, event_id=event.id if event else None)
+        return run(save_form, None, owner, parse_form(questions, organisation_required=organisation_required))
+
+    return _make
+
+
+def _migration_0009() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "20261207_0009_registration_forms.py"
+    spec = importlib.util.spec_from_file_location("migration_0009_forms", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def migrated_form(make_form: Callable[..., Any]) -> Callable[[Programme], Any]:
+    """migrated_form(programme): give a programme the form migration 0009 writes for one that
+    exists when it runs (APPSMO's military questions, the nomination questions, ISF-Asia's
+    statement, TATC's billing contact and required organisation), read from the migration."""
+    migration = _migration_0009()
+
+    def _give(programme: Programme) -> Any:
+        admission = programme.admission.value if isinstance(programme.admission, Admission) else str(programme.admission)
+        return make_form(
+            migration.questions_for(programme.code, admission), programme=programme,
+            organisation_required=programme.code in migration.ORGANISATION_REQUIRED,
+        )
+
+    return _give
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 """The migrations: upgrade to head, down to base and up again on an empty database of each
-engine, and a schema at head that matches the models exactly."""
+engine, a schema at head that matches the models exactly, and the data migrations with rows
+in place."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,9 @@ from portal import (
 )
 from portal.catalogue.listing import list_events
 from portal.db import Base, make_engine
+from portal.models import Event, Registration
 from portal.models.search import include_name
+from portal.questions.store import Owner, definition, definition_for_event, find_form
 from tests.conftest import PG_URL
 
 
@@ -248,3 +252,127 @@ def test_0007_indexes_the_events_already_there_and_goes_cleanly(empty_url):
         assert _search(empty_url, "cyber") == []
     finally:
         engine.dispose()
+
+
+PROGRAMME_ROW = (
+    "INSERT INTO programmes (id, code, name, admission, summary, description, created_at, updated_at)"
+    " VALUES (:id, :code, :code, :admission, '', '', '2026-12-07 10:00:00', '2026-12-07 10:00:00')"
+)
+PROGRAMME_EVENT_ROW = EVENT_ROW.replace("VALUES (:slug, :slug, :title, 1,", "VALUES (:slug, :slug, :title, :programme,")
+REGISTRATION_ROW = (
+    "INSERT INTO registrations (id, event_id, email, name, organisation, answers, status, token, consented_at,"
+    " confirmed_at, created_at, updated_at)"
+    " VALUES (:id, :event, :email, 'A participant', '', :answers, 'confirmed', :token, '2026-12-07 10:00:00',"
+    " '2026-12-07 10:00:00', '2026-12-07 10:00:00', '2026-12-07 10:00:00')"
+)
+# The answers given to the Python questions of 0008, one registration per programme (and one
+# for an event of no programme), with hostile text that must come through untouched.
+ANSWERS_0008 = {
+    "appsmo": {"position": "Director", "nominating_authority": "Ministry of Defence", "nominator_email": "attache@example.org",
+               "rank": "Brigadier-General", "service": "Army", "country": "Ruritania"},
+    "tatc": {"position": "Analyst", "billing_contact": "Accounts <script>", "billing_email": "billing@example.org"},
+    "isf-asia": {"position": "", "statement": "=HYPERLINK(\"x\") " + "I would bring a great deal. " * 3},
+    "iccs": {"position": "Lecturer \u202e"},
+    None: {"position": "Fellow"},
+}
+
+
+def _answers(url: str) -> dict[int, object]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, answers FROM registrations ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    return {id_: json.loads(a) if isinstance(a, str) else a for id_, a in rows}
+
+
+def _forms(url: str) -> dict[str | None, tuple[list[dict], bool, int]]:
+    """Each form by its programme's code (None: the site's default): questions, whether the
+    organisation is required, version."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT p.code, f.event_id, f.questions, f.organisation_required, f.version"
+                " FROM forms f LEFT JOIN programmes p ON p.id = f.programme_id ORDER BY f.id"
+            )).all()
+    finally:
+        engine.dispose()
+    assert all(event_id is None for _, event_id, *_ in rows), "0009 writes no event's own form"
+    assert len({code for code, *_ in rows}) == len(rows), "one form per programme and one default"
+    return {code: (json.loads(q) if isinstance(q, str) else q, bool(required), version) for code, _, q, required, version in rows}
+
+
+def test_0009_writes_today_s_questions_as_forms_under_the_same_keys(empty_url):
+    """The Python questions of 0008 become forms: the default (position) and, per programme,
+    position, the nomination questions when it admits by nomination, then its own. Every
+    answer already given stays where it was and is a question of the form its event uses.
+    On the way down the new tables and columns go and the answers stay; up again is the same."""
+    migrate.upgrade(empty_url, "0008")
+    engine = create_engine(empty_url)
+    programmes = {"appsmo": "nomination", "tatc": "application", "isf-asia": "application", "iccs": "open"}
+    try:
+        with engine.begin() as conn:
+            for n, (code, admission) in enumerate(programmes.items(), start=1):
+                conn.execute(text(PROGRAMME_ROW), {"id": n, "code": code, "admission": admission})
+            for n, code in enumerate([*programmes, None], start=1):
+                conn.execute(text(PROGRAMME_EVENT_ROW), {
+                    "slug": f"run-{n}", "title": f"Run {n}", "speakers": "[]",
+                    "programme": n if code else None,
+                })
+                conn.execute(text(REGISTRATION_ROW), {
+                    "id": n, "event": conn.execute(text("SELECT id FROM events WHERE slug = :s"), {"s": f"run-{n}"}).scalar_one(),
+                    "email": f"p{n}@example.org", "token": f"token-{n}", "answers": json.dumps(ANSWERS_0008[code]),
+                })
+    finally:
+        engine.dispose()
+    answers = _answers(empty_url)
+    assert list(answers.values()) == list(ANSWERS_0008.values())
+
+    migrate.upgrade(empty_url)
+
+    forms = _forms(empty_url)
+    keys = {code: [q["key"] for q in questions] for code, (questions, _, _) in forms.items()}
+    assert keys == {
+        None: ["position"],
+        "appsmo": ["position", "nominating_authority", "nominator_email", "rank", "service", "country"],
+        "tatc": ["position", "billing_contact", "billing_email"],
+        "isf-asia": ["position", "statement"],
+        "iccs": ["position"],
+    }
+    assert {code: required for code, (_, required, _) in forms.items()} == {None: False, "appsmo": False, "tatc": True, "isf-asia": False, "iccs": False}
+    assert {version for _, _, version in forms.values()} == {1}
+    # What the form of each registration's event asks covers every answer it holds.
+    sessions_engine = make_engine(empty_url)
+    try:
+        with Session(sessions_engine) as session:
+            for registration in session.scalars(select(Registration).order_by(Registration.id)):
+                event = session.get(Event, registration.event_id)
+                form = definition_for_event(session, event)
+                assert set(registration.answers) <= set(form.by_key()), registration.answers
+                assert registration.endorsement is None and registration.endorsement_token is None
+            appsmo = definition(find_form(session, Owner(programme_id=1)))
+            assert appsmo.nominator() is not None and appsmo.nominator().key == "nominator_email"
+            assert [q.key for q in appsmo.questions if q.required] == ["nominating_authority", "rank", "service", "country"]
+            statement = definition(find_form(session, Owner(programme_id=3))).by_key()["statement"]
+            assert (statement.type, statement.min_length, statement.max_length) == ("textarea", 50, 3000)
+    finally:
+        sessions_engine.dispose()
+    assert _answers(empty_url) == answers
+
+    migrate.downgrade(empty_url, "0008")
+    assert not {"forms", "choice_picks", "uploads"} & _tables(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("registrations")}
+    finally:
+        engine.dispose()
+    assert not {"endorsement", "endorsement_token", "endorsement_at"} & columns
+    assert _answers(empty_url) == answers
+
+    migrate.upgrade(empty_url)
+    assert _forms(empty_url) == forms
+    assert _answers(empty_url) == answers
+    assert _differences(empty_url) == []

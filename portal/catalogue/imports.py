@@ -1,20 +1,36 @@
 """Creating and updating programmes and events: the import file, the demo, and the rule that
-changing an event's time, place or status raises its iCalendar SEQUENCE."""
+changing an event's time, place or status raises its iCalendar SEQUENCE.
+
+The file is one JSON object with "programmes" and/or "events", each a list of records:
+- a programme: code, name, admission; optional summary, description;
+- an event: slug, title, starts_at, ends_at; optional programme (a code), category,
+  timezone, all_day, venue, address, online_url, capacity, waitlist, status,
+  registration_opens, registration_closes, description, speakers;
+- either may hold its registration form: `form` (a list of questions in the shape
+  portal.questions.schema reads) and `organisation_required` (true or false). Saved through
+  portal.questions.store, so that answers keep their meaning (see catalogue.formfiles).
+A key not listed here, at any level, is refused rather than ignored: a misspelt key would
+otherwise lose its value without a word. Every complaint names the record and the key.
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.catalogue.formfiles import FormSpec, save_from_file
 from portal.db import utcnow
 from portal.errors import ImportProblem
 from portal.models import Admission, Event, EventStatus, Programme
+from portal.questions.schema import FormDefinition, FormDefinitionError, parse_form
+from portal.questions.store import Owner, definition, definition_for_event, find_form
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CODE = SLUG
@@ -23,6 +39,15 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Changing one of these moves the event in somebody's calendar: SEQUENCE must rise.
 SCHEDULE_FIELDS = ("starts_at", "ends_at", "timezone", "all_day", "venue", "address", "online_url", "status")
 
+FILE_KEYS = ("programmes", "events")
+FORM_KEYS = ("form", "organisation_required")
+PROGRAMME_KEYS = ("code", "name", "admission", "summary", "description", *FORM_KEYS)
+EVENT_KEYS = (
+    "slug", "title", "programme", "category", "starts_at", "ends_at", "timezone", "all_day", "venue", "address",
+    "online_url", "capacity", "waitlist", "status", "registration_opens", "registration_closes", "description",
+    "speakers", *FORM_KEYS,
+)
+
 
 @dataclass(frozen=True)
 class ImportReport:
@@ -30,11 +55,13 @@ class ImportReport:
     programmes_updated: int = 0
     events_created: int = 0
     events_updated: int = 0
+    forms_saved: int = 0
 
     def __str__(self) -> str:
+        forms = f"; forms: {self.forms_saved} saved" if self.forms_saved else ""
         return (
             f"programmes: {self.programmes_created} created, {self.programmes_updated} updated; "
-            f"events: {self.events_created} created, {self.events_updated} updated"
+            f"events: {self.events_created} created, {self.events_updated} updated{forms}"
         )
 
 
@@ -47,8 +74,27 @@ class _Record:
             self.fail(None, "must be an object")
         self.data: dict[str, Any] = data
 
-    def fail(self, key: str | None, problem: str) -> None:
+    def fail(self, key: str | None, problem: str) -> NoReturn:
         raise ImportProblem(f"{self.where}{': ' + key if key else ''}: {problem}")
+
+    def only(self, allowed: tuple[str, ...]) -> None:
+        """Refuse a key the record may not have, rather than ignore what it holds."""
+        for key in self.data:
+            if key not in allowed:
+                self.fail(None, f"unknown key {key!r}{_did_you_mean(key, allowed)}")
+
+    def form(self) -> FormSpec:
+        """The record's registration form, if it says anything of it."""
+        organisation_required = self.data.get("organisation_required")
+        if organisation_required is not None and not isinstance(organisation_required, bool):
+            self.fail("organisation_required", "must be true or false")
+        questions: FormDefinition | None = None
+        if self.data.get("form") is not None:
+            try:
+                questions = parse_form(self.data["form"])
+            except FormDefinitionError as exc:
+                self.fail(None, exc.message)
+        return FormSpec(self.where, questions, organisation_required)
 
     def text(self, key: str, *, required: bool = False, max_length: int = 500, default: str = "", multiline: bool = False) -> str:
         value = self.data.get(key)
@@ -125,12 +171,14 @@ def _read_programme(index: int, data: Any) -> dict[str, Any]:
     record = _Record(f"programmes[{index}]", data)
     code = record.pattern("code", CODE, "must be lowercase letters, digits and hyphens", max_length=40)
     record.where = f"programmes[{index}] (code {code!r})"
+    record.only(PROGRAMME_KEYS)
     return {
         "code": code,
         "name": record.text("name", required=True, max_length=200),
         "admission": record.choice("admission", Admission),
         "summary": record.text("summary", max_length=500),
         "description": record.text("description", max_length=20_000, multiline=True),
+        "form": record.form(),
     }
 
 
@@ -149,6 +197,7 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
     record = _Record(f"events[{index}]", data)
     slug = record.pattern("slug", SLUG, "must be lowercase letters, digits and hyphens")
     record.where = f"events[{index}] (slug {slug!r})"
+    record.only(EVENT_KEYS)
     programme = record.data.get("programme")
     if programme is not None and (not isinstance(programme, str) or programme not in programme_codes):
         record.fail("programme", f"{programme!r} is not a programme in this file or in the portal")
@@ -189,6 +238,7 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
         "registration_closes_at": closes,
         "description": record.text("description", max_length=50_000, multiline=True),
         "speakers": record.string_list("speakers"),
+        "form": record.form(),
     }
 
 
@@ -213,12 +263,13 @@ def apply_event_values(event: Event, values: dict[str, Any], *, now: datetime) -
 
 def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Singapore") -> ImportReport:
     """Create or update programmes (by code) and events (by slug). Every record is checked
-    before anything is written, so a bad file changes nothing."""
+    before anything is written, and the caller's transaction holds the whole import, so a bad
+    file (or a form change that would take answers' meaning away) changes nothing."""
     if not isinstance(data, dict):
         raise ImportProblem("the file must hold a JSON object with \"programmes\" and/or \"events\"")
-    unknown = set(data) - {"programmes", "events"}
-    if unknown:
-        raise ImportProblem(f"unknown top-level key(s): {', '.join(sorted(unknown))}")
+    for key in data:
+        if key not in FILE_KEYS:
+            raise ImportProblem(f"unknown top-level key {key!r}{_did_you_mean(key, FILE_KEYS)}: the file holds \"programmes\" and \"events\"")
     raw_programmes = data.get("programmes") or []
     raw_events = data.get("events") or []
     if not isinstance(raw_programmes, list) or not isinstance(raw_events, list):
@@ -232,9 +283,11 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
     _no_repeats([e["slug"] for e in events], "events", "slug")
 
     now = utcnow()
-    counts = {"pc": 0, "pu": 0, "ec": 0, "eu": 0}
+    counts = {"pc": 0, "pu": 0, "ec": 0, "eu": 0, "forms": 0}
     by_code = {p.code: p for p in session.scalars(select(Programme))}
+    programme_forms: list[tuple[Programme, FormSpec]] = []
     for values in programmes:
+        spec = values.pop("form")
         programme = by_code.get(values["code"])
         if programme is None:
             programme = Programme(**values, created_at=now, updated_at=now)
@@ -248,11 +301,21 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
                     setattr(programme, key, value)
                     changed = True
             counts["pu"] += changed
+        if spec.says_something:
+            programme_forms.append((programme, spec))
     session.flush()
+    # The programmes' forms before the events': an event that says only organisation_required
+    # starts its own form from its programme's as this file leaves it.
+    if programme_forms:
+        default = definition(find_form(session, Owner()))
+        for programme, spec in programme_forms:
+            counts["forms"] += save_from_file(session, Owner(programme_id=programme.id), spec, default)
 
     slugs = [e["slug"] for e in events]
     by_slug = {e.slug: e for e in session.scalars(select(Event).where(Event.slug.in_(slugs)))} if slugs else {}
+    event_forms: list[tuple[Event, FormSpec]] = []
     for values in events:
+        spec = values.pop("form")
         code = values.pop("programme")
         values["programme_id"] = by_code[code].id if code else None
         event = by_slug.get(values["slug"])
@@ -263,8 +326,18 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
             counts["ec"] += 1
         else:
             counts["eu"] += apply_event_values(event, values, now=now)
+        if spec.says_something:
+            event_forms.append((event, spec))
     session.flush()
-    return ImportReport(counts["pc"], counts["pu"], counts["ec"], counts["eu"])
+    for event, spec in event_forms:
+        counts["forms"] += save_from_file(session, Owner(event_id=event.id), spec, definition_for_event(session, event))
+    session.flush()
+    return ImportReport(counts["pc"], counts["pu"], counts["ec"], counts["eu"], counts["forms"])
+
+
+def _did_you_mean(key: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _no_repeats(values: list[str], where: str, key: str) -> None:

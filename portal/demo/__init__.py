@@ -1,4 +1,6 @@
-"""The demo: programmes and events that show every state of the portal. Loading is idempotent."""
+"""The demo: programmes and events that show every state of the portal, and registration forms
+(demo.json's `form`s, read like any import file's) that keep the questions migration 0009
+wrote and show every type of question. Loading is idempotent."""
 
 from __future__ import annotations
 
