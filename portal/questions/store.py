@@ -13,6 +13,8 @@ An event's form is its own if it has one, else its programme's, else the site's 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,11 +31,32 @@ from portal.questions.schema import FormDefinition, FormDefinitionError, Questio
 _COMPATIBLE = {frozenset({"text", "textarea"})}
 
 
+# Definitions read per (form id, version, created_at): every registration reads its event's
+# form, and a version is never changed in place (save_form raises it). created_at tells a
+# form apart from an older one whose id SQLite gave out again.
+_parsed: OrderedDict[tuple[int, int, Any], FormDefinition] = OrderedDict()
+_parsed_lock = threading.Lock()
+_PARSED_MAX = 256
+
+
 def definition(row: Questionnaire | None) -> FormDefinition:
     """The definition a stored form holds (an empty one for None)."""
     if row is None:
         return FormDefinition()
-    return parse_form(row.questions or [], organisation_required=row.organisation_required)
+    if row.id is None or row.version is None:
+        return parse_form(row.questions or [], organisation_required=row.organisation_required)
+    key = (row.id, row.version, row.created_at)
+    with _parsed_lock:
+        kept = _parsed.get(key)
+        if kept is not None:
+            _parsed.move_to_end(key)
+            return kept
+    parsed = parse_form(row.questions or [], organisation_required=row.organisation_required)
+    with _parsed_lock:
+        _parsed[key] = parsed
+        while len(_parsed) > _PARSED_MAX:
+            _parsed.popitem(last=False)
+    return parsed
 
 
 @dataclass(frozen=True)

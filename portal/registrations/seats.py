@@ -68,16 +68,21 @@ def active_count(session: Session, event_id: int) -> int:
     ) or 0
 
 
-def places_taken(session: Session, event_id: int) -> dict[tuple[str, str], int]:
+def places_taken(session: Session, event_id: int, only: Iterable[tuple[str, str]] | None = None) -> dict[tuple[str, str], int]:
     """Places held per (question key, choice value) at one event: a place is held by every
     active registration (pending, confirmed or waitlisted) that picked the choice, and freed
-    when it is cancelled or rejected. Only choices with places are recorded (choice_picks)."""
-    rows = session.execute(
+    when it is cancelled or rejected. Only choices with places are recorded (choice_picks).
+    With `only`, just those choices are counted: a registration reads the picks of the
+    choices it asks for (at most their places, by the index), not every pick of the event."""
+    query = (
         select(ChoicePick.question_key, ChoicePick.value, func.count())
         .join(Registration, Registration.id == ChoicePick.registration_id)
         .where(ChoicePick.event_id == event_id, Registration.status.in_(ACTIVE_STATUSES))
         .group_by(ChoicePick.question_key, ChoicePick.value)
-    ).all()
+    )
+    if only is not None:
+        query = query.where(tuple_(ChoicePick.question_key, ChoicePick.value).in_(list(only)))
+    rows = session.execute(query).all()
     return {(key, value): count for key, value, count in rows}
 
 
@@ -108,11 +113,16 @@ def check_places(session: Session, event_id: int, definition: FormDefinition, wa
     if not asking:
         return
     by_key = definition.by_key()
-    taken = places_taken(session, event_id)
+    limited = {}
     for key, value in asking:
-        question = by_key[key]
-        choice = next(c for c in question.choices if c.value == value)
-        if choice.places is not None and taken.get((key, value), 0) >= choice.places:
+        choice = next(c for c in by_key[key].choices if c.value == value)
+        if choice.places is not None:
+            limited[(key, value)] = choice
+    if not limited:
+        return
+    taken = places_taken(session, event_id, only=limited)
+    for (key, value), choice in limited.items():
+        if taken.get((key, value), 0) >= (choice.places or 0):
             raise ChoiceFull(f"{choice.label} is full; choose another.", key=key, value=value)
 
 
