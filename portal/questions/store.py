@@ -31,9 +31,10 @@ from portal.questions.schema import FormDefinition, FormDefinitionError, Questio
 _COMPATIBLE = {frozenset({"text", "textarea"})}
 
 
-# Definitions read per (form id, version, created_at): every registration reads its event's
-# form, and a version is never changed in place (save_form raises it). created_at tells a
-# form apart from an older one whose id SQLite gave out again.
+# Definitions read per (form id, version, updated_at): every registration reads its event's
+# form, and a version is never changed in place (save_form raises it and sets updated_at).
+# updated_at tells a form apart from another with the same id and version: an older one whose
+# id SQLite gave out again, or one in another database (each test has its own).
 _parsed: OrderedDict[tuple[int, int, Any], FormDefinition] = OrderedDict()
 _parsed_lock = threading.Lock()
 _PARSED_MAX = 256
@@ -45,7 +46,7 @@ def definition(row: Questionnaire | None) -> FormDefinition:
         return FormDefinition()
     if row.id is None or row.version is None:
         return parse_form(row.questions or [], organisation_required=row.organisation_required)
-    key = (row.id, row.version, row.created_at)
+    key = (row.id, row.version, row.updated_at)
     with _parsed_lock:
         kept = _parsed.get(key)
         if kept is not None:
