@@ -76,11 +76,15 @@ class FormDefinitionError(PortalError):
     status_code = 422
     title = "This form cannot be saved"
 
-    def __init__(self, message: str, *, index: int | None = None, key: str | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, index: int | None = None, key: str | None = None, field: str | None = None, detail: str | None = None
+    ) -> None:
         super().__init__(message)
         self.index = index
         self.key = key
         self.field = field
+        # The message without "form[2] (key 'cv'): ", for a page that shows it on the question.
+        self.detail = detail or message
 
 
 @dataclass(frozen=True)
@@ -227,7 +231,7 @@ def _parse_question(index: int, item: Any, earlier: dict[str, Question]) -> Ques
     label_key = raw_key if isinstance(raw_key, str) else None
 
     def fail(message: str, field_name: str | None = None) -> FormDefinitionError:
-        return FormDefinitionError(f"{where(label_key)}: {message}", index=index, key=label_key, field=field_name)
+        return FormDefinitionError(f"{where(label_key)}: {message}", index=index, key=label_key, field=field_name, detail=message)
 
     kind = item.get("type")
     if kind not in TYPES:
@@ -355,19 +359,19 @@ def _choices(raw: Any, fail: Any) -> tuple[Choice, ...]:
     choices: list[Choice] = []
     for n, entry in enumerate(raw):
         if not isinstance(entry, dict):
-            raise fail(f"choices[{n}] must be an object with a value and a label", "choices")
+            raise fail(f"choice {n + 1} must be an object with a value and a label", "choices")
         unknown = sorted(k for k in entry if k not in _CHOICE_KEYS)
         if unknown:
-            raise fail(f"choices[{n}]: {unknown[0]!r} is not a property of a choice (value, label, places)", "choices")
+            raise fail(f"choice {n + 1}: {unknown[0]!r} is not a property of a choice (value, label, places)", "choices")
         value = entry.get("value")
         if not isinstance(value, str) or not _VALUE_PATTERN.match(value) or value != value.strip():
-            raise fail(f"choices[{n}]: value must be text of 1 to 100 characters, without line breaks or spaces at its ends", "choices")
+            raise fail(f"choice {n + 1}: its value must be text of 1 to 100 characters, without line breaks or spaces at its ends", "choices")
         if any(c.value == value for c in choices):
-            raise fail(f"choices[{n}]: value {value!r} is used twice", "choices")
-        label = _text(entry.get("label", ""), f"choices[{n}].label", fail, limit=300) or value
+            raise fail(f"choice {n + 1}: the value {value!r} is used twice", "choices")
+        label = _text(entry.get("label", ""), f"the label of choice {n + 1}", fail, limit=300) or value
         places = entry.get("places")
         if places is not None and (isinstance(places, bool) or not isinstance(places, int) or places < 0):
-            raise fail(f"choices[{n}]: places must be a whole number, 0 or more", "choices")
+            raise fail(f"choice {n + 1}: places must be a whole number, 0 or more", "choices")
         choices.append(Choice(value, label, places))
     return tuple(choices)
 
@@ -378,9 +382,20 @@ def _condition(raw: Any, earlier: dict[str, Question], fail: Any) -> tuple[str, 
     (key, values), = raw.items()
     controlling = earlier.get(key)
     if controlling is None:
-        raise fail(f"show_if names {key!r}, which is not an earlier question of this form", "show_if")
+        raise fail(
+            f"its condition names {key!r}, which is not a question above it in this form: "
+            "move it below that question, or change the condition", "show_if",
+        )
+    if controlling.retired:
+        raise fail(
+            f"its condition names “{controlling.label}” ({key!r}), which is retired, so it would never be shown: "
+            "change or remove its condition first", "show_if",
+        )
     if controlling.type not in CONDITION_TYPES:
-        raise fail(f"show_if names {key!r}, a {controlling.type} question: only a choice, multiple-choice or yes/no question can decide", "show_if")
+        raise fail(
+            f"its condition names “{controlling.label}” ({key!r}), a {controlling.type} question: "
+            "only a choice, multiple-choice or yes/no question can decide", "show_if",
+        )
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, list) or not values:
@@ -388,7 +403,7 @@ def _condition(raw: Any, earlier: dict[str, Question], fail: Any) -> tuple[str, 
     known = {c.value for c in controlling.options()}
     for value in values:
         if value not in known:
-            raise fail(f"show_if: {value!r} is not one of the answers of {key!r} ({', '.join(sorted(known))})", "show_if")
+            raise fail(f"its condition: {value!r} is not one of the answers of {key!r} ({', '.join(sorted(known))})", "show_if")
     return key, tuple(dict.fromkeys(values))
 
 

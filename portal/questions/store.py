@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
-from portal.models import Event, Programme, Questionnaire, Registration, programme_by_code
+from portal.models import ChoicePick, Event, Programme, Questionnaire, Registration, programme_by_code
 from portal.questions.schema import FormDefinition, FormDefinitionError, Question, parse_form
 
 _COMPATIBLE = {frozenset({"text", "textarea"})}
@@ -210,12 +210,48 @@ def save_form(
         row.version += 1
         row.updated_at = now
     session.flush()
+    _record_earlier_picks(session, owner, old, merged)
     audit.record(
         session, actor, action, event_id=owner.event_id,
         before=_summary(old, owner) if old.questions or old.organisation_required else {},
         after=_summary(merged, owner), now=now,
     )
     return row
+
+
+def _record_earlier_picks(session: Session, owner: Owner, old: FormDefinition, new: FormDefinition) -> None:
+    """When a question gains places, the picks made before count against them: each
+    registration's picks of it are recorded (choice_picks) as a registration would have.
+    Without this a choice given 1 place after 2 people picked it would show 1 left."""
+    before = old.by_key()
+    gained = [
+        q for q in new.questions
+        if q.asks and not q.retired and q.has_places and not (before.get(q.key) and before[q.key].has_places)
+    ]
+    if not gained:
+        return
+    rows = session.execute(
+        select(Registration.id, Registration.event_id, Registration.answers).where(_registrations_of(owner))
+    ).all()
+    if not rows:
+        return
+    ids = [r.id for r in rows]
+    for question in gained:
+        values = {c.value for c in question.choices}
+        have = {
+            (registration_id, value) for registration_id, value in session.execute(
+                select(ChoicePick.registration_id, ChoicePick.value).where(
+                    ChoicePick.question_key == question.key, ChoicePick.registration_id.in_(ids)
+                )
+            )
+        }
+        for registration_id, event_id, answers in rows:
+            given = (answers or {}).get(question.key)
+            picked = given if isinstance(given, list) else [given]
+            for value in picked:
+                if value in values and (registration_id, value) not in have:
+                    session.add(ChoicePick(registration_id=registration_id, question_key=question.key, value=value, event_id=event_id))
+    session.flush()
 
 
 def _summary(form: FormDefinition, owner: Owner) -> dict[str, Any]:

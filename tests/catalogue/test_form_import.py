@@ -259,7 +259,7 @@ REFUSED = {
     ),
     "unknown choice key": (
         _set("programmes/0/form/3/choices/0/seats", 20),
-        "programmes[0] (code 'tatc'): form[3] (key 'workshop'): choices[0]: 'seats' is not a property of a choice",
+        "programmes[0] (code 'tatc'): form[3] (key 'workshop'): choice 1: 'seats' is not a property of a choice",
     ),
     "unknown question type": (
         _set("programmes/0/form/6/type", "pdf"),
@@ -271,11 +271,11 @@ REFUSED = {
     ),
     "condition on a later question": (
         _set("programmes/0/form/1/show_if", {"visa": ["yes"]}),
-        "programmes[0] (code 'tatc'): form[1] (key 'rank'): show_if names 'visa', which is not an earlier question",
+        "programmes[0] (code 'tatc'): form[1] (key 'rank'): its condition names 'visa', which is not a question above it",
     ),
     "negative places": (
         _set("programmes/0/form/3/choices/1/places", -5),
-        "programmes[0] (code 'tatc'): form[3] (key 'workshop'): choices[1]: places must be a whole number, 0 or more",
+        "programmes[0] (code 'tatc'): form[3] (key 'workshop'): choice 2: places must be a whole number, 0 or more",
     ),
     "a form that is not a list": (_set("events/1/form", {"laptop": "yesno"}), "events[1] (slug 'osint-2027'): form: must be a list of questions"),
     "an event's malformed question": (

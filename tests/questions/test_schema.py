@@ -124,21 +124,26 @@ REFUSED: dict[str, tuple[list[dict[str, Any]], str, str | None, str]] = {
     "condition on a later question": (
         [{"key": "passport", "type": "text", "label": "Passport", "show_if": {"visa": ["yes"]}},
          {"key": "visa", "type": "yesno", "label": "Visa?"}],
-        "form[0] (key 'passport'): show_if names 'visa', which is not an earlier question", "passport", "show_if",
+        "form[0] (key 'passport'): its condition names 'visa', which is not a question above it", "passport", "show_if",
     ),
     "condition on itself": (
         [{"key": "visa", "type": "yesno", "label": "Visa?", "show_if": {"visa": ["yes"]}}],
-        "show_if names 'visa', which is not an earlier question", "visa", "show_if",
+        "its condition names 'visa', which is not a question above it", "visa", "show_if",
+    ),
+    "condition on a retired question": (
+        [{"key": "visa", "type": "yesno", "label": "Visa?", "retired": True},
+         {"key": "passport", "type": "text", "label": "Passport", "show_if": {"visa": ["yes"]}}],
+        "its condition names “Visa?” ('visa'), which is retired, so it would never be shown", "passport", "show_if",
     ),
     "condition on a text question": (
         [{"key": "rank", "type": "text", "label": "Rank"},
          {"key": "passport", "type": "text", "label": "Passport", "show_if": {"rank": ["general"]}}],
-        "show_if names 'rank', a text question: only a choice, multiple-choice or yes/no question can decide", "passport", "show_if",
+        "its condition names “Rank” ('rank'), a text question: only a choice, multiple-choice or yes/no question can decide", "passport", "show_if",
     ),
     "unknown value in show_if": (
         [{"key": "visa", "type": "yesno", "label": "Visa?"},
          {"key": "passport", "type": "text", "label": "Passport", "show_if": {"visa": ["maybe"]}}],
-        "show_if: 'maybe' is not one of the answers of 'visa' (no, yes)", "passport", "show_if",
+        "its condition: 'maybe' is not one of the answers of 'visa' (no, yes)", "passport", "show_if",
     ),
     "show_if on two questions": (
         [{"key": "visa", "type": "yesno", "label": "Visa?"}, {"key": "hotel", "type": "yesno", "label": "Hotel?"},
@@ -152,7 +157,7 @@ REFUSED: dict[str, tuple[list[dict[str, Any]], str, str | None, str]] = {
     ),
     "negative places": (
         [{"key": "workshop", "type": "choice", "label": "Workshop", "choices": [{"value": "a", "label": "A", "places": -1}]}],
-        "choices[0]: places must be a whole number, 0 or more", "workshop", "choices",
+        "choice 1: places must be a whole number, 0 or more", "workshop", "choices",
     ),
     "places as text": (
         [{"key": "workshop", "type": "choice", "label": "Workshop", "choices": [{"value": "a", "label": "A", "places": "20"}]}],
@@ -206,7 +211,7 @@ REFUSED: dict[str, tuple[list[dict[str, Any]], str, str | None, str]] = {
     ),
     "unknown choice property": (
         [{"key": "dietary", "type": "choice", "label": "Diet", "choices": [{"value": "a", "label": "A", "price": 3}]}],
-        "choices[0]: 'price' is not a property of a choice", "dietary", "choices",
+        "choice 1: 'price' is not a property of a choice", "dietary", "choices",
     ),
     "bad key": ([{"key": "Rank!", "type": "text", "label": "Rank"}], "key must start with a lower-case letter", "Rank!", "key"),
     "key starting with a digit": ([{"key": "1st", "type": "text", "label": "First"}], "key must start with a lower-case letter", "1st", "key"),
@@ -227,11 +232,11 @@ REFUSED: dict[str, tuple[list[dict[str, Any]], str, str | None, str]] = {
     "choice without choices": ([{"key": "diet", "type": "choice", "label": "Diet"}], "needs choices", "diet", "choices"),
     "the same choice value twice": (
         [{"key": "diet", "type": "choice", "label": "Diet", "choices": [{"value": "a", "label": "A"}, {"value": "a", "label": "B"}]}],
-        "choices[1]: value 'a' is used twice", "diet", "choices",
+        "choice 2: the value 'a' is used twice", "diet", "choices",
     ),
     "a choice value with spaces at its ends": (
         [{"key": "diet", "type": "choice", "label": "Diet", "choices": [{"value": " a", "label": "A"}]}],
-        "choices[0]: value must be text of 1 to 100 characters", "diet", "choices",
+        "choice 1: its value must be text of 1 to 100 characters", "diet", "choices",
     ),
     "bad widget": (
         [{"key": "diet", "type": "choice", "label": "Diet", "widget": "slider", "choices": [{"value": "a"}]}],

@@ -288,3 +288,20 @@ def test_approving_a_rejected_registration_again_needs_its_places_back(make_even
     report = run(act_on_registration, site, None, second.registration_id, RosterAction.APPROVE)
     assert [r.after for r in report.changed] == [S.CONFIRMED]
     assert taken(event) == {("workshop", "a"): 2}
+
+
+def test_places_given_to_a_choice_after_people_picked_it_count_those_picks(make_event, with_form, register, taken):
+    """An organiser adds places to a choice some registrants already picked: their picks hold
+    places at once, so the choice is not overbooked."""
+    event = make_event(capacity=None)
+    unlimited = {**WORKSHOP, "choices": [{"value": "a", "label": "Workshop A"}, {"value": "b", "label": "Workshop B"}]}
+    with_form(event, [unlimited])
+    register(event, "one@example.org", {"workshop": "a"})
+    register(event, "two@example.org", {"workshop": "b"})
+    assert taken(event) == {}
+
+    with_form(event, [WORKSHOP])  # Workshop A: 2 places, B: 5
+    assert taken(event) == {("workshop", "a"): 1, ("workshop", "b"): 1}
+    register(event, "three@example.org", {"workshop": "a"})
+    with pytest.raises(ChoiceFull):
+        register(event, "four@example.org", {"workshop": "a"})
