@@ -78,6 +78,17 @@ def _parse_phone(value: str, region: str) -> phonenumbers.PhoneNumber | None:
     return number if phonenumbers.is_valid_number(number) else None
 
 
+def readable_phone(value: str) -> str:
+    """A kept (E.164) number as people read it: "+6567906982" is "+65 6790 6982"."""
+    if len(value) > 40:
+        return value
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def phone(form: Any, field: Any) -> None:
     if _parse_phone(field.data or "", form.phone_region) is None:
         raise ValidationError(_phone_message(form.phone_region))
@@ -185,23 +196,48 @@ def choice(question: Question) -> Any:
     return check
 
 
+def _pick_bounds(question: Question) -> tuple[int, int | None]:
+    """The picks an answer that picks anything must have: (at least, at most). An optional
+    question takes no pick at all besides (see pick_rule)."""
+    return max(question.min_choices or 1, 1), question.max_choices
+
+
+def _pick_range(question: Question) -> str:
+    low, high = _pick_bounds(question)
+    if not question.required and low == 1:
+        return f"up to {high}" if high is not None else ""
+    if high is None:
+        return f"at least {low}" if low > 1 else ""
+    if low == high:
+        return f"exactly {low}"
+    return f"{low} or {high}" if high == low + 1 else f"{low} to {high}"
+
+
+def pick_rule(question: Question) -> str:
+    """How many a multiple choice takes, in words, shown with its help ("Pick 2 or 3.");
+    "" when nothing needs saying. An optional question with a minimum takes none or the
+    minimum: "Optional; if you pick any, pick at least 2." """
+    said = _pick_range(question)
+    if not said:
+        return ""
+    if not question.required and _pick_bounds(question)[0] > 1:
+        return f"Optional; if you pick any, pick {said}."
+    return f"Pick {said}."
+
+
 def picks(question: Question) -> Any:
+    """The picks of a multiple choice (an empty answer is the required/optional check's)."""
     values = {c.value: c.label for c in question.choices}
-    low = question.min_choices if question.min_choices is not None else (1 if question.required else None)
-    high = question.max_choices
+    low, high = _pick_bounds(question)
+    said = _pick_range(question)
+    message = f"Pick {said}." if question.required or low == 1 else f"Pick {said}, or none."
 
     def check(form: Any, field: Any) -> None:
         chosen = field.data or []
         if any(v not in values for v in chosen):
             raise ValidationError("Choose among the answers given.")
-        count = len(chosen)
-        if low is not None and high is not None:
-            if not low <= count <= high:
-                raise ValidationError(f"Choose {low} to {high}." if low != high else f"Choose {low}.")
-        elif low is not None and count < low:
-            raise ValidationError(f"Choose at least {low}.")
-        elif high is not None and count > high:
-            raise ValidationError(f"Choose at most {high}.")
+        if len(chosen) < low or (high is not None and len(chosen) > high):
+            raise ValidationError(message)
         full = [values[v] for v in chosen if form.is_full(question, v)]
         if full:
             raise ValidationError(f"{' and '.join(full)} {'is' if len(full) == 1 else 'are'} full; choose another.")
@@ -216,9 +252,27 @@ def megabytes(size: int) -> str:
     return f"{size / 1_000_000:g} MB" if size >= 1_000_000 else f"{max(size // 1000, 1)} kB"
 
 
+def _type_names(question: Question) -> str:
+    return " or ".join(UPLOAD_TYPES[t] for t in question.accept if t in UPLOAD_TYPES)
+
+
+def file_rule(question: Question) -> str:
+    """What a file question takes, in words, shown with its help ("PDF, at most 5 MB.")."""
+    return f"{_type_names(question)}, at most {megabytes(question.max_bytes or DEFAULT_MAX_BYTES)}."
+
+
+def rule(question: Question) -> str:
+    """The hint the form adds to a question's help from its settings, or ""."""
+    if question.type == "multichoice":
+        return pick_rule(question)
+    if question.type == "file":
+        return file_rule(question)
+    return ""
+
+
 def upload(question: Question) -> Any:
     limit = question.max_bytes or DEFAULT_MAX_BYTES
-    names = " or ".join(UPLOAD_TYPES[t] for t in question.accept if t in UPLOAD_TYPES)
+    names = _type_names(question)
 
     def check(form: Any, field: Any) -> None:
         sent = field.data
@@ -273,6 +327,8 @@ def words(question: Question, value: Any) -> str:
         return "; ".join(question.choice_label(str(v)) for v in (value if isinstance(value, list) else [value]))
     if question.type == "checkbox":
         return "Yes"
+    if question.type == "phone":
+        return readable_phone(str(value))
     if question.type == "date":
         try:
             return _shown_date(str(value))

@@ -27,7 +27,7 @@ from wtforms.validators import Email, StopValidation
 
 from portal.forms import checks
 from portal.forms.fields import STRIP, plain_line, plain_text
-from portal.questions.schema import DEFAULT_MAX_BYTES, UPLOAD_TYPES, FormDefinition, Question, condition_text, shown
+from portal.questions.schema import DEFAULT_MAX_BYTES, FormDefinition, Question, condition_text, shown
 
 # A question with no max_length still has one: the request must stay small.
 TEXT_MAX = 500
@@ -57,6 +57,7 @@ class Option:
     checked: bool
     left: int | None = None  # places left, None when the choice has no limit
     full: bool = False  # no place left for this registration: shown, not pickable
+    kept: bool = False  # a place this registration holds: its places left are not its concern
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,12 @@ class Item:
     answer: str = ""  # a fixed question's answer, in words
     file: str = ""  # a file question's stored file name (the manage page)
     values: tuple[str, ...] = ()  # a fixed question's answer as values (for conditions.js)
+    rule: str = ""  # what the settings say, shown after the help ("Pick 2 or 3.")
 
     @property
     def described_by(self) -> str:
         ids = []
-        if self.question.help or self.question.type == "file":
+        if self.question.help or self.rule:
             ids.append(f"{self.id}-help")
         if self.condition:
             ids.append(f"{self.id}-when")
@@ -90,6 +92,14 @@ class OneValue(Field):
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         self.data = valuelist[0] if valuelist and isinstance(valuelist[0], str) and valuelist[0] else None
+
+
+class PhoneValue(StringField):
+    """A phone number: typed as the person likes, kept in E.164, shown again (the manage
+    page) as people read it."""
+
+    def process_data(self, value: Any) -> None:
+        self.data = checks.readable_phone(value) if isinstance(value, str) and value else value
 
 
 class ManyValues(Field):
@@ -133,6 +143,11 @@ def _optional(form: QuestionForm, field: Any) -> None:
         raise StopValidation()
 
 
+def _one_newline(value: Any) -> Any:
+    """A line break as one character, as the browser counts it for maxlength (it sends two)."""
+    return value.replace("\r\n", "\n").replace("\r", "\n") if isinstance(value, str) else value
+
+
 def _field(question: Question, field_id: str) -> UnboundField:
     """The unbound field for one question, its checks in the order a person fixes them."""
     kind = question.type
@@ -142,7 +157,9 @@ def _field(question: Question, field_id: str) -> UnboundField:
         default_max = TEXT_MAX if kind == "text" else TEXTAREA_MAX
         validators += [checks.length(question.min_length, question.max_length or default_max)]
         validators.append(plain_line if kind == "text" else plain_text)
-        return (StringField if kind == "text" else TextAreaField)(question.label, validators, filters=STRIP, **options)
+        if kind == "text":
+            return StringField(question.label, validators, filters=STRIP, **options)
+        return TextAreaField(question.label, validators, filters=[_one_newline, *STRIP], **options)
     if kind == "email":
         validators += [
             checks.length(None, 254), plain_line, Email("Enter a complete email address, like name@example.org."),
@@ -150,7 +167,7 @@ def _field(question: Question, field_id: str) -> UnboundField:
         return EmailField(question.label, validators, filters=STRIP, **options)
     if kind == "phone":
         validators += [plain_line, checks.phone]
-        return StringField(question.label, validators, filters=STRIP, **options)
+        return PhoneValue(question.label, validators, filters=STRIP, **options)
     if kind == "number":
         validators += [plain_line, checks.number(question)]
         return StringField(question.label, validators, filters=STRIP, **options)
@@ -351,7 +368,7 @@ class QuestionForm(BaseForm):
             yield Item(
                 question, field, field_id, condition, self._options(question, field_id, given), fixed,
                 checks.words(question, given) if fixed else "", self.stored_files.get(question.key, ""),
-                _values(given) if fixed else (),
+                _values(given) if fixed else (), checks.rule(question),
             )
 
     def _options(self, question: Question, field_id: str, given: Any) -> tuple[Option, ...]:
@@ -362,6 +379,7 @@ class QuestionForm(BaseForm):
             Option(
                 choice.value, choice.label, f"{field_id}-{n}", choice.value in picked,
                 self.places_left(question, choice.value), self.is_full(question, choice.value),
+                (question.key, choice.value) in self.held,
             )
             for n, choice in enumerate(question.options())
         )
@@ -372,8 +390,19 @@ class QuestionForm(BaseForm):
 
     @staticmethod
     def file_rules(question: Question) -> str:
-        names = " or ".join(UPLOAD_TYPES[t] for t in question.accept if t in UPLOAD_TYPES)
-        return f"{names}, at most {checks.megabytes(question.max_bytes or DEFAULT_MAX_BYTES)}."
+        return checks.file_rule(question)
+
+    @staticmethod
+    def lengths(question: Question) -> dict[str, int]:
+        """The input's maxlength and minlength, so that the browser stops where the server
+        would refuse (the server counts a line break as the browser does: one)."""
+        limits = {"text": TEXT_MAX, "textarea": TEXTAREA_MAX, "email": 254}
+        if question.type not in limits:
+            return {}
+        found = {"maxlength": question.max_length or limits[question.type]}
+        if question.min_length:
+            found["minlength"] = question.min_length
+        return found
 
 
 def _values(given: Any) -> tuple[str, ...]:

@@ -166,6 +166,11 @@ def test_every_question_type_is_accessible_valid_html_and_fits_a_phone(page: Pag
         assert done.status_code == 303, done.text[:3000]
         manage = live.emailed_link(email)
         pages["manage"] = web.get(manage).text
+        # The manage page sent back: its list of fixes is checked like the registration page's.
+        manage_token = CSRF.search(pages["manage"]).group(1)  # type: ignore[union-attr]
+        manage_refused = web.post(manage, data={"csrf_token": manage_token, "name": "", "visa": "no", "days": "y", "years": "61"})
+        assert manage_refused.status_code == 422
+        pages["manage-errors"] = manage_refused.text
     files = []
     for name, html in pages.items():
         path = tmp_path / f"{name}.html"
@@ -185,8 +190,55 @@ def test_every_question_type_is_accessible_valid_html_and_fits_a_phone(page: Pag
         expect(page.get_by_text("Major")).to_be_visible()
         assert_fits_the_screen(page, device)
         audit.check("manage page with fixed answers and a file")
+        # Sent with a problem, the manage page's summary is announced, focused, and links to the field.
+        page.get_by_label("Years of service").fill("61")
+        page.get_by_role("button", name="Save my details").click()
+        summary = page.get_by_role("alert")
+        expect(summary).to_contain_text("Years of service: Enter a whole number from 0 to 60.")
+        expect(page.locator("#form-errors")).to_be_focused()
+        summary.get_by_role("link", name="Years of service").click()
+        expect(page.get_by_label("Years of service")).to_be_focused()
+        audit.check("manage page with errors")
         audit.assert_clean()
         errors = check.errors()
         assert not errors, "\n".join(errors)
     finally:
         check.stop()
+
+
+LIMITED = [
+    {"key": "rank", "type": "text", "label": "Rank", "max_length": 10},
+    {"key": "bio", "type": "textarea", "label": "Short biography", "max_length": 20},
+]
+
+
+def test_the_browser_stops_at_the_length_the_server_allows(page: Page, live: LiveSite, device: str) -> None:
+    slug = f"length-limits-{device}"
+    email = f"limits-{device}@example.org"
+
+    def add(session: Session) -> None:
+        starts = utcnow().replace(microsecond=0) + timedelta(days=40)
+        event = Event(
+            slug=slug, title="Length limits", category="seminar", starts_at=starts, ends_at=starts + timedelta(hours=2),
+            timezone="Asia/Singapore", venue="RSIS", address="", status=EventStatus.PUBLISHED, published_at=utcnow(),
+            capacity=50, waitlist=True, description="", speakers=[],
+        )
+        session.add(event)
+        session.flush()
+        save_form(session, None, Owner(event_id=event.id), parse_form(LIMITED))
+
+    run_unit_of_work(live.sessions, add, write=True)
+    page.goto(f"/events/{slug}/register")
+    rank = page.get_by_label("Rank")
+    rank.press_sequentially("Lieutenant Colonel")
+    expect(rank).to_have_value("Lieutenant")
+    # Four lines: 19 characters as the browser counts them, 22 as it sends them (CR LF).
+    bio = page.get_by_label("Short biography")
+    bio.press_sequentially("abcd\nabcd\nabcd\nabcd and more")
+    expect(bio).to_have_value("abcd\nabcd\nabcd\nabcd ")
+    page.get_by_label("Full name").fill("Nguyen Thi Lan")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("I agree").check()
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Thank you")
+    assert _answers(live, email) == {"rank": "Lieutenant", "bio": "abcd\nabcd\nabcd\nabcd"}

@@ -125,9 +125,15 @@ def test_every_question_type_is_on_the_page_with_its_label_help_and_input(client
     assert [f["value"] for f in parser.fields if f.get("name") == "visa"] == ["yes", "no"]
     assert fields["days"]["type"] == "checkbox" and "required" in fields["days"]
     assert fields["cv"]["type"] == "file" and fields["cv"]["accept"] == "application/pdf,.pdf"
-    assert "PDF, at most 1 kB." in html
+    assert '<small id="cv-help">PDF, at most 1 kB.</small>' in html and fields["cv"]["aria-describedby"] == "cv-help"
     # Help text is tied to its input.
     assert fields["rank"]["aria-describedby"] == "rank-help" and '<small id="rank-help">As on your ID.</small>' in html
+    # The browser stops where the server would refuse: lengths, and ranges above.
+    assert (fields["rank"]["maxlength"], fields["rank"]["minlength"]) == ("20", "2")
+    assert fields["bio"]["tag"] == "textarea" and fields["bio"]["maxlength"] == "50" and "minlength" not in fields["bio"]
+    assert fields["assistant"]["maxlength"] == "254"
+    # A multiple choice says how many to pick, tied to its group.
+    assert '<fieldset aria-describedby="topics-help">' in html and '<small id="topics-help">Pick 1 or 2.</small>' in html
     assert "A question no longer asked" not in html and "old" not in fields
     for f in parser.fields:
         if f.get("type") not in ("hidden",) and f.get("name") != "website" and f["tag"] != "option":
@@ -170,7 +176,7 @@ def test_every_type_keeps_its_answer_as_its_type_stores_it(send, form_event, row
         ("nationality", "Atlantis", "Choose a country from the list."),
         ("dietary", "vegan", "Choose one of the answers given."),
         ("topics", [], "Choose at least one."),
-        ("topics", ["sea", "cyber", "space"], "Choose 1 to 2."),
+        ("topics", ["sea", "cyber", "space"], "Pick 1 or 2."),
         ("topics", ["sea", "moon"], "Choose among the answers given."),
         ("visa", "maybe", "Choose one of the answers given."),
         ("days", None, "Tick this box to go on."),
@@ -201,6 +207,74 @@ def test_organisation_is_required_when_the_form_says_so(send, form_event, rows):
     assert response.status_code == 422 and "Enter the organisation that is sending you." in response.text
     assert send(event, organisation="MHA").status_code == 303
     assert rows()[0].organisation == "MHA"
+
+
+# --- how many to pick, and lengths as the browser counts them ----------------------------------
+
+
+def _topics(**settings: Any) -> dict[str, Any]:
+    return {"key": "topics", "type": "multichoice", "label": "Topics", **settings,
+            "choices": [{"value": v, "label": v.title()} for v in ("sea", "cyber", "space", "land")]}
+
+
+@pytest.mark.parametrize(
+    ("limits", "rule"),
+    [
+        ({"required": True, "min_choices": 2, "max_choices": 3}, "Pick 2 or 3."),
+        ({"required": True, "min_choices": 2, "max_choices": 4}, "Pick 2 to 4."),
+        ({"required": True, "min_choices": 2}, "Pick at least 2."),
+        ({"required": True, "min_choices": 2, "max_choices": 2}, "Pick exactly 2."),
+        ({"required": True, "max_choices": 3}, "Pick 1 to 3."),
+        ({"max_choices": 3}, "Pick up to 3."),
+        ({"min_choices": 1, "max_choices": 3}, "Pick up to 3."),
+        ({"min_choices": 2}, "Optional; if you pick any, pick at least 2."),
+        ({"min_choices": 2, "max_choices": 3}, "Optional; if you pick any, pick 2 or 3."),
+        ({"required": True}, ""),
+        ({"min_choices": 1}, ""),
+    ],
+)
+def test_a_multiple_choice_says_how_many_to_pick_after_its_help(limits, rule, client, form_event):
+    event = form_event([_topics(help="Your main interests.", **limits)])
+    html = unescape(client.get(f"/events/{event.slug}/register").text)
+    assert '<fieldset aria-describedby="topics-help">' in html
+    assert f'<small id="topics-help">{" ".join(filter(None, ["Your main interests.", rule]))}</small>' in html
+
+
+def test_a_multiple_choice_without_help_is_described_by_its_rule_alone(client, form_event):
+    event = form_event([_topics(max_choices=2), _topics(key="other")])
+    html = client.get(f"/events/{event.slug}/register").text
+    assert '<fieldset aria-describedby="topics-help">' in html and '<small id="topics-help">Pick up to 2.</small>' in html
+    assert "<fieldset>" in html and 'id="other-help"' not in html  # nothing to say, nothing said
+
+
+def test_an_optional_multiple_choice_with_a_minimum_takes_none_or_the_minimum(send, form_event, rows):
+    event = form_event([_topics(min_choices=2, max_choices=3)])
+    one = send(event, topics=["sea"], email="one@example.org")
+    assert one.status_code == 422 and "Topics: Pick 2 or 3, or none." in errors_of(one.text)
+    four = send(event, topics=["sea", "cyber", "space", "land"], email="four@example.org")
+    assert four.status_code == 422 and "Topics: Pick 2 or 3, or none." in errors_of(four.text)
+    assert send(event, email="none@example.org").status_code == 303
+    assert send(event, topics=["land", "sea"], email="two@example.org").status_code == 303
+    assert [(r.email, r.answers) for r in rows()] == [("none@example.org", {}), ("two@example.org", {"topics": ["sea", "land"]})]
+
+
+def test_a_required_multiple_choice_refuses_too_few_and_too_many_in_the_rules_words(send, form_event, rows):
+    event = form_event([_topics(required=True, min_choices=2, max_choices=2)])
+    for picked in ([], ["sea"], ["sea", "cyber", "land"]):
+        response = send(event, topics=picked)
+        assert response.status_code == 422
+        assert ("Topics: Choose at least one." if not picked else "Topics: Pick exactly 2.") in errors_of(response.text)
+    assert send(event, topics=["sea", "cyber"]).status_code == 303
+    assert rows()[0].answers == {"topics": ["sea", "cyber"]}
+
+
+def test_a_line_break_counts_as_one_character_as_the_browser_counts_it(send, form_event, rows):
+    event = form_event([{"key": "bio", "type": "textarea", "label": "Biography", "max_length": 20}])
+    # Sent as 22 characters (the browser sends CR LF), typed as 19 under its maxlength of 20.
+    assert send(event, bio="\r\n".join(["abcd"] * 4)).status_code == 303
+    assert rows()[0].answers == {"bio": "abcd\nabcd\nabcd\nabcd"}
+    too_long = send(event, bio="\r\n".join(["abcde"] * 4), email="bo@example.org")
+    assert too_long.status_code == 422 and "Biography: Keep this to 20 characters or fewer." in errors_of(too_long.text)
 
 
 # --- conditions without JavaScript -----------------------------------------------------------
@@ -432,7 +506,8 @@ def test_the_manage_page_changes_what_may_change_and_keeps_the_rest(client, form
     page = client.get(f"/registrations/{person.token}")
     fields = {f.get("name") for f in parse(page.text).fields}
     assert "rank" not in fields and {"visa", "passport", "dietary"} <= fields
-    assert "Colonel" in page.text and "Contact the organisers to change this answer." in page.text
+    assert "Colonel" in page.text and "This answer cannot be changed here." in page.text
+    assert "Contact the organisers" not in page.text  # the back office cannot change answers either
     assert value_of(page.text, "passport") == "A1"
 
     saved = client.post(f"/registrations/{person.token}", data={
@@ -454,6 +529,76 @@ def test_the_manage_page_requires_a_question_that_now_applies(client, form_event
     assert "Enter your answer." in response.text
     with sessions() as session:
         assert session.get_one(Registration, person.id).answers == {"rank": "Colonel", "visa": "no"}
+
+
+def test_the_manage_page_lists_each_fields_problem_linked_to_the_field(client, form_event, make_registration, sessions):
+    event = form_event(MANAGED)
+    person = make_registration(event, answers={"rank": "Colonel", "visa": "no", "dietary": "none"})
+    page = client.get(f"/registrations/{person.token}")
+    response = client.post(f"/registrations/{person.token}", data={
+        "csrf_token": csrf_from(page.text), "name": "", "visa": "yes", "dietary": "vegan",
+    })
+    assert response.status_code == 422
+    summary = response.text.split('id="form-errors"', 1)[1].split("</div>", 1)[0]
+    errors = errors_of(response.text)
+    lines = ["Full name: Enter your full name.", "Passport number: Enter your answer.", "Dietary requirement: Choose one of the answers given."]
+    assert "Please correct 3 fields below." in errors
+    # In page order, each linked to its field (a group to its first option).
+    assert [errors.index(line) for line in lines] == sorted(errors.index(line) for line in lines)
+    assert all(f'<a href="#{anchor}">' in summary for anchor in ("name", "passport", "dietary-0"))
+    fields = {f.get("id") for f in parse(response.text).fields}
+    assert {"name", "passport", "dietary-0"} <= fields
+    assert 'role="alert" tabindex="-1" id="form-errors" autofocus' in response.text
+    with sessions() as session:
+        assert session.get_one(Registration, person.id).answers == {"rank": "Colonel", "visa": "no", "dietary": "none"}
+
+
+def test_an_answer_or_file_the_participant_may_not_change_says_so_plainly(client, send, form_event, manage_link):
+    event = form_event([
+        {"key": "rank", "type": "text", "label": "Rank", "editable": False},
+        {"key": "cv", "type": "file", "label": "CV", "editable": False},
+    ])
+    assert send(event, rank="Major", files={"cv": ("cv.pdf", PDF, "application/pdf")}).status_code == 303
+    html = client.get(f"/registrations/{manage_link('ann@example.org')}").text
+    fixed = html.split('<p class="fixed-answer"')[1:]
+    assert len(fixed) == 2 and all("This answer cannot be changed here." in p.split("</p>", 1)[0] for p in fixed)
+    assert "cv.pdf</a>" in fixed[1]
+
+
+def test_the_manage_page_shows_phone_numbers_for_reading_and_keeps_them_in_e164(client, send, form_event, manage_link, sessions):
+    event = form_event([
+        {"key": "mobile", "type": "phone", "label": "Mobile"},
+        {"key": "office", "type": "phone", "label": "Office", "editable": False},
+    ])
+    assert send(event, mobile="67906982", office="+44 20 7946 0958").status_code == 303
+    token = manage_link("ann@example.org")
+    page = client.get(f"/registrations/{token}").text
+    assert value_of(page, "mobile") == "+65 6790 6982"
+    assert '<span class="answer">+44 20 7946 0958</span>' in page
+    saved = client.post(f"/registrations/{token}", data={"csrf_token": csrf_from(page), "name": "Ann Lee", "mobile": "+65 6790 6982"})
+    assert saved.status_code == 303
+    with sessions() as session:
+        [row] = session.scalars(select(Registration))
+        assert row.answers == {"mobile": "+6567906982", "office": "+442079460958"}
+
+
+def test_a_place_the_participant_holds_reads_as_kept_not_as_none_left(client, send, form_event, manage_link, sessions):
+    event = form_event(WORKSHOP)
+    assert send(event, workshop="b", meal="fish").status_code == 303  # the last place of each
+    token = manage_link("ann@example.org")
+    page = client.get(f"/registrations/{token}").text
+    radios = {f["value"]: f for f in parse(page).fields if f.get("name") == "workshop"}
+    assert "checked" in radios["b"] and "disabled" not in radios["b"]
+    assert 'Workshop B <span class="places">(your place is kept)</span>' in page
+    assert '<option value="fish" selected>Fish (your place is kept)</option>' in page
+    assert "0 places left" not in page and "(full)" not in page
+    assert 'Workshop A <span class="places">(2 places left)</span>' in page
+    # Someone else sees them full.
+    other = client.get(f"/events/{event.slug}/register").text
+    assert 'Workshop B <span class="places places-full">(full)</span>' in other and "your place" not in other
+    assert client.post(f"/registrations/{token}", data={
+        "csrf_token": csrf_from(page), "name": "Ann Lee", "workshop": "b", "meal": "fish",
+    }).status_code == 303
 
 
 # --- escaping, and the form kept per process ---------------------------------------------------------
@@ -552,3 +697,26 @@ def test_a_form_with_files_takes_a_request_over_the_small_limit_up_to_the_upload
         assert 400 <= stray.status_code < 500
     assert [r.answers for r in rows()] == [{"cv": "cv.pdf"}]
     assert len(kept_files(upload_dir)) == 1
+
+
+# --- the demo's forms ----------------------------------------------------------------------------------
+
+
+def test_the_demo_forms_say_nothing_twice(client, run, sessions, make_event):
+    from portal import demo
+    from portal.models import Programme
+
+    run(demo.load)
+    with sessions() as session:
+        programmes = dict(session.execute(select(Programme.code, Programme.id)).all())
+
+    def page(code: str) -> str:
+        return unescape(client.get(f"/events/{make_event(programme_id=programmes[code]).slug}/register").text)
+
+    # The file's rule and the number of picks come from the settings, once.
+    assert '<small id="cv-help">PDF, at most 5 MB.</small>' in page("isf-asia")
+    assert '<small id="modules-help">Pick 1 or 2.</small>' in page("tatc")
+    for code in ("appsmo", "appsno"):
+        html = page(code)
+        # "About you" is the identity fields' legend; the form's own first heading says something else.
+        assert html.count("About you") == 1 and '<h2 class="form-heading">Service details</h2>' in html
