@@ -61,7 +61,7 @@ _MB = 1_000_000
 _KEY = Regexp(KEY_PATTERN, message="Start with a lower-case letter; use only lower-case letters, digits and _.")
 # The schema's messages name the import format's properties; the page names its fields.
 _BOUNDS = re.compile(r"\b(?:min_length|max_length|min_choices|max_choices|min|max)\b")
-_PREFIX = re.compile(r"^form\[\d+\](?: \(key '[a-z0-9_]*'\))?: ")
+_PREFIX = re.compile(r"^form\[\d+\](?: \(key '[^']*'\))?: ")
 
 
 class NewQuestionForm(Form):
@@ -75,6 +75,8 @@ class MoveForm(Form):
 
     stamp = StringField(validators=[DataRequired(), Length(max=40)])
     action = SelectField(choices=options([(a, a) for a in ("up", "down", "retire", "unretire", "delete")]))
+    # Delete asks first: the confirming page's button sends this as well.
+    confirmed = BooleanField()
 
 
 class StampForm(Form):
@@ -192,8 +194,10 @@ class _QuestionBase(Form):
         name = {"max_bytes": "max_mb", "nominator": "nominator"}.get(error.field or "", error.field or "")
         mine = error.index is None or index is None or error.index == index
         if mine and name in self._fields:
-            message = _BOUNDS.sub(lambda m: f"“{self[m.group(0)].label.text}”" if m.group(0) in self._fields else m.group(0), _PREFIX.sub("", error.message))
-            self[name].errors = [*self[name].errors, message[:1].upper() + message[1:] + "."]
+            detail = _PREFIX.sub("", getattr(error, "detail", None) or error.message)
+            message = _BOUNDS.sub(lambda m: f"“{self[m.group(0)].label.text}”" if m.group(0) in self._fields else m.group(0), detail)
+            message = message[:1].upper() + message[1:]
+            self[name].errors = [*self[name].errors, message if message.endswith((".", "!", "?")) else message + "."]
             return None
         return error.message
 

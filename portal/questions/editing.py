@@ -11,6 +11,7 @@ changed the form meanwhile) is refused, as the question numbers it names may hav
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,10 +22,11 @@ from portal.audit import Actor
 from portal.errors import InvalidInput, NotFound
 from portal.models import Event, Programme, Questionnaire, event_by_slug, programme_by_code
 from portal.questions import store
-from portal.questions.schema import FormDefinition, FormDefinitionError, Question, parse_form
+from portal.questions.schema import CONDITION_TYPES, FormDefinition, FormDefinitionError, Question, parse_form
 from portal.questions.store import Owner
 
 DEFAULT_REF = "default"
+OUT_OF_DATE = "Someone changed this form after you opened it, so nothing was changed. Here it is now: check it and try again."
 _PROGRAMME, _EVENT = "programme-", "event-"
 
 
@@ -100,8 +102,10 @@ class FormView:
         return self.definition.questions[index]
 
     def earlier_deciders(self, index: int) -> list[Question]:
-        """The questions before `index` a condition may name (all of them for a new one)."""
-        return [q for q in self.definition.questions[:index] if q.type in ("choice", "multichoice", "yesno")]
+        """The questions before `index` a condition may name (all of them for a new one): live
+        choice, multiple-choice and yes/no questions. A retired one is asked of nobody, so a
+        question shown on its answer would never be shown."""
+        return [q for q in self.definition.questions[:index] if q.type in CONDITION_TYPES and not q.retired]
 
 
 def _inherited_row(session: Session, place: Place) -> tuple[Questionnaire | None, str | None]:
@@ -148,7 +152,7 @@ def _current(session: Session, actor: Actor | None, ref: str, stamp: str) -> For
     _lock(session, find_place(session, ref))
     view = form_view(session, ref, with_answers=False)
     if stamp != view.stamp:
-        raise InvalidInput("Someone changed this form after you opened it, so nothing was changed. Here it is now: check it and try again.")
+        raise InvalidInput(OUT_OF_DATE)
     if not view.editable:
         raise InvalidInput("This event uses its programme's form. Give it its own form first, or change the programme's form.")
     if not view.own:
@@ -156,10 +160,80 @@ def _current(session: Session, actor: Actor | None, ref: str, stamp: str) -> For
     return view
 
 
+# The import's way of naming a question, which the builder's pages name by its label instead.
+_WHERE = re.compile(r"^form\[\d+\](?: \(key '[^']*'\))?: ")
+
+
+def in_words(error: FormDefinitionError, items: list[dict[str, Any]], before: FormDefinition) -> FormDefinitionError:
+    """The schema's or the store's refusal as the builder says it: the question named by its
+    label (“Arrival date”: …) rather than its place and key (form[8] (key 'arrival'): …).
+    `items` is the form that was refused, `before` the form as it was (a refusal may name a
+    question the new form no longer has)."""
+    detail = _WHERE.sub("", getattr(error, "detail", None) or error.message)
+    label = ""
+    if error.key:
+        label = next((str(i.get("label", "")) for i in items if i.get("key") == error.key), "")
+        label = label or next((q.label for q in before.questions if q.key == error.key), "")
+    if not label and error.index is not None and 0 <= error.index < len(items):
+        label = str(items[error.index].get("label", ""))
+    label = " ".join(label.split())
+    if len(label) > 80:
+        label = label[:79] + "…"
+    words = f"“{label}”: {detail}" if label else detail[:1].upper() + detail[1:]
+    if not words.endswith((".", "!", "?")):
+        words += "."
+    refusal = FormDefinitionError(words, index=error.index, key=error.key, field=error.field)
+    refusal.detail = detail
+    return refusal
+
+
+def _store(
+    session: Session, actor: Actor | None, owner: Owner, items: list[dict[str, Any]], before: FormDefinition,
+    *, organisation_required: bool, **options: Any,
+) -> Questionnaire:
+    """store.save_form for the builder, its refusals in words (in_words)."""
+    try:
+        definition = parse_form(items, organisation_required=organisation_required)
+        return store.save_form(session, actor, owner, definition, **options)
+    except FormDefinitionError as exc:
+        raise in_words(exc, items, before) from exc
+
+
 def _save(session: Session, actor: Actor | None, view: FormView, items: list[dict[str, Any]], *, organisation_required: bool | None = None) -> Questionnaire:
     keep = view.definition.organisation_required if organisation_required is None else organisation_required
-    definition = parse_form(items, organisation_required=keep)
-    return store.save_form(session, actor, view.place.owner, definition, retire_removed=False)
+    return _store(session, actor, view.place.owner, items, view.definition, organisation_required=keep, retire_removed=False)
+
+
+def _dependents(definition: FormDefinition, key: str | None) -> list[Question]:
+    """The live questions shown only on an answer to the question `key`."""
+    return [q for q in definition.questions if key and not q.retired and q.show_if and q.show_if[0] == key]
+
+
+def question_names(questions: list[Question]) -> str:
+    """“A”, “B” and “C” (and others, after three)."""
+    named = [f"“{q.label}”" for q in questions[:3]]
+    if len(questions) > 3:
+        return ", ".join(named) + " and others"
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+
+
+def _refuse_while_depended_on(view: FormView, index: int, doing: str) -> None:
+    """Refuse to retire or delete a question that other questions' conditions name: they
+    would never be shown (or name nothing)."""
+    question = view.question(index)
+    dependents = _dependents(view.definition, question.key)
+    if not dependents:
+        return
+    names = question_names(dependents)
+    verb = "is" if len(dependents) == 1 else "are"
+    whose = "its condition" if len(dependents) == 1 else "their conditions"
+    refusal = FormDefinitionError(
+        f"“{question.label}” cannot be {doing} while {names} {verb} shown only on an answer to it: "
+        f"change or remove {whose} first.",
+        index=index, key=question.key,
+    )
+    refusal.detail = refusal.message
+    raise refusal
 
 
 def _items(view: FormView) -> list[dict[str, Any]]:
@@ -181,10 +255,12 @@ def replace_question(session: Session, actor: Actor | None, ref: str, stamp: str
     old = view.question(index)
     new_key = item.get("key") or ""
     if old.asks and old.key and new_key != old.key and store.answered(session, view.place.owner, old.key):
-        raise FormDefinitionError(
-            f"form[{index}] (key {old.key!r}): answers are kept under the key {old.key!r}, so it cannot change now",
+        refusal = FormDefinitionError(
+            f"“{old.label}”: answers are kept under the key {old.key!r}, so it cannot change now",
             index=index, key=new_key or None, field="key",
         )
+        refusal.detail = f"answers are kept under the key {old.key!r}, so it cannot change now"
+        raise refusal
     items = _items(view)
     item = dict(item)
     if old.retired:
@@ -200,28 +276,49 @@ def move_question(session: Session, actor: Actor | None, ref: str, stamp: str, i
     target = index + offset
     if offset not in (-1, 1) or not 0 <= target < len(view.definition.questions):
         return False
+    upper, lower = view.definition.questions[min(index, target)], view.definition.questions[max(index, target)]
+    if lower.show_if and upper.key and lower.show_if[0] == upper.key:
+        refusal = FormDefinitionError(
+            f"“{lower.label}” is shown only on an answer to “{upper.label}”, so it must stay below it: "
+            "change or remove its condition first.",
+            index=index, key=view.definition.questions[index].key,
+        )
+        refusal.detail = refusal.message
+        raise refusal
     items = _items(view)
     items[index], items[target] = items[target], items[index]
     _save(session, actor, view, items)
     return True
 
 
-def set_retired(session: Session, actor: Actor | None, ref: str, stamp: str, index: int, retired: bool) -> Question:
+def set_retired(
+    session: Session, actor: Actor | None, ref: str, stamp: str, index: int, retired: bool,
+) -> tuple[Question, list[Question]]:
     """Retire question `index` (new registrants no longer see it; its answers stay) or bring
-    it back. A retired question is nobody's nominating officer's email."""
+    it back; with the retired questions that depended on it, whose conditions go (as when
+    store.save_form retires a question). Refused while a question still asked depends on it.
+    A retired question is nobody's nominating officer's email."""
     view = _current(session, actor, ref, stamp)
     question = view.question(index)
+    released: list[Question] = []
     items = _items(view)
+    if retired:
+        _refuse_while_depended_on(view, index, "retired")
+        for n, other in enumerate(view.definition.questions):
+            if other.retired and other.show_if and other.show_if[0] == question.key:
+                released.append(other)
+                items[n] = replace(other, show_if=None).to_json()
     changed = replace(question, retired=retired, nominator=question.nominator and not retired)
     items[index] = changed.to_json()
     _save(session, actor, view, items)
-    return changed
+    return changed, released
 
 
 def delete_question(session: Session, actor: Actor | None, ref: str, stamp: str, index: int) -> Question:
     """Delete question `index`: refused (by save_form) when it has answers."""
     view = _current(session, actor, ref, stamp)
     question = view.question(index)
+    _refuse_while_depended_on(view, index, "deleted")
     items = _items(view)
     del items[index]
     _save(session, actor, view, items)
@@ -263,7 +360,11 @@ def copy_form(session: Session, actor: Actor | None, ref: str, source_ref: str) 
     source = form_view(session, source_ref, with_answers=False)
     place = find_place(session, ref)
     _lock(session, place)
-    return store.save_form(session, actor, place.owner, source.definition, action="form.copy")
+    before = store.definition(store.find_form(session, place.owner))
+    return _store(
+        session, actor, place.owner, source.definition.to_json(), before,
+        organisation_required=source.definition.organisation_required, action="form.copy",
+    )
 
 
 def _event_place(session: Session, ref: str) -> Place:

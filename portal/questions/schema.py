@@ -304,7 +304,7 @@ def _parse_question(index: int, item: Any, earlier: dict[str, Question]) -> Ques
         values["accept"] = tuple(dict.fromkeys(accept))
         values["max_bytes"] = _whole(item, "max_bytes", fail, low=1, high=MAX_MAX_BYTES)
     if "show_if" in item:
-        values["show_if"] = _condition(item["show_if"], earlier, fail)
+        values["show_if"] = _condition(item["show_if"], earlier, fail, asked=not values.get("retired"))
         if kind == "checkbox" and values.get("required"):
             pass  # a required tick applies only when shown, like every conditional question
     if values.get("nominator") and values.get("retired"):
@@ -376,7 +376,7 @@ def _choices(raw: Any, fail: Any) -> tuple[Choice, ...]:
     return tuple(choices)
 
 
-def _condition(raw: Any, earlier: dict[str, Question], fail: Any) -> tuple[str, tuple[str, ...]]:
+def _condition(raw: Any, earlier: dict[str, Question], fail: Any, *, asked: bool = True) -> tuple[str, tuple[str, ...]]:
     if not isinstance(raw, dict) or len(raw) != 1:
         raise fail('show_if must name one earlier question and its values: {"visa": ["yes"]}', "show_if")
     (key, values), = raw.items()
@@ -386,7 +386,7 @@ def _condition(raw: Any, earlier: dict[str, Question], fail: Any) -> tuple[str, 
             f"its condition names {key!r}, which is not a question above it in this form: "
             "move it below that question, or change the condition", "show_if",
         )
-    if controlling.retired:
+    if controlling.retired and asked:
         raise fail(
             f"its condition names “{controlling.label}” ({key!r}), which is retired, so it would never be shown: "
             "change or remove its condition first", "show_if",

@@ -17,7 +17,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,9 +25,10 @@ from sqlalchemy import Row, Text, cast, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput
-from portal.models import Registration, event_by_slug
-from portal.questions.schema import CONDITION_TYPES
+from portal.models import Endorsement, Registration, event_by_slug
+from portal.questions.schema import CONDITION_TYPES, Question
 from portal.questions.store import definition_for_event
+from portal.registrations.endorsement import endorsement_label
 from portal.rosters.answers import AnswerColumn, answer_columns, text_function
 
 FORMATS = {
@@ -65,16 +66,33 @@ _POSTGRESQL_COLUMNS = tuple(
 )
 
 
-# A cell a spreadsheet would run as a formula (OWASP: CSV injection) gets a leading apostrophe.
+# CSV: a cell a spreadsheet would run as a formula (OWASP: CSV injection) gets a leading
+# apostrophe. A CSV cell has no type, so Excel and LibreOffice read "+65 6790 6982" or "-3+4"
+# as a formula to run: the price is that a phone number kept in E.164 ("+6567906982") is
+# written "'+6567906982", which a spreadsheet shows with the apostrophe. The XLSX export
+# has no such price (below).
 _FORMULA_START = frozenset("=+-@\t\r")
+# XLSX: a string cell is text and is never run, whatever it starts with. Only openpyxl itself
+# would make a formula, of a string that starts with "=": that alone gets the apostrophe.
+_XLSX_FORMULA_START = frozenset("=")
 
 
 def neutralise(value: str) -> str:
     return "'" + value if value[:1] in _FORMULA_START else value
 
 
-def _base_header(tz: str) -> list[str]:
-    return ["ID", "Name", "Email", "Organisation", "Status", *(f"{label} ({tz})" for label, _ in _TIME_COLUMNS)]
+def neutralise_xlsx(value: str) -> str:
+    return "'" + value if value[:1] == "=" else value
+
+
+ENDORSEMENT = "Endorsement"
+
+
+def _base_header(tz: str, endorsement: bool = False) -> list[str]:
+    return [
+        "ID", "Name", "Email", "Organisation", "Status", *([ENDORSEMENT] if endorsement else []),
+        *(f"{label} ({tz})" for label, _ in _TIME_COLUMNS),
+    ]
 
 
 @dataclass(frozen=True)
@@ -86,13 +104,16 @@ class ExportInfo:
     # One per question that takes an answer (form order, retired last), then the keys that
     # answers hold but the form has not (older data), headed by the key.
     columns: list[AnswerColumn]
+    # An Endorsement column after the status, as on the roster page: when the form has a
+    # nominating officer's question, or a registration was asked to be endorsed.
+    endorsement: bool = False
 
     def filename(self, fmt: str) -> str:
         return f"roster-{self.slug}.{fmt}"
 
     @property
     def header(self) -> list[str]:
-        return _base_header(self.timezone) + [c.heading for c in self.columns]
+        return _base_header(self.timezone, self.endorsement) + [c.heading for c in self.columns]
 
 
 def _answer_keys(session: Session, event_id: int) -> list[str]:
@@ -114,8 +135,12 @@ def export_info(session: Session, slug: str) -> ExportInfo:
     """What an export of the event's roster will hold; NotFound before any byte is sent."""
     event = event_by_slug(session, slug)
     total = session.scalar(select(func.count()).select_from(Registration).where(Registration.event_id == event.id)) or 0
-    columns = answer_columns(definition_for_event(session, event), _answer_keys(session, event.id), _base_header(event.timezone))
-    return ExportInfo(event.id, event.slug, event.timezone, total, columns)
+    definition = definition_for_event(session, event)
+    endorsement = definition.nominator() is not None or session.scalar(
+        select(Registration.id).where(Registration.event_id == event.id, Registration.endorsement.is_not(None)).limit(1)
+    ) is not None
+    columns = answer_columns(definition, _answer_keys(session, event.id), _base_header(event.timezone, endorsement))
+    return ExportInfo(event.id, event.slug, event.timezone, total, columns, endorsement)
 
 
 # --- times -----------------------------------------------------------------------------------
@@ -185,6 +210,9 @@ def _raw_batches(session: Session, info: ExportInfo, progress: Callable[[int], N
     """The event's registrations in id order, BATCH rows at a time, from one query: a snapshot
     (the caller's transaction) whose rows are streamed, not loaded at once."""
     columns = _POSTGRESQL_COLUMNS if session.get_bind().dialect.name == "postgresql" else _SQLITE_COLUMNS
+    if info.endorsement:
+        # As the model gives them (few events have them): the Endorsement and an aware time.
+        columns = (*columns, Registration.endorsement, Registration.endorsement_at)
     result = session.connection().execute(
         select(*columns).where(Registration.event_id == info.event_id).order_by(Registration.id)
         .execution_options(yield_per=BATCH)
@@ -197,30 +225,63 @@ def _raw_batches(session: Session, info: ExportInfo, progress: Callable[[int], N
             progress(done)
 
 
+def _cell_function(question: Question | None, typed: bool) -> Callable[[Any], Any]:
+    """answer -> its cell: text, neutralised for the format; with `typed` (XLSX) a number
+    answer as a number and a date answer as a date, so that a spreadsheet sorts and sums them."""
+    say = text_function(question)
+    safe = neutralise_xlsx if typed else neutralise
+    kind = question.type if question is not None else None
+
+    def cell(value: Any) -> Any:
+        if kind == "number" and type(value) in (int, float):
+            # A number as the form kept it: a cell of digits (a minus sign at most) is no formula.
+            return value if typed else str(value)
+        if typed and kind == "date" and type(value) is str:
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        return safe(say(value))
+
+    return cell
+
+
+def _endorsement(state: Endorsement | None, at: datetime | None, tz: str) -> str:
+    """The endorsement in the roster page's words ('Endorsed 3 Mar 2027')."""
+    if state is None:
+        return ""
+    return endorsement_label(Registration(endorsement=state, endorsement_at=at), tz)
+
+
 def roster_rows(
     session: Session, info: ExportInfo, progress: Callable[[int], None] | None = None, *, times: str = "datetime"
 ) -> Iterator[list[list[Any]]]:
     """The header, then the registrations a batch at a time: one list of cells each, in
-    registration order. Times are in the event's zone, as `times` says: "text" (and then every
-    cell is text) or "datetime" (naive). Text a spreadsheet would run as a formula is
-    neutralised."""
+    registration order. As `times` says, for CSV ("text": every cell is text, times in the
+    event's zone, text a spreadsheet would run as a formula neutralised) or for XLSX
+    ("datetime": times as naive local datetimes, number and date answers as numbers and dates,
+    only text that openpyxl would make a formula neutralised)."""
     local = _LocalTimes(info.timezone)
     when = {"text": local.as_text, "datetime": local.as_datetime}[times]
     text = times == "text"
     empty = "" if text else None
     keys = [c.key for c in info.columns]
-    # A question's answers in words (choices by label, picks joined by "; "); the usual text
+    # A question's answers as cells (choices by label, picks joined by "; "); the usual text
     # answer takes the fast path below without a call.
-    words = [text_function(c.question) for c in info.columns]
-    fast = [c.question is None or c.question.type not in CONDITION_TYPES for c in info.columns]
+    cells = [_cell_function(c.question, not text) for c in info.columns]
+    slow = CONDITION_TYPES if text else (*CONDITION_TYPES, "date")
+    fast = [c.question is None or c.question.type not in slow for c in info.columns]
     # The decoder's scanner without json.loads's checks around it (two regular expressions a
     # call): the text is what SQLAlchemy's JSON type wrote.
     scan = json.JSONDecoder().scan_once
-    formula = _FORMULA_START
-    yield [[neutralise(h) for h in info.header]]
+    formula = _FORMULA_START if text else _XLSX_FORMULA_START
+    safe = neutralise if text else neutralise_xlsx
+    endorsed = info.endorsement
+    yield [[safe(h) for h in info.header]]
     for batch in _raw_batches(session, info, progress):
         rows = []
-        for rid, name, email, organisation, status, t1, t2, t3, t4, t5, t6, t7, answers in batch:
+        for raw in batch:
+            rid, name, email, organisation, status, t1, t2, t3, t4, t5, t6, t7, answers = raw[:13] if endorsed else raw
             if type(answers) is str:
                 try:
                     answers = scan(answers, 0)[0]
@@ -246,10 +307,12 @@ def roster_rows(
                 registered if t6 == t1 else when(t6),
                 registered if t7 == t1 else when(t7),
                 *[
-                    v if quick and type(v) is str and v[:1] not in formula else neutralise(say(v))
-                    for v, quick, say in zip(map(answers.get, keys), fast, words, strict=True)
+                    v if quick and type(v) is str and v[:1] not in formula else cell(v)
+                    for v, quick, cell in zip(map(answers.get, keys), fast, cells, strict=True)
                 ],
             ])
+            if endorsed:
+                rows[-1].insert(5, _endorsement(raw[13], raw[14], info.timezone))
         yield rows
 
 
@@ -292,8 +355,8 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 def _xlsx_cell(value: Any) -> Any:
     if type(value) is str and _ILLEGAL.search(value):
-        # Stripping may bring a formula character to the front: neutralise again after.
-        return neutralise(_ILLEGAL.sub("", value))
+        # Stripping may bring a "=" to the front: neutralise again after.
+        return neutralise_xlsx(_ILLEGAL.sub("", value))
     return value
 
 

@@ -83,12 +83,19 @@ def test_the_roster_has_a_column_per_question(organiser_client, world):
     page = organiser_client.get("/admin/events/appsmo-2027")
     assert page.status_code == 200
     heads = headings(page.text)
-    assert heads[heads.index("Checked in") + 1:] == [*HEADINGS, "Endorsement"]
+    # The endorsement beside the status it bears on; the answers after the roster's own columns.
+    assert heads[heads.index("Status"):heads.index("Status") + 2] == ["Status", "Endorsement"]
+    assert heads[heads.index("Checked in") + 1:] == HEADINGS
     rows = roster_rows(page.text)
+    endorsement = heads.index("Endorsement")
     aisha = rows["Aisha Rahman"]
-    assert aisha[-9:] == ["Colonel", "Workshop A", "Lunch; Dinner", "Yes", "cv.pdf", "", "", "kept", ""]
-    assert rows["Ben Tan"][-9:] == ["", "Workshop B", "Dinner", "No", "", "", "", "", "Endorsed 3 Mar 2027"]
-    assert rows["<script>alert(1)</script>"][-1] == "Awaiting endorsement"
+    assert aisha[-8:] == ["Colonel", "Workshop A", "Lunch; Dinner", "Yes", "cv.pdf", "", "", "kept"]
+    assert aisha[endorsement] == ""
+    assert rows["Ben Tan"][-8:] == ["", "Workshop B", "Dinner", "No", "", "", "", ""]
+    assert rows["Ben Tan"][endorsement] == "Endorsed 3 Mar 2027"
+    assert rows["<script>alert(1)</script>"][endorsement] == "Awaiting endorsement"
+    # Answer columns may wrap (portal.css), so that a long form does not make the table huge.
+    assert len(re.findall(r'<th scope="col" class="answer-col[ "]', page.text)) == len(HEADINGS)
     # The file's name links to the organisers' download.
     assert f'href="http://testserver/admin/registrations/{world["aisha"].id}/files/cv">cv.pdf</a>' in page.text
     # Hostile labels and answers are text, never markup.
@@ -102,7 +109,7 @@ def test_a_relabelled_choice_shows_its_new_label_over_old_answers(organiser_clie
     run(store.save_form, None, Owner(programme_id=world["programme"].id), parse_form(relabelled))
     page = organiser_client.get("/admin/events/appsmo-2027")
     assert "Morning workshop" in headings(page.text)
-    assert roster_rows(page.text)["Aisha Rahman"][-8] == "Workshop Alpha"
+    assert roster_rows(page.text)["Aisha Rahman"][-7] == "Workshop Alpha"
 
 
 def test_counts_per_choice_and_places_left(organiser_client, world, make_registration):
@@ -196,11 +203,15 @@ def test_the_exports_have_the_same_columns_and_neutralise_formulas(organiser_cli
     assert mallory[0] == "'" + HOSTILE_ANSWER and mallory[5] == "'-1+2"
     assert len(rows) == 5  # the cancelled registration is exported too
 
-    workbook = load_workbook(io.BytesIO(organiser_client.get("/admin/events/appsmo-2027/export.xlsx").content), read_only=True)
-    sheet = [[("" if v is None else str(v)) for v in row] for row in workbook.active.iter_rows(values_only=True)]
-    workbook.close()
-    assert sheet[0] == header
-    assert {row[1]: row[start:] for row in sheet[1:]} == by_name
+    workbook = load_workbook(io.BytesIO(organiser_client.get("/admin/events/appsmo-2027/export.xlsx").content))
+    cells = list(workbook.active.iter_rows())
+    # No cell is a formula; a string cell is text however it starts, so only "=" needs the apostrophe.
+    assert all(cell.data_type != "f" for row in cells for cell in row)
+    sheet = [[("" if c.value is None else str(c.value)) for c in row] for row in cells]
+    assert sheet[0] == [*header[:start + 5], HOSTILE_LABEL, *header[start + 6:]]
+    by_name_xlsx = {row[1]: row[start:] for row in sheet[1:]}
+    assert by_name_xlsx["<script>alert(1)</script>"][:6] == ["'" + HOSTILE_ANSWER, "Workshop A", "", "", "", "-1+2"]
+    assert by_name_xlsx["Aisha Rahman"] == by_name["Aisha Rahman"] and by_name_xlsx["Ben Tan"] == by_name["Ben Tan"]
 
     assert cli.main(["export", "roster", "appsmo-2027", "-o", "roster.csv"]) == 0
     assert read_csv((portal_env / "roster.csv").read_bytes())[0] == header
@@ -217,3 +228,27 @@ def test_a_registration_page_shows_its_answers_by_question(organiser_client, wor
     assert "Endorsed 3 Mar 2027" in ben and "Old question" not in ben
     mallory = organiser_client.get(f"/admin/registrations/{world['mallory'].id}").text
     assert "<script>" not in mallory and "<b>click</b>" not in mallory
+
+
+def test_the_exports_show_the_endorsement_after_the_status(organiser_client, world):
+    """As the roster page does, for a form with a nominating officer's question."""
+    rows = read_csv(organiser_client.get("/admin/events/appsmo-2027/export.csv").content)
+    header = rows[0]
+    assert header[4:6] == ["Status", "Endorsement"]
+    by_name = {row[1]: row[5] for row in rows[1:]}
+    assert by_name == {
+        "Aisha Rahman": "", "Ben Tan": "Endorsed 3 Mar 2027", "<script>alert(1)</script>": "Awaiting endorsement", "Gone Away": "",
+    }
+    workbook = load_workbook(io.BytesIO(organiser_client.get("/admin/events/appsmo-2027/export.xlsx").content), read_only=True)
+    sheet = [list(row) for row in workbook.active.iter_rows(values_only=True)]
+    workbook.close()
+    assert sheet[0][4:6] == ["Status", "Endorsement"]
+    assert {row[1]: row[5] or "" for row in sheet[1:]} == by_name
+
+
+def test_without_a_nominator_question_the_exports_have_no_endorsement(organiser_client, make_event, make_registration):
+    event = make_event(slug="seminar")
+    make_registration(event, name="Ann Lee")
+    header = read_csv(organiser_client.get("/admin/events/seminar/export.csv").content)[0]
+    assert "Endorsement" not in header and header[5].startswith("Registered")
+    assert "Endorsement" not in headings(organiser_client.get("/admin/events/seminar").text)

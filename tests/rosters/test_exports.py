@@ -13,6 +13,8 @@ from openpyxl import load_workbook
 
 from portal import cli
 from portal.models import RegistrationStatus
+from portal.questions.schema import parse_form
+from portal.questions.store import Owner, save_form
 from portal.rosters import exports
 from portal.rosters.exports import _LocalTimes
 
@@ -92,14 +94,22 @@ def test_xlsx_has_the_same_content(organiser_client, roster):
     assert [str(h) for h in header] == as_csv[0]
     by_email = {row[2]: dict(zip(header, row, strict=True)) for row in rows[1:]}
     mallory = by_email["mallory@example.org"]
+    # A string cell is text in a workbook, never run: only what openpyxl would itself make a
+    # formula (a string starting with "=") keeps the apostrophe; the rest is as typed.
     assert mallory["Name"] == "'" + DANGEROUS[0]
-    assert mallory["rank"] == "'-3+4"
+    assert (mallory["Organisation"], mallory["rank"], mallory["nominating_authority"]) == ("+1+2", "-3+4", "@SUM(A1)")
+    assert by_email["minh@example.org"]["Organisation"] == "\tTab"
     assert by_email["aisha@example.org"]["ID"] == people[0].id
     assert by_email["aisha@example.org"]["Registered (Asia/Singapore)"] == datetime(2026, 11, 2, 9, 30)
+    workbook = load_workbook(io.BytesIO(response.content))
+    assert all(cell.data_type != "f" for row in workbook.active.iter_rows() for cell in row)
     for row, csv_row in zip(rows[1:], as_csv[1:], strict=True):
         shown = ["" if v is None else (v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, datetime) else str(v)) for v in row]
-        # XML reads a carriage return back as a line feed; everything else is identical.
-        assert shown == [c.replace("\r", "\n") for c in csv_row]
+        # The CSV's cells are the same but for its apostrophes (a CSV cell starting with a
+        # carriage return gets one; XML reads that carriage return back as a line feed).
+        assert [exports.neutralise(v.replace("\n", "\r") if v.startswith("\n") else v) for v in shown] == [
+            c if c.startswith("'\r") else c.replace("\r", "\n") for c in csv_row
+        ]
 
 
 def test_an_empty_roster_exports_a_header(organiser_client, make_event):
@@ -184,3 +194,55 @@ def test_csv_lines_are_what_the_csv_module_writes():
     expected.write("\ufeff")
     csv.writer(expected, lineterminator="\r\n").writerows(rows)
     assert b"".join(exports.csv_chunks(iter([rows[:1], rows[1:]]))) == expected.getvalue().encode("utf-8")
+
+
+TYPED_FORM = [
+    {"key": "guests", "type": "number", "label": "Guests"},
+    {"key": "weight", "type": "number", "label": "Weight", "decimal": True},
+    {"key": "arrival", "type": "date", "label": "Arrival"},
+    {"key": "mobile", "type": "phone", "label": "Mobile"},
+    {"key": "motto", "type": "text", "label": "Motto"},
+]
+
+
+@pytest.fixture
+def typed_roster(make_programme, make_event, make_registration, run):  # type: ignore[no-untyped-def]
+    programme = make_programme(code="iccs")
+    run(save_form, None, Owner(programme_id=programme.id), parse_form(TYPED_FORM))
+    event = make_event(slug="iccs-2027", programme_id=programme.id)
+    make_registration(event, name="Ann Lee", answers={
+        "guests": -2, "weight": 72.5, "arrival": "2027-03-01", "mobile": "+6567906982", "motto": "=1+1",
+    })
+    make_registration(event, name="Ben Tan", answers={"guests": "3 or 4", "arrival": "soon", "motto": "-1+2"})  # older, untyped data
+    return event
+
+
+def test_xlsx_cells_have_their_types(organiser_client, typed_roster):
+    content = organiser_client.get(f"/admin/events/{typed_roster.slug}/export.xlsx").content
+    sheet = load_workbook(io.BytesIO(content)).active
+    header = [c.value for c in next(sheet.iter_rows())]
+    rows = {row[1].value: dict(zip(header, row, strict=True)) for row in sheet.iter_rows(min_row=2)}
+    ann = rows["Ann Lee"]
+    # A number answer is a number, a date answer a date: a spreadsheet sorts and sums them.
+    assert (ann["Guests"].value, ann["Guests"].data_type) == (-2, "n")
+    assert (ann["Weight"].value, ann["Weight"].data_type) == (72.5, "n")
+    assert ann["Arrival"].is_date and ann["Arrival"].value == datetime(2027, 3, 1)
+    # A phone number is text as the form kept it (E.164), without an apostrophe.
+    assert (ann["Mobile"].value, ann["Mobile"].data_type) == ("+6567906982", "s")
+    # Text that openpyxl would make a formula keeps the apostrophe; no cell is a formula.
+    assert (ann["Motto"].value, ann["Motto"].data_type) == ("'=1+1", "s")
+    ben = rows["Ben Tan"]
+    assert (ben["Guests"].value, ben["Arrival"].value, ben["Motto"].value) == ("3 or 4", "soon", "-1+2")
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+
+def test_csv_neutralises_text_but_not_numbers(organiser_client, typed_roster):
+    rows = read_csv(organiser_client.get(f"/admin/events/{typed_roster.slug}/export.csv").content)
+    header = rows[0]
+    by_name = {row[1]: dict(zip(header, row, strict=True)) for row in rows[1:]}
+    ann = by_name["Ann Lee"]
+    # A number answer is digits and a sign at most: no formula, so no apostrophe.
+    assert (ann["Guests"], ann["Weight"], ann["Arrival"]) == ("-2", "72.5", "2027-03-01")
+    # A CSV cell has no type: a phone in E.164 starting with + is neutralised like a formula.
+    assert (ann["Mobile"], ann["Motto"]) == ("'+6567906982", "'=1+1")
+    assert (by_name["Ben Tan"]["Guests"], by_name["Ben Tan"]["Motto"]) == ("3 or 4", "'-1+2")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,7 +26,7 @@ from portal.questions.editing import FormView
 from portal.questions.schema import FormDefinitionError, Question, condition_text
 from portal.registrations.seats import places_taken
 from portal.web.backoffice.auth import require_organiser
-from portal.web.backoffice.base import actor, flash, page
+from portal.web.backoffice.base import ADMIN_PATH, actor, flash, page
 from portal.web.csrf import read_form
 from portal.web.plumbing import uow
 
@@ -39,6 +40,44 @@ def _ref(request: Request) -> str:
 def _back(request: Request, anchor: str = "") -> RedirectResponse:
     url = str(request.url_for("admin:show_form", form=_ref(request)))
     return RedirectResponse(url + (f"#{anchor}" if anchor else ""), status_code=303)
+
+
+# --- a note on the question acted on ------------------------------------------------------
+# After a change to one question the builder goes back to that question (its anchor), so a
+# message at the top of the page would be off-screen: the note (done, or refused and why)
+# is shown inside that question's block instead. It travels in a signed cookie of its own,
+# for the next builder page of the same form only.
+
+_NOTE_COOKIE = "portal_form_note"
+_NOTE_PATH = ADMIN_PATH + "/forms"
+
+
+def _notes(request: Request) -> URLSafeSerializer:
+    return URLSafeSerializer(str(request.app.state.settings.secret_key), salt="portal.form-note")
+
+
+def _to_question(request: Request, index: int, text: str, *, refused: bool = False) -> Response:
+    """Back to question `index` of the builder page, with `text` shown on it."""
+    response = _back(request, f"q-{index}")
+    note = {"form": _ref(request), "index": index, "text": text[:600], "refused": refused}
+    response.set_cookie(
+        _NOTE_COOKIE, _notes(request).dumps(note), path=_NOTE_PATH, httponly=True, samesite="lax",
+        secure=request.app.state.settings.https,
+    )
+    return response
+
+
+def _take_note(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(_NOTE_COOKIE)
+    if not raw:
+        return None
+    try:
+        note = _notes(request).loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(note, dict) or note.get("form") != _ref(request) or not isinstance(note.get("index"), int):
+        return None
+    return {"index": note["index"], "text": str(note.get("text", "")), "refused": bool(note.get("refused"))}
 
 
 def _rows(view: FormView) -> list[dict[str, Any]]:
@@ -56,8 +95,17 @@ def _rows(view: FormView) -> list[dict[str, Any]]:
 async def show_form(request: Request) -> Response:
     view = await uow(request, editing.form_view, _ref(request))
     settings = SettingsForm(data={"stamp": view.stamp, "organisation_required": view.definition.organisation_required})
-    context = {"view": view, "rows": _rows(view), "new_question": NewQuestionForm(), "settings": settings}
-    return page(request, "admin/form.html", context)
+    note = _take_note(request)
+    # A note for a question that is gone (another organiser's change) is shown at the top.
+    lost = note is not None and not 0 <= note["index"] < len(view.definition.questions)
+    context = {
+        "view": view, "rows": _rows(view), "new_question": NewQuestionForm(), "settings": settings,
+        "note": None if lost else note, "top_note": note if lost else None,
+    }
+    response = page(request, "admin/form.html", context)
+    if _NOTE_COOKIE in request.cookies:
+        response.delete_cookie(_NOTE_COOKIE, path=_NOTE_PATH, httponly=True, samesite="lax", secure=request.app.state.settings.https)
+    return response
 
 
 def _question_page(
@@ -105,7 +153,7 @@ async def _save_question(
         if not fresh.editable or (index is not None and (now is None or question is None or (now.key, now.type) != (question.key, question.type))):
             return flash(request, _back(request), exc.message)
         return _question_page(request, fresh, form, index=index, question=now, problem=exc.message, status=409)
-    return flash(request, _back(request, f"q-{index}"), done)
+    return _to_question(request, index, done)
 
 
 def _stamp(data: Any) -> str:
@@ -150,30 +198,52 @@ async def edit_question(request: Request) -> Response:
     return _question_page(request, view, form, index=index, question=question)
 
 
+async def _confirm_delete(request: Request, index: int, stamp: str) -> Response:
+    """The page that asks before a question is deleted (the Delete button's first step)."""
+    view = await uow(request, editing.form_view, _ref(request))
+    if not view.editable:
+        raise InvalidInput(_NOT_OWN)
+    if stamp != view.stamp:
+        return flash(request, _back(request), editing.OUT_OF_DATE)
+    view.question(index)  # NotFound if there is no such question now
+    row = _rows(view)[index]
+    return page(request, "admin/form_question_delete.html", {"view": view, "row": row, "stamp": view.stamp})
+
+
 @require_organiser
 async def change_question(request: Request) -> Response:
-    """Move up, move down, retire, bring back or delete one question (the buttons beside it)."""
+    """Move up, move down, retire, bring back or delete one question (the buttons beside it).
+    Delete asks first: the button shows a page that asks, whose button confirms."""
     index = request.path_params["index"]
     form = MoveForm(await read_form(request))
     if not form.validate():
         raise HTTPException(400, "That is not a change the form builder knows.")
     stamp, action, who, ref = form.stamp.data or "", form.action.data, actor(request), _ref(request)
+    if action == "delete" and not form.confirmed.data:
+        return await _confirm_delete(request, index, stamp)
     try:
         if action in _MOVED:
             moved = await uow(request, editing.move_question, who, ref, stamp, index, -1 if action == "up" else 1, write=True)
             target = index + (-1 if action == "up" else 1) if moved else index
-            return flash(request, _back(request, f"q-{target}"), _MOVED[action] + "." if moved else "It is there already.")
+            return _to_question(request, target, _MOVED[action] + "." if moved else "It is there already.")
         if action in ("retire", "unretire"):
-            question = await uow(request, editing.set_retired, who, ref, stamp, index, action == "retire", write=True)
+            question, released = await uow(request, editing.set_retired, who, ref, stamp, index, action == "retire", write=True)
             words = (
                 f"Retired “{question.label[:80]}”: new registrants no longer see it; its answers stay in the roster and exports."
                 if action == "retire" else f"“{question.label[:80]}” is asked again."
             )
-            return flash(request, _back(request, f"q-{index}"), words)
+            if released:
+                ending = "s" if len(released) == 1 else ""
+                words += f" {editing.question_names(released)} (retired already) no longer depend{ending} on its answer."
+            return _to_question(request, index, words)
         question = await uow(request, editing.delete_question, who, ref, stamp, index, write=True)
         return flash(request, _back(request), f"Deleted “{question.label[:80]}”.")
-    except (FormDefinitionError, InvalidInput) as exc:
-        return flash(request, _back(request, f"q-{index}"), exc.message)
+    except FormDefinitionError as exc:
+        # Refused, nothing changed: said on the question the organiser acted on.
+        return _to_question(request, index, exc.message, refused=True)
+    except InvalidInput as exc:
+        # The page was out of date (the questions may have moved): said at the top.
+        return flash(request, _back(request), exc.message)
 
 
 @require_organiser

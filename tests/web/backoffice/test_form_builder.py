@@ -56,10 +56,35 @@ def edit(client, ref: str, index: int, **fields: Any):  # type: ignore[no-untype
     return client.post(f"/admin/forms/{ref}/questions/{index}", data=data)
 
 
-def change(client, ref: str, index: int, action: str):  # type: ignore[no-untyped-def]
+def change(client, ref: str, index: int, action: str, **fields: Any):  # type: ignore[no-untyped-def]
     page = client.get(f"/admin/forms/{ref}")
-    data = {"csrf_token": token(client, f"/admin/forms/{ref}"), "stamp": stamp_of(page.text), "action": action}
+    data = {"csrf_token": token(client, f"/admin/forms/{ref}"), "stamp": stamp_of(page.text), "action": action, **fields}
     return client.post(f"/admin/forms/{ref}/questions/{index}/change", data=data)
+
+
+def delete(client, ref: str, index: int):  # type: ignore[no-untyped-def]
+    """Delete as a browser does: the button, then the button of the page that asks."""
+    asked = change(client, ref, index, "delete")
+    assert asked.status_code == 200, asked.text
+    data = {"csrf_token": token(client, f"/admin/forms/{ref}"), "stamp": stamp_of(asked.text), "action": "delete", "confirmed": "y"}
+    return client.post(f"/admin/forms/{ref}/questions/{index}/change", data=data)
+
+
+def block(page: str, index: int) -> str:
+    """The builder page's block of question `index`."""
+    match = re.search(rf'<li id="q-{index}".*?</li>\s*(?=<li id="q-|</ol>)', page, re.DOTALL)
+    assert match, f"no question {index} on the page"
+    return match.group(0)
+
+
+def note_of(page: str, index: int) -> tuple[str, str] | None:
+    """(role, text) of the note shown on question `index`, if any."""
+    match = re.search(r'<div class="notice [^"]*question-note" role="(\w+)">(.*?)</div>', block(page, index), re.DOTALL)
+    return (match.group(1), " ".join(html.unescape(re.sub(r"<[^>]+>", "", match.group(2))).split())) if match else None
+
+
+def before_questions(page: str) -> str:
+    return page.split('id="questions-heading"', 1)[0]
 
 
 def field_error(page: str, field: str) -> str:
@@ -188,11 +213,15 @@ def test_what_cannot_work_is_refused_on_its_field(organiser_client, programme, s
     both = add(organiser_client, ref, "text", key="more", label="More", show_if=["visa=yes", "hotel=no"])
     assert both.status_code == 422 and "one earlier question" in field_error(both.text, "show_if")
 
-    # Moving the conditional question above the one it depends on is refused, and said.
+    # Moving the conditional question above the one it depends on is refused, and said on it.
     moved = change(organiser_client, ref, 2, "up")
-    assert moved.status_code == 303
+    assert moved.status_code == 303 and moved.headers["location"].endswith("#q-2")
     shown = organiser_client.get(moved.headers["location"])
-    assert "show_if names &#39;visa&#39;, which is not an earlier question" in shown.text
+    assert note_of(shown.text, 2) == (
+        "alert",
+        ("Not changed. “Passport” is shown only on an answer to “Visa letter?”, so it must stay below it: "
+        "change or remove its condition first."),
+    )
 
     definition = definition_of(sessions, Owner(programme_id=programme.id))
     assert keys(definition) == ["position", "visa", "passport", "hotel"]
@@ -220,9 +249,14 @@ def test_move_retire_and_delete(organiser_client, programme, make_event, make_re
     make_registration(event, answers={"rank": "Colonel"})
     page = organiser_client.get(f"/admin/forms/{ref}")
     assert "Has answers" in page.text
-    refused = change(organiser_client, ref, 3, "delete")
-    assert refused.status_code == 303
-    assert "has answers, so it cannot be deleted; retire it instead" in organiser_client.get(refused.headers["location"]).text
+    assert "Delete" not in block(page.text, 3)  # the page offers no Delete for it
+    asked = change(organiser_client, ref, 3, "delete")
+    assert asked.status_code == 200 and "cannot be deleted: retire it instead" in asked.text
+    assert 'name="confirmed"' not in asked.text and 'value="retire"' in asked.text
+    refused = change(organiser_client, ref, 3, "delete", confirmed="y")  # sent by hand
+    assert refused.status_code == 303 and refused.headers["location"].endswith("#q-3")
+    shown = organiser_client.get(refused.headers["location"]).text
+    assert note_of(shown, 3) == ("alert", "Not changed. “Rank”: has answers, so it cannot be deleted; retire it instead.")
     assert keys(definition_of(sessions, owner)) == ["heading", "position", "unit", "rank"]
 
     change(organiser_client, ref, 3, "retire")
@@ -232,8 +266,8 @@ def test_move_retire_and_delete(organiser_client, programme, make_event, make_re
     change(organiser_client, ref, 3, "unretire")
     assert not definition_of(sessions, owner).by_key()["rank"].retired
 
-    # "unit" has no answers: deleted.
-    deleted = change(organiser_client, ref, 2, "delete")
+    # "unit" has no answers: deleted, once confirmed.
+    deleted = delete(organiser_client, ref, 2)
     assert "Deleted “Unit”." in organiser_client.get(deleted.headers["location"]).text
     assert keys(definition_of(sessions, owner)) == ["heading", "position", "rank"]
 
@@ -375,3 +409,112 @@ def test_hostile_labels_are_escaped_in_the_builder_and_the_preview(organiser_cli
         assert "&lt;script&gt;alert(&#34;label&#34;)&lt;/script&gt;" in page.text, path
     # The flash message after saving names the label, escaped too.
     assert "<script>alert" not in organiser_client.get(response.headers["location"]).text
+
+
+def test_a_change_is_said_on_the_question_it_was_made_to(organiser_client, programme):
+    """The builder goes back to the question (its anchor): the note is there, not at the top."""
+    ref = "programme-appsmo"
+    added = add(organiser_client, ref, "text", key="rank", label="Rank")
+    page = organiser_client.get(added.headers["location"]).text
+    assert note_of(page, 1) == ("status", "Added “Rank”.")
+    top = before_questions(page)
+    assert "question-note" not in top and 'class="notice notice-ok" role="status"' not in top
+    # Shown once.
+    assert note_of(organiser_client.get(f"/admin/forms/{ref}").text, 1) is None
+
+    moved = change(organiser_client, ref, 1, "up")
+    assert moved.headers["location"].endswith("#q-0")
+    page = organiser_client.get(moved.headers["location"]).text
+    assert note_of(page, 0) == ("status", "Moved up.") and note_of(page, 1) is None
+
+    saved = edit(organiser_client, ref, 0, key="rank", label="Military rank")
+    assert saved.headers["location"].endswith("#q-0")
+    assert note_of(organiser_client.get(saved.headers["location"]).text, 0) == ("status", "Saved “Military rank”.")
+
+    # A note is for the form it was made on: another form's page does not show it.
+    change(organiser_client, ref, 0, "down")
+    assert "question-note" not in organiser_client.get("/admin/forms/default").text
+
+
+def test_a_question_others_depend_on_is_not_retired_or_deleted(organiser_client, programme, sessions):
+    ref = "programme-appsmo"
+    add(organiser_client, ref, "yesno", key="visa", label="Visa letter?")
+    add(organiser_client, ref, "text", key="passport", label="Passport number", show_if="visa=yes")
+    owner = Owner(programme_id=programme.id)
+    version = form_row(sessions, owner).version
+
+    retired = change(organiser_client, ref, 1, "retire")
+    assert retired.status_code == 303 and retired.headers["location"].endswith("#q-1")
+    assert note_of(organiser_client.get(retired.headers["location"]).text, 1) == (
+        "alert",
+        ("Not changed. “Visa letter?” cannot be retired while “Passport number” is shown only on an answer to it: "
+        "change or remove its condition first."),
+    )
+    deleted = delete(organiser_client, ref, 1)
+    note = note_of(organiser_client.get(deleted.headers["location"]).text, 1)
+    assert note is not None and note[0] == "alert" and "“Visa letter?” cannot be deleted while “Passport number”" in note[1]
+    assert not definition_of(sessions, owner).by_key()["visa"].retired
+    assert form_row(sessions, owner).version == version
+
+    # Once the condition is gone, it can be retired.
+    edit(organiser_client, ref, 2, key="passport", label="Passport number", editable="y")
+    assert change(organiser_client, ref, 1, "retire").status_code == 303
+    assert definition_of(sessions, owner).by_key()["visa"].retired
+
+
+def test_the_condition_editor_offers_only_questions_still_asked(organiser_client, programme):
+    ref = "programme-appsmo"
+    add(organiser_client, ref, "yesno", key="visa", label="Visa letter?")
+    add(organiser_client, ref, "choice", key="workshop", label="Workshop", choices="a | Workshop A\nb | Workshop B")
+    change(organiser_client, ref, 2, "retire")
+    page = organiser_client.get(f"/admin/forms/{ref}/questions/new?type=text").text
+    assert 'value="visa=yes"' in page and "workshop=" not in page and "Workshop A" not in page
+    # Sent by hand, a condition on the retired question is refused on its field.
+    refused = add(organiser_client, ref, "text", key="room", label="Room", show_if="workshop=a")
+    assert refused.status_code == 422 and field_error(refused.text, "show_if")
+
+
+def test_retiring_a_question_frees_the_retired_ones_that_depended_on_it(organiser_client, programme, sessions):
+    ref = "programme-appsmo"
+    add(organiser_client, ref, "yesno", key="visa", label="Visa letter?")
+    add(organiser_client, ref, "text", key="passport", label="Passport number", show_if="visa=yes")
+    assert change(organiser_client, ref, 2, "retire").status_code == 303
+    retired = change(organiser_client, ref, 1, "retire")
+    note = note_of(organiser_client.get(retired.headers["location"]).text, 1)
+    assert note is not None and note[0] == "status"
+    assert note[1].endswith("“Passport number” (retired already) no longer depends on its answer.")
+    by_key = definition_of(sessions, Owner(programme_id=programme.id)).by_key()
+    assert by_key["visa"].retired and by_key["passport"].retired and by_key["passport"].show_if is None
+
+
+def test_delete_asks_first_without_javascript(organiser_client, programme, sessions):
+    ref = "programme-appsmo"
+    add(organiser_client, ref, "text", key="unit", label="Unit")
+    owner = Owner(programme_id=programme.id)
+    asked = change(organiser_client, ref, 1, "delete")
+    assert asked.status_code == 200
+    assert "Delete question 2?" in asked.text and "Delete “Unit”" in asked.text
+    assert f'href="http://testserver/admin/forms/{ref}#q-1"' in asked.text  # "Keep it": back to the question
+    assert 'name="csrf_token"' in asked.text and 'name="confirmed" value="y"' in asked.text
+    assert keys(definition_of(sessions, owner)) == ["position", "unit"]  # nothing deleted yet
+    # The confirming button is a form like any other: without its CSRF token nothing happens.
+    data = {"stamp": stamp_of(asked.text), "action": "delete", "confirmed": "y"}
+    assert organiser_client.post(f"/admin/forms/{ref}/questions/1/change", data=data).status_code == 403
+    assert keys(definition_of(sessions, owner)) == ["position", "unit"]
+    deleted = delete(organiser_client, ref, 1)
+    assert deleted.status_code == 303
+    assert keys(definition_of(sessions, owner)) == ["position"]
+
+
+def test_a_refusal_names_questions_by_their_labels(organiser_client, programme):
+    """Not as the import does (form[2] (key 'passport'): …): the builder's pages speak of labels."""
+    ref = "programme-appsmo"
+    add(organiser_client, ref, "yesno", key="visa", label="Visa letter?")
+    add(organiser_client, ref, "text", key="passport", label="Passport number", show_if="visa=yes")
+    # A new key for the question another one's condition names: refused, on the page's top.
+    response = edit(organiser_client, ref, 1, key="visa_letter", label="Visa letter?")
+    assert response.status_code == 422
+    problem = re.search(r'<div class="notice notice-error" role="alert"[^>]*><p>(.*?)</p>', response.text, re.DOTALL)
+    assert problem, "no problem shown"
+    words = html.unescape(problem.group(1))
+    assert words.startswith("“Passport number”: its condition names 'visa'") and "form[" not in words
