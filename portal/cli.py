@@ -161,7 +161,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
         log.info("worker: delivering email to the log (PORTAL_SMTP_URL is unset)")
     else:
         log.info("worker: delivering email over SMTP to %s:%s (TLS: %s)", server.host, server.port, server.security)
-    run_worker(_sessions(settings), transport, settings.mail_from, once=args.once, interval=args.interval, stop=stop)
+    sessions = _sessions(settings)
+
+    def housekeeping() -> None:
+        from portal.db import run_unit_of_work
+        from portal.registrations.uploads import sweep_orphans
+
+        run_unit_of_work(sessions, sweep_orphans, settings.upload_directory, write=False)
+
+    run_worker(
+        sessions, transport, settings.mail_from, once=args.once, interval=args.interval, stop=stop, housekeeping=housekeeping,
+    )
     return 0
 
 

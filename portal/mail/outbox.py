@@ -28,6 +28,7 @@ import asyncio
 import logging
 import smtplib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -187,12 +188,23 @@ def run_worker(
     stop: threading.Event | None = None,
     now: Callable[[], datetime] = utcnow,
     batch: int = BATCH,
+    housekeeping: Callable[[], None] | None = None,
+    housekeeping_every: float = 600.0,
 ) -> None:
     """Deliver until stopped, polling every `interval` seconds when idle; with `once`,
     deliver everything due now and return. A failing round (the database unreachable) is
-    logged and tried again, except with `once`, where it is raised."""
+    logged and tried again, except with `once`, where it is raised. `housekeeping` (other
+    upkeep the worker is the home of) runs first and then every `housekeeping_every` seconds;
+    its failure is logged, never stops delivery."""
     stop = stop or threading.Event()
+    kept_house = float("-inf")
     while not stop.is_set():
+        if housekeeping is not None and time.monotonic() - kept_house >= housekeeping_every:
+            kept_house = time.monotonic()
+            try:
+                housekeeping()
+            except Exception:
+                log.exception("worker: housekeeping failed; trying again later")
         try:
             sent, failed = deliver_due(sessions, transport, mail_from, now=now, limit=batch, stop=stop)
         except Exception:

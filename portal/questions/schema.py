@@ -12,7 +12,7 @@ the `Question` objects it returns.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -305,8 +305,6 @@ def _parse_question(index: int, item: Any, earlier: dict[str, Question]) -> Ques
         values["max_bytes"] = _whole(item, "max_bytes", fail, low=1, high=MAX_MAX_BYTES)
     if "show_if" in item:
         values["show_if"] = _condition(item["show_if"], earlier, fail, asked=not values.get("retired"))
-        if kind == "checkbox" and values.get("required"):
-            pass  # a required tick applies only when shown, like every conditional question
     if values.get("nominator") and values.get("retired"):
         raise fail("a retired question cannot be the nominating officer's email", "nominator")
     return Question(**values)

@@ -24,8 +24,8 @@ from portal.questions.store import definition_for_event
 from portal.registrations.seats import (
     Seats,
     check_places,
-    held_places,
     confirmed_count,
+    held_places,
     lock_event,
     promote_from_waitlist,
     waitlist_position,

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -92,6 +93,31 @@ def discard(directory: Path, stored_names: Iterable[str]) -> None:
             path_of(directory, name).unlink(missing_ok=True)
         except (OSError, NotFound):
             log.warning("could not delete the uploaded file %s", name, exc_info=True)
+
+
+def sweep_orphans(session: Session, directory: Path, *, older_than: float = 3600.0) -> int:
+    """Delete the stored files no Upload row names any more: a registration deleted, by any
+    path (its Upload rows go with it, ON DELETE CASCADE), takes its files with it here. A
+    file younger than `older_than` seconds is left: it may belong to a registration being
+    made right now, written before its row commits. Returns how many were deleted."""
+    if not directory.is_dir():
+        return 0
+    cutoff = time.time() - older_than
+    candidates = []
+    for entry in os.scandir(directory):
+        if entry.is_file() and _STORED_NAME.match(entry.name) and entry.stat().st_mtime < cutoff:
+            candidates.append(entry.name)
+    if not candidates:
+        return 0
+    known: set[str] = set()
+    for start in range(0, len(candidates), 500):
+        chunk = candidates[start:start + 500]
+        known.update(session.scalars(select(Upload.stored_name).where(Upload.stored_name.in_(chunk))))
+    orphans = [name for name in candidates if name not in known]
+    discard(directory, orphans)
+    if orphans:
+        log.info("uploads: deleted %d file(s) whose registration is gone", len(orphans))
+    return len(orphans)
 
 
 def files_of(session: Session, registration_id: int) -> dict[str, str]:
