@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -104,6 +106,16 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+@functools.lru_cache(maxsize=1)
+def _page_environment() -> jinja2.Environment:
+    """The pages' Jinja environment: one per process, so that each template is compiled once
+    however many apps the process makes (the tests make one per test). It holds nothing of
+    an app's settings."""
+    env = make_environment()
+    env.globals["csrf_field"] = csrf_field
+    return env
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
 
@@ -121,9 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
-    env = make_environment()
-    templates = Jinja2Templates(env=env)
-    env.globals["csrf_field"] = csrf_field
+    templates = Jinja2Templates(env=_page_environment())
     changes = ChangeTracker(sessions, settings.cache_seconds)
 
     app = Starlette(
