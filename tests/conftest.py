@@ -3,6 +3,7 @@ PORTAL_TEST_DATABASE_URL names one), the app, a client, and factories."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -52,19 +53,26 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         migrate.upgrade(f"sqlite:///{path}")
         yield str(path)
         return
+    with scratch_postgres("portal_test", fast=True) as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@contextlib.contextmanager
+def scratch_postgres(prefix: str, *, fast: bool = False) -> Iterator[str]:
+    """A new, empty PostgreSQL database on PG_URL's server for as long as the block lasts,
+    dropped after (whoever is still connected). With `fast`, commits to it need not wait for
+    its WAL to reach the disk (they stay atomic and isolated; only a crash of the server could
+    lose the last ones): every connection, the test servers' included, inherits this."""
     admin_url = make_url(PG_URL)
-    name = f"portal_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-        # A throwaway database: a commit need not wait for its WAL to reach the disk (it stays
-        # atomic and isolated; only a crash of the server could lose the last commits). Every
-        # connection to it, the test servers' included, inherits this.
-        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit TO off'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
+        if fast:
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit TO off'))
     try:
-        migrate.upgrade(url)
-        yield url
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

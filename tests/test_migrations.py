@@ -5,7 +5,6 @@ in place."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from portal import (
@@ -26,7 +24,7 @@ from portal.db import Base, make_engine
 from portal.models import Event, Registration
 from portal.models.search import include_name
 from portal.questions.store import Owner, definition, definition_for_event, find_form
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, scratch_postgres
 
 
 @pytest.fixture
@@ -35,17 +33,8 @@ def empty_url(tmp_path: Path) -> Iterator[str]:
     if not PG_URL:
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    admin_url = make_url(PG_URL)
-    name = f"portal_migrate_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("portal_migrate") as url:
+        yield url
 
 
 def _tables(url: str) -> set[str]:

@@ -10,14 +10,12 @@ import copy
 import importlib.util
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from portal import cli, demo, migrate
 from portal.catalogue.imports import import_data
@@ -26,7 +24,7 @@ from portal.errors import ImportProblem
 from portal.models import AuditEntry, Event, Programme, Questionnaire, Registration
 from portal.questions.schema import TYPES, FormDefinition, parse_form
 from portal.questions.store import Owner, definition, find_form, save_form
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, scratch_postgres
 
 FORM: list[dict[str, Any]] = [
     {"type": "heading", "label": "About you"},
@@ -358,19 +356,9 @@ def other_database(_template: str, tmp_path: Path) -> Iterator[str]:  # type: ig
         shutil.copyfile(_template, path)
         yield f"sqlite:///{path}"
         return
-    admin_url = make_url(PG_URL)
-    name = f"portal_other_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
+    with scratch_postgres("portal_other") as url:
         migrate.upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_an_exported_form_imports_into_another_database_as_the_same_form(run, portal_env, capsys, monkeypatch, other_database):
