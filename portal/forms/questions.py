@@ -389,10 +389,6 @@ class QuestionForm(BaseForm):
         return ",".join([*question.accept, *(checks.EXTENSIONS[t] for t in question.accept if t in checks.EXTENSIONS)])
 
     @staticmethod
-    def file_rules(question: Question) -> str:
-        return checks.file_rule(question)
-
-    @staticmethod
     def lengths(question: Question) -> dict[str, int]:
         """The input's maxlength and minlength, so that the browser stops where the server
         would refuse (the server counts a line break as the browser does: one)."""

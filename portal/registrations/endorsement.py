@@ -68,14 +68,18 @@ def ask(
 def endorsement_label(registration: Registration, tz: str | None = None) -> str:
     """The endorsement in words for a roster: '' when nobody was asked; with the date of the
     answer in the zone `tz` when given ('Endorsed 3 Mar 2027')."""
-    state = registration.endorsement
+    return endorsement_words(registration.endorsement, registration.endorsement_at, tz)
+
+
+def endorsement_words(state: Endorsement | None, at: datetime | None, tz: str | None = None) -> str:
+    """endorsement_label from the two columns alone (an export reads rows, not objects)."""
     if state is None:
         return ""
     if state == Endorsement.AWAITING:
         return "Awaiting endorsement"
     words = "Endorsed" if state == Endorsement.ENDORSED else "Endorsement declined"
-    if tz and registration.endorsement_at is not None:
-        return f"{words} {local_date(registration.endorsement_at, tz)}"
+    if tz and at is not None:
+        return f"{words} {local_date(at, tz)}"
     return words
 
 

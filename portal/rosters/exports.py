@@ -25,10 +25,10 @@ from sqlalchemy import Row, Text, cast, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput
-from portal.models import Endorsement, Registration, event_by_slug
+from portal.models import Registration, event_by_slug
 from portal.questions.schema import CONDITION_TYPES, Question
 from portal.questions.store import definition_for_event
-from portal.registrations.endorsement import endorsement_label
+from portal.registrations.endorsement import endorsement_words
 from portal.rosters.answers import AnswerColumn, answer_columns, text_function
 
 FORMATS = {
@@ -246,13 +246,6 @@ def _cell_function(question: Question | None, typed: bool) -> Callable[[Any], An
     return cell
 
 
-def _endorsement(state: Endorsement | None, at: datetime | None, tz: str) -> str:
-    """The endorsement in the roster page's words ('Endorsed 3 Mar 2027')."""
-    if state is None:
-        return ""
-    return endorsement_label(Registration(endorsement=state, endorsement_at=at), tz)
-
-
 def roster_rows(
     session: Session, info: ExportInfo, progress: Callable[[int], None] | None = None, *, times: str = "datetime"
 ) -> Iterator[list[list[Any]]]:
@@ -312,7 +305,7 @@ def roster_rows(
                 ],
             ])
             if endorsed:
-                rows[-1].insert(5, _endorsement(raw[13], raw[14], info.timezone))
+                rows[-1].insert(5, endorsement_words(raw[13], raw[14], info.timezone))
         yield rows
 
 

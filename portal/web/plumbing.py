@@ -17,6 +17,9 @@ from portal.site import PATHS, Site
 
 T = TypeVar("T")
 
+# For pages whose address holds a private token: never kept by a cache, never indexed.
+PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+
 
 async def uow(request: Request, fn: Callable[..., T], *args: Any, write: bool = False, **kwargs: Any) -> T:
     """Run a service in one transaction, in the thread pool, and return what it returned."""

@@ -21,7 +21,7 @@ from portal.registrations.participants import StoredFile, Submission
 from portal.web.csrf import read_form
 from portal.web.pagecache import shared_page, shows_seats
 from portal.web.params import page_number, text_param
-from portal.web.plumbing import public_route, render, site, uow
+from portal.web.plumbing import PRIVATE, public_route, render, site, uow
 from portal.web.security import client_address
 
 PER_PAGE = 20
@@ -151,7 +151,7 @@ async def register(request: Request) -> Response:
             # A registration refused, or an address already registered (which must look the
             # same to the visitor), keeps none of the files written for it.
             if not created:
-                uploads.discard(directory, [f.stored_name for f in stored])
+                await run_in_threadpool(uploads.discard, directory, [f.stored_name for f in stored])
     return render(
         request, "public/register.html", {"data": data, "form": form, "problem": problem}, status_code=status, headers=headers
     )
@@ -175,7 +175,6 @@ async def show_programme(request: Request) -> Response:
     return render(request, "public/programme.html", {"data": data})
 
 
-PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
 
 async def manage_registration(request: Request) -> Response:
