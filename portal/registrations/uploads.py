@@ -128,12 +128,17 @@ def files_of(session: Session, registration_id: int) -> dict[str, str]:
     return {key: filename for key, filename in rows}
 
 
-def find_upload(session: Session, token: str, key: str) -> Upload:
-    """The file a registration sent for question `key`, for the holder of its private link."""
-    registration = find_by_token(session, token)
+def upload_of(session: Session, registration_id: int, key: str) -> Upload:
+    """The file a registration sent for question `key` (the latest, if sent again)."""
     upload = session.scalar(
-        select(Upload).where(Upload.registration_id == registration.id, Upload.question_key == key).order_by(Upload.id.desc()).limit(1)
+        select(Upload).where(Upload.registration_id == registration_id, Upload.question_key == key)
+        .order_by(Upload.id.desc()).limit(1)
     )
     if upload is None:
         raise NotFound("This registration holds no such file.")
     return upload
+
+
+def find_upload(session: Session, token: str, key: str) -> Upload:
+    """The file a registration sent for question `key`, for the holder of its private link."""
+    return upload_of(session, find_by_token(session, token).id, key)

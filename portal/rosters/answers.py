@@ -19,8 +19,8 @@ from sqlalchemy import ColumnElement, Text, cast, exists, func, literal, select,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from portal.errors import InvalidInput, NotFound
-from portal.models import ACTIVE_STATUSES, Registration, Upload
+from portal.errors import InvalidInput
+from portal.models import ACTIVE_STATUSES, Registration
 from portal.questions.schema import CONDITION_TYPES, FormDefinition, Question
 from portal.registrations.endorsement import endorsement_label
 from portal.registrations.seats import places_taken
@@ -250,14 +250,3 @@ def roster_answers(
         columns, {r.id: row_cells(columns, functions, r.answers) for r in rows}, counts, question, answer,
         endorsements if endorsements or definition.nominator() is not None else None,
     )
-
-
-def upload_of(session: Session, registration_id: int, key: str) -> Upload:
-    """The file a registration sent for question `key` (the latest, if sent again)."""
-    upload = session.scalar(
-        select(Upload).where(Upload.registration_id == registration_id, Upload.question_key == key)
-        .order_by(Upload.id.desc()).limit(1)
-    )
-    if upload is None:
-        raise NotFound("This registration holds no such file.")
-    return upload

@@ -9,10 +9,14 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from portal.db import run_unit_of_work
+from portal.errors import NotFound
+from portal.models import Upload
+from portal.questions.schema import UPLOAD_TYPES
+from portal.registrations import uploads
 from portal.site import PATHS, Site
 
 T = TypeVar("T")
@@ -42,3 +46,16 @@ def public_route(name: str, endpoint: Callable[..., Any], **options: Any) -> Rou
     """A public route named `name` at its path in site.PATHS, where services build its links
     (emails, feeds) from the same name."""
     return Route(PATHS[name], endpoint, name=name, **options)
+
+
+async def send_upload(request: Request, upload: Upload, headers: dict[str, str] | None = None) -> Response:
+    """A file a participant sent, always as a download (never shown in the browser, whatever
+    it holds), typed only as one of the types a question may accept."""
+    path = uploads.path_of(request.app.state.settings.upload_directory, upload.stored_name)
+    if not await run_in_threadpool(path.is_file):
+        raise NotFound("This file is no longer kept: it may have been deleted or moved.")
+    media_type = upload.content_type if upload.content_type in UPLOAD_TYPES else "application/octet-stream"
+    return FileResponse(
+        path, media_type=media_type, filename=upload.filename, content_disposition_type="attachment",
+        headers={**(headers or {}), "X-Content-Type-Options": "nosniff"},
+    )

@@ -8,7 +8,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from portal.calendars.ical import google_calendar_link
 from portal.catalogue import listing, schemaorg
@@ -21,7 +21,7 @@ from portal.registrations.participants import StoredFile, Submission
 from portal.web.csrf import read_form
 from portal.web.pagecache import shared_page, shows_seats
 from portal.web.params import page_number, text_param
-from portal.web.plumbing import PRIVATE, public_route, render, site, uow
+from portal.web.plumbing import PRIVATE, public_route, render, send_upload, site, uow
 from portal.web.security import client_address
 
 PER_PAGE = 20
@@ -218,13 +218,7 @@ async def download_upload(request: Request) -> Response:
     """A file the registrant sent, for the holder of the manage link only: always as a
     download (never shown in the browser, whatever it holds), never kept by a cache."""
     upload = await uow(request, uploads.find_upload, _path(request, "token"), _path(request, "key"))
-    path = uploads.path_of(request.app.state.settings.upload_directory, upload.stored_name)
-    if not await run_in_threadpool(path.is_file):
-        raise NotFound("This file is no longer kept.")
-    return FileResponse(
-        path, media_type=upload.content_type, filename=upload.filename, content_disposition_type="attachment",
-        headers={**PRIVATE, "X-Content-Type-Options": "nosniff"},
-    )
+    return await send_upload(request, upload, PRIVATE)
 
 
 async def cancel_registration(request: Request) -> Response:

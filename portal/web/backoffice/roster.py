@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from portal.db import transaction
@@ -17,17 +17,16 @@ from portal.errors import InvalidTransition
 from portal.forms.fields import first_error
 from portal.forms.rosters import BulkActionForm, CheckInActionForm, RegistrationActionForm, RosterQueryForm
 from portal.models import RegistrationStatus
-from portal.questions.schema import UPLOAD_TYPES
 from portal.registrations import actions, uploads
 from portal.registrations.actions import ActionReport, RosterAction
-from portal.rosters import answers, door, exports
+from portal.rosters import door, exports
 from portal.rosters import roster as rosters
 from portal.rosters.numbers import NumbersCache
 from portal.web.backoffice.auth import require_organiser, require_organiser_download
 from portal.web.backoffice.base import actor, flash, page
 from portal.web.csrf import read_form
 from portal.web.params import text_param
-from portal.web.plumbing import site, uow
+from portal.web.plumbing import send_upload, site, uow
 
 _DONE = {
     RosterAction.APPROVE: "Approved",
@@ -250,15 +249,8 @@ async def export_roster(request: Request) -> Response:
 @require_organiser
 async def download_upload(request: Request) -> Response:
     """A file a registrant sent, always as a download (never shown in the browser)."""
-    upload = await uow(request, answers.upload_of, _registration_id(request), request.path_params["key"])
-    path = uploads.path_of(request.app.state.settings.upload_directory, upload.stored_name)
-    if not path.is_file():
-        raise HTTPException(404, "This file is missing from the upload directory: it may have been deleted or moved.")
-    media_type = upload.content_type if upload.content_type in UPLOAD_TYPES else "application/octet-stream"
-    return FileResponse(
-        path, media_type=media_type, filename=upload.filename, content_disposition_type="attachment",
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+    upload = await uow(request, uploads.upload_of, _registration_id(request), request.path_params["key"])
+    return await send_upload(request, upload)
 
 
 routes = [
