@@ -238,18 +238,23 @@ def _record_earlier_picks(session: Session, owner: Owner, old: FormDefinition, n
     ids = [r.id for r in rows]
     for question in gained:
         values = {c.value for c in question.choices}
-        have = {
-            (registration_id, value) for registration_id, value in session.execute(
-                select(ChoicePick.registration_id, ChoicePick.value).where(
-                    ChoicePick.question_key == question.key, ChoicePick.registration_id.in_(ids)
-                )
-            )
-        }
+        # What each registration picked now: a pick kept from before the places were taken
+        # away may be one it has since changed, and goes (through the ORM: see seats.hold_places).
+        now = {}
         for registration_id, event_id, answers in rows:
             given = (answers or {}).get(question.key)
-            picked = given if isinstance(given, list) else [given]
-            for value in picked:
-                if value in values and (registration_id, value) not in have:
+            now[registration_id] = (event_id, {v for v in (given if isinstance(given, list) else [given]) if v in values})
+        have = set()
+        for pick in session.scalars(
+            select(ChoicePick).where(ChoicePick.question_key == question.key, ChoicePick.registration_id.in_(ids))
+        ):
+            if pick.value in now[pick.registration_id][1]:
+                have.add((pick.registration_id, pick.value))
+            else:
+                session.delete(pick)
+        for registration_id, (event_id, picked) in now.items():
+            for value in sorted(picked):
+                if (registration_id, value) not in have:
                     session.add(ChoicePick(registration_id=registration_id, question_key=question.key, value=value, event_id=event_id))
     session.flush()
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from portal import audit
@@ -115,8 +115,11 @@ def check_places(session: Session, event_id: int, definition: FormDefinition, wa
     by_key = definition.by_key()
     limited = {}
     for key, value in asking:
-        choice = next(c for c in by_key[key].choices if c.value == value)
-        if choice.places is not None:
+        # Picks read back from the database may name a question or choice the event's form no
+        # longer has (it moved to another programme's form): those hold no place to check.
+        question = by_key.get(key)
+        choice = next((c for c in question.choices if c.value == value), None) if question else None
+        if choice is not None and choice.places is not None:
             limited[(key, value)] = choice
     if not limited:
         return
@@ -129,10 +132,16 @@ def check_places(session: Session, event_id: int, definition: FormDefinition, wa
 def hold_places(session: Session, registration: Registration, wanted: Iterable[Pick], *, own: Iterable[Pick] = ()) -> None:
     """Record the registration's picks as `wanted`, replacing `own` (those it held before)."""
     wanted, own = set(wanted), set(own)
-    for key, value in own - wanted:
-        session.execute(delete(ChoicePick).where(
-            ChoicePick.registration_id == registration.id, ChoicePick.question_key == key, ChoicePick.value == value,
-        ))
+    dropped = own - wanted
+    if dropped:
+        # Through the ORM, not a bulk DELETE: the unit of work then knows these rows are this
+        # event's seats (db._remember_write), where a bulk statement names no event and would
+        # count as a change to every page of the site.
+        for pick in session.scalars(select(ChoicePick).where(
+            ChoicePick.registration_id == registration.id,
+            tuple_(ChoicePick.question_key, ChoicePick.value).in_(sorted(dropped)),
+        )):
+            session.delete(pick)
     session.add_all(
         ChoicePick(registration_id=registration.id, question_key=key, value=value, event_id=registration.event_id)
         for key, value in sorted(wanted - own)

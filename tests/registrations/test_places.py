@@ -305,3 +305,52 @@ def test_places_given_to_a_choice_after_people_picked_it_count_those_picks(make_
     register(event, "three@example.org", {"workshop": "a"})
     with pytest.raises(ChoiceFull):
         register(event, "four@example.org", {"workshop": "a"})
+
+
+def test_changing_a_choice_moves_only_that_event_s_seats_not_the_site_s_pages(make_event, with_form, register, run, sessions, manage_link):
+    """A changed choice deletes a pick: that must count as a change to this event's seats,
+    not as a change to every page of the site (the change marker) and every event's seats."""
+    from portal.db import read_change_version
+    from portal.models import Event
+
+    event, other = make_event(capacity=None), make_event(capacity=None)
+    with_form(event, [WORKSHOP])
+    register(event, "ann@example.org", {"workshop": "a"})
+
+    def state():  # type: ignore[no-untyped-def]
+        with sessions() as session:
+            return read_change_version(session), session.get_one(Event, other.id).seats_version
+
+    before = state()
+    run(participants.update_details, manage_link("ann@example.org"), Submission("Ann Lee", "ann@example.org", answers={"workshop": "b"}))
+    assert state() == before
+
+
+def test_places_taken_away_and_given_back_count_the_choice_held_now(make_event, with_form, register, run, manage_link, picks_of, taken):
+    """Places removed, a choice changed meanwhile, places given back: the registration holds
+    the choice it has now, not also the one it had."""
+    event = make_event(capacity=None)
+    unlimited = {**WORKSHOP, "choices": [{"value": "a", "label": "Workshop A"}, {"value": "b", "label": "Workshop B"}]}
+    with_form(event, [WORKSHOP])
+    ann = register(event, "ann@example.org", {"workshop": "a"})
+    with_form(event, [unlimited])
+    run(participants.update_details, manage_link("ann@example.org"), Submission("Ann Lee", "ann@example.org", answers={"workshop": "b"}))
+    with_form(event, [WORKSHOP])
+    assert picks_of(ann.registration_id) == [("workshop", "b")]
+    assert taken(event) == {("workshop", "b"): 1}
+
+
+def test_approving_again_when_the_form_no_longer_has_the_choice_is_not_an_error(make_event, make_programme, run, site):
+    """The event moved to another programme, whose form has no workshop question: the picks
+    the rejected registration kept name a question the form does not have, and hold nothing."""
+    from portal.models import Event
+
+    first, second = make_programme(), make_programme()
+    run(save_form, None, Owner(programme_id=first.id), parse_form([WORKSHOP]))
+    event = make_event(capacity=None, programme_id=first.id)
+    rejected = run(participants.register, site, event.slug, Submission(name="Ann Lee", email="one@example.org", answers={"workshop": "a"}))
+    run(act_on_registration, site, None, rejected.registration_id, RosterAction.REJECT)
+    run(lambda session: setattr(session.get_one(Event, event.id), "programme_id", second.id))
+
+    report = run(act_on_registration, site, None, rejected.registration_id, RosterAction.APPROVE)
+    assert [r.after for r in report.changed] == [S.CONFIRMED]
