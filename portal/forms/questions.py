@@ -28,6 +28,7 @@ from wtforms.validators import Email, StopValidation
 from portal.forms import checks
 from portal.forms.fields import STRIP, plain_line, plain_text
 from portal.questions.schema import DEFAULT_MAX_BYTES, FormDefinition, Question, condition_text, shown
+from portal.text import normalise_email
 
 # A question with no max_length still has one: the request must stay small.
 TEXT_MAX = 500
@@ -275,9 +276,20 @@ class QuestionForm(BaseForm):
             field = self[question.key]
             if question.key in showing and question.key not in self.fixed:
                 ok = field.validate(self) and ok
+                if question.nominator and field.data and not field.errors and self._own_address(field.data):
+                    field.errors = ["Give your nominating officer's email address here, not your own: they are asked to endorse you."]
+                    ok = False
             else:
                 field.errors = []
         return ok
+
+    def _own_address(self, given: str) -> bool:
+        """Whether an answer is the registrant's own email (the identity field, when the form
+        has it; the manage page's form does not, and the service keeps the officer fixed)."""
+        if "email" not in self.identity:
+            return False
+        own = self["email"].data
+        return isinstance(own, str) and normalise_email(given) == normalise_email(own)
 
     def answers(self) -> dict[str, Any]:
         """The answers to keep: the questions shown that the participant answered (files

@@ -720,3 +720,19 @@ def test_the_demo_forms_say_nothing_twice(client, run, sessions, make_event):
         html = page(code)
         # "About you" is the identity fields' legend; the form's own first heading says something else.
         assert html.count("About you") == 1 and '<h2 class="form-heading">Service details</h2>' in html
+
+
+def test_the_nominating_officer_cannot_be_the_registrant(form_event, send, rows):
+    """Naming oneself as the officer would send oneself the link to endorse one's own
+    nomination: the form refuses it on that question and keeps the rest."""
+    event = form_event([
+        {"key": "nominator_email", "type": "email", "label": "Nominating officer's email", "nominator": True},
+        {"key": "rank", "type": "text", "label": "Rank"},
+    ])
+    own = VALID["email"]
+    refused = send(event, nominator_email=own.upper(), rank="Major")
+    assert refused.status_code == 422
+    assert "not your own" in refused.text and 'value="Major"' in refused.text
+    assert rows() == []
+
+    assert send(event, nominator_email="officer@mindef.example", rank="Major").status_code == 303
