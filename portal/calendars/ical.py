@@ -281,7 +281,9 @@ def published_calendar(
     blocks: Iterable[bytes], *, site: Site, name: str, timezone_name: str | None = None, source_url: str | None = None
 ) -> bytes:
     """A published feed (no METHOD) around VEVENT blocks made by `published_block`."""
-    head = _head(site=site, name=name, timezone_name=timezone_name, method=None, source_url=source_url)
+    # A personal feed's source is its private address: built each time, never kept.
+    build = _head.__wrapped__ if source_url else _head
+    head = build(site=site, name=name, timezone_name=timezone_name, method=None, source_url=source_url)
     return b"".join([head, *blocks, _CALENDAR_END])
 
 

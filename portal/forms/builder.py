@@ -39,6 +39,7 @@ from portal.questions.schema import (
     UPLOAD_TYPES,
     FormDefinitionError,
     Question,
+    without_place,
 )
 
 TYPE_NAMES = {
@@ -61,7 +62,6 @@ _MB = 1_000_000
 _KEY = Regexp(KEY_PATTERN, message="Start with a lower-case letter; use only lower-case letters, digits and _.")
 # The schema's messages name the import format's properties; the page names its fields.
 _BOUNDS = re.compile(r"\b(?:min_length|max_length|min_choices|max_choices|min|max)\b")
-_PREFIX = re.compile(r"^form\[\d+\](?: \(key '[^']*'\))?: ")
 
 
 class NewQuestionForm(Form):
@@ -194,7 +194,7 @@ class _QuestionBase(Form):
         name = {"max_bytes": "max_mb", "nominator": "nominator"}.get(error.field or "", error.field or "")
         mine = error.index is None or index is None or error.index == index
         if mine and name in self._fields:
-            detail = _PREFIX.sub("", getattr(error, "detail", None) or error.message)
+            detail = without_place(error)
             message = _BOUNDS.sub(lambda m: f"“{self[m.group(0)].label.text}”" if m.group(0) in self._fields else m.group(0), detail)
             message = message[:1].upper() + message[1:]
             self[name].errors = [*self[name].errors, message if message.endswith((".", "!", "?")) else message + "."]

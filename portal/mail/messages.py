@@ -36,9 +36,6 @@ KINDS = (
     "nomination_endorsed",
     "nomination_declined",
 )
-# Messages to someone other than the participant, without the manage link: the nominating
-# officer's request to endorse a nomination (queue_endorsement_request).
-OFFICER_KINDS = ("endorsement_request",)
 
 # Kinds that put the event in the participant's calendar, if they hold a seat.
 _SEAT_KINDS = {"confirmed", "promoted", "approved", "event_changed", "already_registered"}

@@ -11,7 +11,6 @@ changed the form meanwhile) is refused, as the question numbers it names may hav
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,7 +21,7 @@ from portal.audit import Actor
 from portal.errors import InvalidInput, NotFound
 from portal.models import Event, Programme, Questionnaire, event_by_slug, programme_by_code
 from portal.questions import store
-from portal.questions.schema import CONDITION_TYPES, FormDefinition, FormDefinitionError, Question, parse_form
+from portal.questions.schema import CONDITION_TYPES, FormDefinition, FormDefinitionError, Question, parse_form, without_place
 from portal.questions.store import Owner
 
 DEFAULT_REF = "default"
@@ -160,16 +159,12 @@ def _current(session: Session, actor: Actor | None, ref: str, stamp: str) -> For
     return view
 
 
-# The import's way of naming a question, which the builder's pages name by its label instead.
-_WHERE = re.compile(r"^form\[\d+\](?: \(key '[^']*'\))?: ")
-
-
 def in_words(error: FormDefinitionError, items: list[dict[str, Any]], before: FormDefinition) -> FormDefinitionError:
     """The schema's or the store's refusal as the builder says it: the question named by its
     label (“Arrival date”: …) rather than its place and key (form[8] (key 'arrival'): …).
     `items` is the form that was refused, `before` the form as it was (a refusal may name a
     question the new form no longer has)."""
-    detail = _WHERE.sub("", getattr(error, "detail", None) or error.message)
+    detail = without_place(error)
     label = ""
     if error.key:
         label = next((str(i.get("label", "")) for i in items if i.get("key") == error.key), "")

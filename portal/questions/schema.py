@@ -87,6 +87,16 @@ class FormDefinitionError(PortalError):
         self.detail = detail or message
 
 
+# How an import names a question ("form[8] (key 'arrival'): "), which a page that shows the
+# message on the question itself leaves out.
+_PLACE = re.compile(r"^form\[\d+\](?: \(key '[^']*'\))?: ")
+
+
+def without_place(error: FormDefinitionError) -> str:
+    """A refusal's words without the import's name for the question."""
+    return _PLACE.sub("", error.detail or error.message)
+
+
 @dataclass(frozen=True)
 class Choice:
     value: str

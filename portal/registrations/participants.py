@@ -94,22 +94,13 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _needs_form(questions: list[dict[str, Any]]) -> bool:
-    """Whether a stored form has a choice with places or a nominator question: the only
-    questions registering must act on. Read from the stored JSON, so that any other form
-    costs no parsing while the event is locked."""
-    return any(
-        q.get("nominator") or any(isinstance(c, dict) and c.get("places") is not None for c in q.get("choices") or ())
-        for q in questions if isinstance(q, dict)
-    )
-
-
 def _rules(session: Session, event: Event) -> FormDefinition | None:
-    """The event's form, when it holds places or asks for a nominating officer; else None."""
-    row = form_for_event(session, event)
-    if row is None or not _needs_form(row.questions or []):
+    """The event's form, when it holds places or asks for a nominating officer (the only
+    questions registering must act on); else None. The definition is kept per form version."""
+    form = definition(form_for_event(session, event))
+    if form.nominator() is None and not any(q.has_places for q in form.live()):
         return None
-    return definition(row)
+    return form
 
 
 def register(
