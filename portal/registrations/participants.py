@@ -42,8 +42,8 @@ from portal.registrations.availability import check_open
 from portal.registrations.seats import (
     Pick,
     check_places,
-    held_places,
     hold_places,
+    move_places,
     picks,
     promote_from_waitlist,
     seats_left,
@@ -252,20 +252,6 @@ def _kept_answers(form: FormDefinition, registration: Registration, submitted: d
     return answers
 
 
-def _move_places(session: Session, form: FormDefinition, registration: Registration, answers: dict[str, Any]) -> None:
-    """Hold the places of the choices whose answers changed, under the event's lock; the
-    places of unchanged answers stay as they are (even in a choice now over its places)."""
-    before, after = picks(form, registration.answers or {}), picks(form, answers)
-    keys = {key for key, _ in before ^ after}
-    if not keys:
-        return
-    session.execute(select(Event.id).where(Event.id == registration.event_id).with_for_update())
-    own = {p for p in held_places(session, registration.id) if p[0] in keys}
-    wanted = {p for p in after if p[0] in keys}
-    check_places(session, registration.event_id, form, wanted, own=own)
-    hold_places(session, registration, wanted, own=own)
-
-
 def update_details(session: Session, token: str, submission: Submission, *, now: datetime | None = None) -> None:
     """Change the name, organisation and the answers the participant may change (the email
     is the identity); a changed choice with places takes its place anew, or ChoiceFull. What
@@ -281,7 +267,7 @@ def update_details(session: Session, token: str, submission: Submission, *, now:
         raise InvalidTransition("This event has started; contact the organisers to change your details.")
     form = definition_for_event(session, event)
     answers = _kept_answers(form, registration, dict(submission.answers))
-    _move_places(session, form, registration, answers)
+    move_places(session, form, registration, answers)
 
     def fields() -> dict[str, Any]:
         # Answers under their own keys, unless one is named like the fields beside them.

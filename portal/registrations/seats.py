@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
-from portal.errors import ChoiceFull
+from portal.errors import ChoiceFull, InvalidTransition
 from portal.mail.messages import queue_registration_message
 from portal.models import (
     ACTIVE_STATUSES,
@@ -146,6 +146,24 @@ def hold_places(session: Session, registration: Registration, wanted: Iterable[P
         ChoicePick(registration_id=registration.id, question_key=key, value=value, event_id=registration.event_id)
         for key, value in sorted(wanted - own)
     )
+
+
+def move_places(session: Session, form: FormDefinition, registration: Registration, answers: dict[str, Any]) -> None:
+    """A registration's answers change to `answers`: hold the places of the choices whose
+    answers changed, under the event's lock (ChoiceFull if one has none left); the places of
+    unchanged answers stay as they are (even in a choice now over its places)."""
+    before, after = picks(form, registration.answers or {}), picks(form, answers)
+    keys = {key for key, _ in before ^ after}
+    if not keys:
+        return
+    session.execute(select(Event.id).where(Event.id == registration.event_id).with_for_update())
+    session.refresh(registration)  # read again under the lock: it may have been cancelled since
+    if registration.status not in ACTIVE_STATUSES:
+        raise InvalidTransition("This registration is no longer active, so its details cannot change.")
+    own = {p for p in held_places(session, registration.id) if p[0] in keys}
+    wanted = {p for p in after if p[0] in keys}
+    check_places(session, registration.event_id, form, wanted, own=own)
+    hold_places(session, registration, wanted, own=own)
 
 
 def held_places(session: Session, registration_id: int) -> set[Pick]:
