@@ -264,5 +264,19 @@ def test_the_default_form_s_answers_include_runs_of_programmes_without_a_form(ru
         session.add(Registration(event_id=event.id, email="a@example.org", name="A", status="confirmed", token="t-default-a",
                                  answers={"position": "Analyst"}))
     assert run(answered, Owner(), "position")
-    other = make_event()  # no programme: the default form's too, but nobody answered there
-    assert not run(answered, Owner(event_id=other.id), "position")
+
+
+def test_the_default_form_s_answers_leave_out_runs_of_programmes_with_their_own_form(run, sessions, save, make_programme, make_event):  # type: ignore[no-untyped-def]
+    """Answers given under a programme's own form are that form's: they do not stop the
+    default form from dropping a question of the same key."""
+    from portal.questions.store import answered
+
+    programme = make_programme()
+    save(Owner(programme_id=programme.id), [{"key": "position", "type": "text", "label": "Rank and post"}])
+    event = make_event(programme_id=programme.id)
+    with sessions.begin() as session:
+        session.add(Registration(event_id=event.id, email="a@example.org", name="A", status="confirmed", token="t-own-a",
+                                 answers={"position": "Analyst"}))
+    assert not run(answered, Owner(), "position")
+    save(Owner(), [{"key": "position", "type": "text", "label": "Position"}])
+    save(Owner(), [{"key": "notes", "type": "text", "label": "Notes"}], retire_removed=False)  # not refused

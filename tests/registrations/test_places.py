@@ -354,3 +354,12 @@ def test_approving_again_when_the_form_no_longer_has_the_choice_is_not_an_error(
 
     report = run(act_on_registration, site, None, rejected.registration_id, RosterAction.APPROVE)
     assert [r.after for r in report.changed] == [S.CONFIRMED]
+
+
+def test_a_forged_choice_value_holds_no_place(make_event, with_form, register, picks_of, taken):
+    """A value the question does not offer (a hand-made request past the form) is no pick."""
+    event = make_event(capacity=None)
+    with_form(event, [WORKSHOP])
+    forged = register(event, "one@example.org", {"workshop": "zzz"})
+    assert picks_of(forged.registration_id) == []
+    assert taken(event) == {}

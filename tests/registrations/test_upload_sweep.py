@@ -60,3 +60,28 @@ def test_portal_worker_sweeps_the_files_of_deleted_registrations(run, make_event
     assert done.returncode == 0, done.stderr
     assert not (directory / name).exists()
     assert "deleted 1 file(s) whose registration is gone" in done.stderr
+
+
+def test_the_sweep_leaves_a_missing_directory_and_other_files_alone(run, tmp_path):
+    """A fresh installation has no upload directory yet; and only names the portal gives are
+    ever swept, whatever else lies in the directory."""
+    assert run(uploads.sweep_orphans, tmp_path / "none") == 0
+    directory = tmp_path / "uploads"
+    directory.mkdir()
+    (directory / "notes.txt").write_text("kept")
+    _age(directory, "notes.txt", 7200)
+    assert run(uploads.sweep_orphans, directory) == 0
+    assert (directory / "notes.txt").read_text() == "kept"
+
+
+def test_a_stored_name_cannot_climb_out_of_the_directory(tmp_path):
+    import pytest
+
+    from portal.errors import NotFound
+
+    (tmp_path / "secret").write_text("x")
+    for name in ("../secret", "..", "", "a/b"):
+        with pytest.raises(NotFound):
+            uploads.path_of(tmp_path / "uploads", name)
+    uploads.discard(tmp_path / "uploads", ["../secret"])  # logged, never followed
+    assert (tmp_path / "secret").exists()
