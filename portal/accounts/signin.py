@@ -65,8 +65,9 @@ def _keys(email: str, address: str) -> tuple[str, str]:
 
 def begin_sign_in(session: Session, email: str, address: str, *, now: datetime | None = None) -> Attempt | Refusal:
     """Count an attempt to sign in as `email` from `address`, or refuse it (throttle.py)."""
-    now = now or utcnow()
     email, address = _keys(email, address)
+    # Without a given time, admit reads the clock once it holds the account's row: read
+    # before, an attempt that waited for the lock would seem further from its turn than it is.
     admission = throttle.admit(session, email, address, now)
     if isinstance(admission, Refusal):
         return admission

@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from portal.db import upsert
+from portal.db import upsert, utcnow
 from portal.models import SignInThrottle, ThrottleScope
 
 WINDOW = timedelta(minutes=15)
@@ -125,12 +125,17 @@ def _known(pair: SignInThrottle, now: datetime) -> bool:
     return pair.signed_in_at is not None and now - pair.signed_in_at < KNOWN_FOR
 
 
-def admit(session: Session, email: str, address: str, now: datetime) -> Admission | Refusal:
+def admit(session: Session, email: str, address: str, now: datetime | None = None) -> Admission | Refusal:
     """Let a password check for `email` from `address` through, counted, or refuse it.
 
     Rows are locked in one order (account, address, pair), here and in succeeded(), so two
-    attempts never wait for each other in a circle."""
+    attempts never wait for each other in a circle. Without `now`, the clock is read once
+    the account's row is locked (the wait for it is not time this attempt stood in line)."""
+    clock = now is None
+    now = now or utcnow()
     account = _row(session, ThrottleScope.ACCOUNT, email, now)
+    if clock:
+        now = utcnow()
     by_address = _row(session, ThrottleScope.ADDRESS, address, now)
     pair = _row(session, ThrottleScope.ACCOUNT_ADDRESS, pair_key(email, address), now)
     known = _known(pair, now)
