@@ -13,6 +13,8 @@ import phonenumbers
 from dotenv import dotenv_values
 from starlette.datastructures import Secret
 
+from portal.text import format_duration, parse_duration
+
 # Every variable the portal reads, with its documented default. The README must list each
 # one; a test checks that it does.
 VARIABLES = {
@@ -31,7 +33,13 @@ VARIABLES = {
     "PORTAL_UPLOAD_DIR": "var/uploads in the working directory",
     "PORTAL_UPLOAD_REQUEST_MAX_MB": "25",
     "PORTAL_PHONE_REGION": "SG",
+    "PORTAL_REMINDERS": "P2D (one reminder two days before the start; empty: none)",
+    "PORTAL_DIGEST_WEEKDAY": "monday",
+    "PORTAL_LIST_MAILBOX": "unset: List-Unsubscribe gives the HTTPS link only",
+    "PORTAL_FAN_OUT_BATCH": "500",
 }
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class SettingsError(ValueError):
@@ -153,6 +161,14 @@ class Settings:
     upload_request_max_bytes: int = 25_000_000
     # The country a phone number is read in when it does not start with + and a country code.
     phone_region: str = "SG"
+    # The reminders an event has unless it says otherwise: ISO 8601 durations before its start.
+    reminders: tuple[str, ...] = ("P2D",)
+    # The day the weekly digest of new events goes out (0 Monday ... 6 Sunday), in PORTAL_TIMEZONE.
+    digest_weekday: int = 0
+    # A mailbox that unsubscribes whoever writes to it, offered as List-Unsubscribe's mailto:.
+    list_mailbox: str | None = None
+    # Recipients the worker writes to the outbox per transaction when it fans out a mailing.
+    fan_out_batch: int = 500
 
     @property
     def upload_directory(self) -> Path:
@@ -195,17 +211,38 @@ class Settings:
             per_ip = int(env.get("PORTAL_REGISTRATIONS_PER_IP_PER_MINUTE") or 20)
             per_email = int(env.get("PORTAL_REGISTRATIONS_PER_EMAIL_PER_MINUTE") or 5)
             upload_mb = float(env.get("PORTAL_UPLOAD_REQUEST_MAX_MB") or 25)
+            fan_out_batch = int(env.get("PORTAL_FAN_OUT_BATCH") or 500)
         except ValueError as exc:
             raise SettingsError(f"a numeric setting is not a number: {exc}") from exc
         if max_hours < 1:
             raise SettingsError("PORTAL_SESSION_MAX_HOURS must be 1 or more")
         if per_ip < 0 or per_email < 0:
             raise SettingsError("a registrations-per-minute limit cannot be negative (0 turns it off)")
+        if not 1 <= fan_out_batch <= 10_000:
+            raise SettingsError("PORTAL_FAN_OUT_BATCH must be between 1 and 10000 (recipients per transaction)")
         if not 1 <= upload_mb <= 1000:
             raise SettingsError("PORTAL_UPLOAD_REQUEST_MAX_MB must be between 1 and 1000 (megabytes)")
         phone_region = (env.get("PORTAL_PHONE_REGION") or "SG").strip().upper()
         if phone_region not in phonenumbers.SUPPORTED_REGIONS:
             raise SettingsError(f"PORTAL_PHONE_REGION {phone_region!r} is not a two-letter country code phone numbers are known for")
+        reminders: tuple[str, ...] = ()
+        for reminder in (env.get("PORTAL_REMINDERS", "P2D") or "").split(","):
+            if not reminder.strip():
+                continue
+            try:
+                # Normalised (p2d, P2D and PT48H are one reminder), as events' own are: a
+                # reminder's mailing is named by it.
+                normal = format_duration(parse_duration(reminder))
+            except ValueError as exc:
+                raise SettingsError(f"PORTAL_REMINDERS: {exc}") from None
+            if normal not in reminders:
+                reminders += (normal,)
+        weekday = (env.get("PORTAL_DIGEST_WEEKDAY") or "monday").strip().lower()
+        if weekday not in WEEKDAYS:
+            raise SettingsError(f"PORTAL_DIGEST_WEEKDAY must be a day of the week in English (monday ... sunday), not {weekday!r}")
+        list_mailbox = (env.get("PORTAL_LIST_MAILBOX") or "").strip() or None
+        if list_mailbox is not None and ("@" not in list_mailbox or any(c in list_mailbox for c in " <>\r\n,")):
+            raise SettingsError("PORTAL_LIST_MAILBOX must be one email address, like unsubscribe@example.org")
         upload_dir = Path(env["PORTAL_UPLOAD_DIR"]) if env.get("PORTAL_UPLOAD_DIR") else var_dir / "uploads"
         smtp_url = env.get("PORTAL_SMTP_URL") or None
         if smtp_url:
@@ -227,6 +264,10 @@ class Settings:
             upload_dir=upload_dir if upload_dir.is_absolute() else cwd / upload_dir,
             upload_request_max_bytes=int(upload_mb * 1_000_000),
             phone_region=phone_region,
+            reminders=reminders,
+            digest_weekday=WEEKDAYS.index(weekday),
+            list_mailbox=list_mailbox,
+            fan_out_batch=fan_out_batch,
         )
 
 

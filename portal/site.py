@@ -29,6 +29,11 @@ PATHS = {
     "download_upload": "/registrations/{token}/files/{key}",
     "show_announcements": "/events.atom",
     "endorse_nomination": "/endorse/{token}",
+    "subscribe": "/subscribe",
+    "subscribed": "/subscribe/sent",
+    "confirm_subscription": "/subscribe/confirm/{token}",
+    "manage_subscription": "/subscribe/{token}",
+    "unsubscribe": "/subscribe/{token}/leave",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import timedelta
 
 # Lowercase letters and digits in words joined by single hyphens: event slugs, programme codes
 # and categories. The form's Regexp validator takes the pattern, the services the compiled one.
@@ -43,3 +44,29 @@ def search_words(text: str) -> list[str]:
     for word in _WORD.findall(unicodedata.normalize("NFC", text.replace("\x00", ""))):
         words.setdefault(word.lower(), word[:MAX_WORD_LENGTH])
     return list(words.values())[:MAX_SEARCH_WORDS]
+
+
+# ISO 8601 durations of weeks, days, hours, minutes and seconds: P2D, PT2H, P1DT12H, P1W.
+# Years and months are refused: their length depends on the date they are counted from.
+_DURATION = re.compile(r"^P(?:(\d{1,4})W)?(?:(\d{1,4})D)?(?:T(?:(\d{1,5})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """A timedelta from an ISO 8601 duration such as P2D or PT2H; ValueError, saying what is
+    wrong, for anything else (P1M: months have no fixed length)."""
+    value = text.strip().upper()
+    match = _DURATION.match(value)
+    if not match or value in ("P", "PT") or value.endswith("T"):
+        raise ValueError(f"{text!r} is not a duration like P2D (two days), PT2H (two hours) or P1DT12H")
+    weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def format_duration(delta: timedelta) -> str:
+    """The ISO 8601 duration of a timedelta, in days, hours, minutes and seconds: P2D, PT2H."""
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "") if (days or time) else "PT0S"

@@ -365,3 +365,37 @@ def test_0009_writes_today_s_questions_as_forms_under_the_same_keys(empty_url):
     assert _forms(empty_url) == forms
     assert _answers(empty_url) == answers
     assert _differences(empty_url) == []
+
+
+def test_0010_keeps_the_outbox_and_events_search_through_the_rebuild_and_back(empty_url):
+    """0010 rebuilds the outbox on SQLite (to give it a named foreign key): its messages stay,
+    with no mailing and no extra headers; events keep their search index (added to in place);
+    on the way down the messages stay again and the new tables go."""
+    migrate.upgrade(empty_url, "0009")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO programmes (id, code, name, admission, summary, description, created_at, updated_at)"
+                " VALUES (1, 'iccs', 'Cohesive Societies', 'open', '', '', '2026-12-07 10:00:00', '2026-12-07 10:00:00')"
+            ))
+            conn.execute(text(EVENT_ROW), {"slug": "kept", "title": "Maritime Café", "speakers": "[]"})
+            conn.execute(text(
+                "INSERT INTO outbox (kind, to_address, subject, body_text, body_html, attachments, status, attempts,"
+                " next_attempt_at, last_error, created_at) VALUES ('confirmed', 'a@example.org', 'Hello', 'Body', '',"
+                " '[]', 'queued', 0, '2026-12-07 10:00:00', '', '2026-12-07 10:00:00')"
+            ))
+        migrate.upgrade(empty_url)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT to_address, subject, mailing_id, headers FROM outbox")).one()
+            reminders = conn.execute(text("SELECT reminders, followup FROM events")).one()
+        assert (row.to_address, row.subject, row.mailing_id, row.headers) == ("a@example.org", "Hello", None, None)
+        assert tuple(reminders) == (None, None)
+        assert _search(empty_url, "maritime") == ["Maritime Café"]
+        migrate.downgrade(empty_url, "0009")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT subject FROM outbox")).scalar_one() == "Hello"
+            assert conn.execute(text("SELECT title FROM events")).scalar_one() == "Maritime Café"
+        assert not {"subscribers", "mailings", "event_messages"} & _tables(empty_url)
+    finally:
+        engine.dispose()

@@ -6,7 +6,8 @@ from portal.models.enums import ACTIVE_STATUSES, Admission, AuditActor, Endorsem
 from portal.models.events import Event
 from portal.models.forms import ChoicePick, Questionnaire, Upload
 from portal.models.limits import LimitScope, RateLimit
-from portal.models.lookups import event_by_slug, find_event, programme_by_code
+from portal.models.lookups import PUBLIC_STATUSES, event_by_slug, find_event, programme_by_code, public_categories
+from portal.models.mailings import EventMessage, Frequency, Mailing, MailingKind, Subscriber
 from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
 from portal.models.outbox import MessageStatus, OutboxMessage
 from portal.models.programmes import Programme
@@ -14,6 +15,7 @@ from portal.models.registrations import Registration
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "PUBLIC_STATUSES",
     "Admission",
     "AuditActor",
     "AuditEntry",
@@ -21,6 +23,11 @@ __all__ = [
     "ChoicePick",
     "Endorsement",
     "Event",
+    "EventMessage",
+    "Frequency",
+    "Mailing",
+    "MailingKind",
+    "Subscriber",
     "MessageStatus",
     "Organiser",
     "OutboxMessage",
@@ -37,4 +44,5 @@ __all__ = [
     "event_by_slug",
     "find_event",
     "programme_by_code",
+    "public_categories",
 ]

@@ -55,6 +55,11 @@ class Event(Base):
     # Rises in every transaction that changes this event's registrations (db.transaction), so
     # a count kept of them (rosters.numbers) knows it is old without counting again.
     seats_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Reminders before the start, as ISO 8601 durations ("P2D", "PT2H"); None: the site's
+    # default (PORTAL_REMINDERS); []: none.
+    reminders: Mapped[list[str] | None] = mapped_column(JSON)
+    # A message after the end: {"after": "P1D", "subject": ..., "body": Markdown}; None: none.
+    followup: Mapped[dict[str, str] | None] = mapped_column(JSON)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

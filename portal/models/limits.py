@@ -15,6 +15,10 @@ from portal.models.enums import enum_column
 class LimitScope(enum.StrEnum):
     REGISTER_IP = "register_ip"
     REGISTER_EMAIL = "register_email"
+    SUBSCRIBE_IP = "subscribe_ip"
+    SUBSCRIBE_EMAIL = "subscribe_email"
+    LOST_LINK_IP = "lost_link_ip"
+    LOST_LINK_EMAIL = "lost_link_email"
 
 
 class RateLimit(Base):

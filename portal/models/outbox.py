@@ -22,7 +22,11 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     shown_publicly = False
-    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # A mailing's history counts its messages by status.
+        Index("ix_outbox_mailing_id_status", "mailing_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -40,5 +44,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registrations.id", ondelete="SET NULL"))
+    # The mailing (announcement, digest, organiser's message, reminder, follow-up) it is one of.
+    mailing_id: Mapped[int | None] = mapped_column(ForeignKey("mailings.id", ondelete="SET NULL"))
+    # Extra headers: List-Id, List-Unsubscribe, List-Unsubscribe-Post, Auto-Submitted.
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
