@@ -24,12 +24,13 @@ from portal.changes import ChangeTracker
 from portal.db import make_engine, make_session_factory
 from portal.errors import PortalError
 from portal.mail.outbox import BackgroundDelivery
+from portal.mail.planner import mailing_work
 from portal.mail.transports import LogTransport
 from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
 from portal.site import Site
 from portal.templating import make_environment
-from portal.web import endorse, feeds, health, public
+from portal.web import endorse, feeds, health, public, subscribe
 from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
@@ -124,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Development without a mail server: deliver the outbox to this process's log.
         delivery = None
         if settings.deliver_in_process and settings.smtp_url is None:
-            delivery = BackgroundDelivery(sessions, LogTransport(), settings.mail_from)
+            delivery = BackgroundDelivery(sessions, LogTransport(), settings.mail_from, jobs=mailing_work(settings, sessions))
             delivery.start()
         yield
         if delivery is not None:
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *feeds.routes,
             *public.routes,
             *endorse.routes,
+            *subscribe.routes,
             *health.routes,
             Mount(ADMIN_PATH, routes=backoffice.routes, name="admin"),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -135,6 +135,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from portal.mail.outbox import run_worker
+    from portal.mail.planner import mailing_work
     from portal.mail.transports import LogTransport, Transport
 
     settings = _settings()
@@ -166,11 +167,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     def housekeeping() -> None:
         from portal.db import run_unit_of_work
         from portal.registrations.uploads import sweep_orphans
+        from portal.subscriptions.service import forget_unconfirmed
 
         run_unit_of_work(sessions, sweep_orphans, settings.upload_directory, write=False)
+        run_unit_of_work(sessions, forget_unconfirmed, write=True)
 
     run_worker(
         sessions, transport, settings.mail_from, once=args.once, interval=args.interval, stop=stop, housekeeping=housekeeping,
+        jobs=mailing_work(settings, sessions),
     )
     return 0
 

@@ -7,6 +7,7 @@ through the outbox in the same transaction.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +19,10 @@ from sqlalchemy.orm import Session
 from portal.audit import Actor, diff, plain, record
 from portal.catalogue.imports import SCHEDULE_FIELDS, apply_event_values, known_zone
 from portal.catalogue.programmes import list_programmes
+from portal.catalogue.reminders import normalise_reminders
 from portal.db import utcnow
 from portal.errors import AlreadyExists, InvalidInput, InvalidTransition
+from portal.mail.mailings import announce_event
 from portal.mail.messages import queue_registration_message
 from portal.models import ACTIVE_STATUSES, Event, EventStatus, Programme, Registration, event_by_slug
 from portal.registrations.seats import active_count, confirmed_count, lock_event, promote_from_waitlist
@@ -30,6 +33,12 @@ from portal.text import SLUG
 NOTIFY_FIELDS = tuple(f for f in SCHEDULE_FIELDS if f != "status")
 _BATCH = 500
 _TIME_COLUMNS = ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")
+
+
+class Keep(enum.Enum):
+    """A value the form did not send: the event keeps what it has."""
+
+    KEEP = "keep"
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,9 @@ class EventValues:
     registration_closes_at: datetime | None = None
     description: str = ""
     speakers: list[str] = field(default_factory=list)
+    # ISO 8601 durations before the start; None: the site's default; KEEP: as it is (a new
+    # event: the default).
+    reminders: list[str] | None | Keep = Keep.KEEP
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,13 @@ def _checked(session: Session, values: EventValues) -> dict[str, Any]:
     columns.pop("programme_code")
     columns["programme_id"] = programme_id
     columns["speakers"] = [s.strip() for s in values.speakers if s.strip()]
+    if values.reminders is Keep.KEEP:
+        columns.pop("reminders")
+    elif values.reminders is not None:
+        try:
+            columns["reminders"] = normalise_reminders(values.reminders)
+        except ValueError as exc:
+            raise InvalidInput(f"Reminders: {exc}") from None
     return columns
 
 
@@ -190,6 +209,8 @@ def publish_event(session: Session, actor: Actor, slug: str, *, now: datetime | 
     if event.status == EventStatus.CANCELLED:
         raise InvalidTransition("A cancelled event cannot be published again: registrants were told it is off. Duplicate it as a new run instead.")
     _set_status(session, actor, event, EventStatus.PUBLISHED, "event.publish", now)
+    # One row for the worker to fan out; announced once, however often it is republished.
+    announce_event(session, event, now=now)
     return event
 
 
@@ -309,8 +330,11 @@ def duplicate_event(
         registration_closes_at=source.registration_closes_at + shift if source.registration_closes_at else None,
         description=source.description,
         speakers=list(source.speakers or []),
+        reminders=None if source.reminders is None else list(source.reminders),
     )
     event = create_event(session, actor, new_slug, values, now=now)
+    # The follow-up is counted from the end, so it moves with the new run as it is.
+    event.followup = dict(source.followup) if source.followup else None
     record(session, actor, "event.duplicate", event_id=event.id, before={"from": source.slug}, after={"slug": new_slug, "starts_at": plain(starts_at)}, now=now)
     return event
 

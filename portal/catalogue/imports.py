@@ -5,7 +5,10 @@ The file is one JSON object with "programmes" and/or "events", each a list of re
 - a programme: code, name, admission; optional summary, description;
 - an event: slug, title, starts_at, ends_at; optional programme (a code), category,
   timezone, all_day, venue, address, online_url, capacity, waitlist, status,
-  registration_opens, registration_closes, description, speakers;
+  registration_opens, registration_closes, description, speakers, reminders (ISO 8601
+  durations before the start: ["P2D", "PT2H"]; [] for none; null for the site's default),
+  followup ({"after": "P1D", "subject": ..., "body": Markdown}, or null for none); an event
+  that does not mention reminders or followup keeps what it has (see catalogue.reminders);
 - either may hold its registration form: `form` (a list of questions in the shape
   portal.questions.schema reads) and `organisation_required` (true or false). Saved through
   portal.questions.store, so that answers keep their meaning (see catalogue.formfiles).
@@ -26,9 +29,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.formfiles import FormSpec, save_from_file
+from portal.catalogue.reminders import FOLLOWUP_KEYS, checked_followup, normalise_reminders
 from portal.db import utcnow
 from portal.errors import ImportProblem
-from portal.models import Admission, Event, EventStatus, Programme
+from portal.mail.mailings import announce_event, followup_key
+from portal.models import Admission, Event, EventStatus, Mailing, Programme
 from portal.questions.schema import FormDefinition, FormDefinitionError, parse_form
 from portal.questions.store import Owner, definition, definition_for_event, find_form
 
@@ -45,7 +50,7 @@ PROGRAMME_KEYS = ("code", "name", "admission", "summary", "description", *FORM_K
 EVENT_KEYS = (
     "slug", "title", "programme", "category", "starts_at", "ends_at", "timezone", "all_day", "venue", "address",
     "online_url", "capacity", "waitlist", "status", "registration_opens", "registration_closes", "description",
-    "speakers", *FORM_KEYS,
+    "speakers", "reminders", "followup", *FORM_KEYS,
 )
 
 
@@ -166,6 +171,40 @@ class _Record:
             self.fail(key, "has more than 50 entries, an entry over 300 characters, or control characters")
         return [v.strip() for v in value]
 
+    def reminders(self, values: dict[str, Any]) -> None:
+        """`reminders` into `values` if the record has the key: None (the site's default), or
+        the durations normalised; left out, the event keeps what it has."""
+        if "reminders" not in self.data:
+            return
+        value = self.data["reminders"]
+        if value is not None and not isinstance(value, list):
+            self.fail("reminders", 'must be a list of ISO 8601 durations before the start, like ["P2D", "PT2H"], or [] for none')
+        try:
+            values["reminders"] = None if value is None else normalise_reminders(value)
+        except ValueError as exc:
+            self.fail("reminders", str(exc))
+
+    def followup(self, values: dict[str, Any]) -> None:
+        """`followup` into `values` if the record has the key: None, or the follow-up checked."""
+        if "followup" not in self.data:
+            return
+        value = self.data["followup"]
+        if value is None:
+            values["followup"] = None
+            return
+        if not isinstance(value, dict):
+            self.fail("followup", "must be an object {\"after\": \"P1D\", \"subject\": ..., \"body\": ...} or null")
+        for key in value:
+            if key not in FOLLOWUP_KEYS:
+                self.fail("followup", f"unknown key {key!r}{_did_you_mean(key, FOLLOWUP_KEYS)}")
+        for key in FOLLOWUP_KEYS:
+            if key not in value:
+                self.fail("followup", f"{key!r} is required")
+        try:
+            values["followup"] = checked_followup(value["after"], value["subject"], value["body"])
+        except ValueError as exc:
+            self.fail("followup", str(exc))
+
 
 def _read_programme(index: int, data: Any) -> dict[str, Any]:
     record = _Record(f"programmes[{index}]", data)
@@ -219,7 +258,7 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
     category = record.text("category", max_length=40) or "seminar"
     if not SLUG.match(category):
         record.fail("category", "must be lowercase letters, digits and hyphens")
-    return {
+    values = {
         "slug": slug,
         "title": record.text("title", required=True, max_length=500),
         "programme": programme,
@@ -240,6 +279,9 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
         "speakers": record.string_list("speakers"),
         "form": record.form(),
     }
+    record.reminders(values)
+    record.followup(values)
+    return values
 
 
 def apply_event_values(event: Event, values: dict[str, Any], *, now: datetime) -> bool:
@@ -314,7 +356,8 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
     slugs = [e["slug"] for e in events]
     by_slug = {e.slug: e for e in session.scalars(select(Event).where(Event.slug.in_(slugs)))} if slugs else {}
     event_forms: list[tuple[Event, FormSpec]] = []
-    for values in events:
+    imported: list[Event] = []
+    for index, values in enumerate(events):
         spec = values.pop("form")
         code = values.pop("programme")
         values["programme_id"] = by_code[code].id if code else None
@@ -325,14 +368,25 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
             session.add(event)
             counts["ec"] += 1
         else:
+            if "followup" in values and values["followup"] != event.followup and _followup_sent(session, event):
+                raise ImportProblem(f"events[{index}] (slug {event.slug!r}): followup: it was sent already, so it cannot change")
             counts["eu"] += apply_event_values(event, values, now=now)
         if spec.says_something:
             event_forms.append((event, spec))
+        imported.append(event)
     session.flush()
+    for event in imported:
+        # Once per event, when it is first seen published (mail.mailings keeps the count).
+        announce_event(session, event, now=now)
     for event, spec in event_forms:
         counts["forms"] += save_from_file(session, Owner(event_id=event.id), spec, definition_for_event(session, event))
     session.flush()
     return ImportReport(counts["pc"], counts["pu"], counts["ec"], counts["eu"], counts["forms"])
+
+
+def _followup_sent(session: Session, event: Event) -> bool:
+    """Whether the event's follow-up has begun to go out (its mailing exists)."""
+    return session.scalar(select(Mailing.id).where(Mailing.key == followup_key(event.id))) is not None
 
 
 def _did_you_mean(key: str, allowed: tuple[str, ...]) -> str:

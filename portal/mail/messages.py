@@ -127,6 +127,23 @@ def calendar_attachment(
     }
 
 
+def registration_context(
+    site: Site, event: Event, registration: Registration, method: str | None, **extra: Any
+) -> dict[str, Any]:
+    """What the templates of a message about one registration are given."""
+    return {
+        "site": site,
+        "event": event,
+        "registration": registration,
+        "manage_url": site.manage_url(registration.token),
+        "event_url": site.event_url(event.slug),
+        "position": None,
+        "calendar_method": method,
+        "changes": [],
+        **extra,
+    }
+
+
 def queue_registration_message(
     session: Session,
     site: Site,
@@ -140,18 +157,8 @@ def queue_registration_message(
     """Queue a message about one registration, with its private manage link and, when the
     participant's calendar should change, the event as an .ics attachment."""
     method = calendar_method(kind, registration, held_seat=held_seat)
-    context = {
-        "site": site,
-        "event": event,
-        "registration": registration,
-        "manage_url": site.manage_url(registration.token),
-        "event_url": site.event_url(event.slug),
-        "position": None,
-        "calendar_method": method,
-        "changes": schedule_changes(event, extra.get("previous")) if kind == "event_changed" else [],
-        **extra,
-    }
-    subject, text, html = render(kind, context)
+    changes = schedule_changes(event, extra.get("previous")) if kind == "event_changed" else []
+    subject, text, html = render(kind, registration_context(site, event, registration, method, changes=changes, **extra))
     attachments = [calendar_attachment(session, site, event, registration, method)] if method else []
     message = OutboxMessage(
         kind=kind,

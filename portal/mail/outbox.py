@@ -25,6 +25,7 @@ built) is marked failed at once with its reason, for an organiser to see and res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import smtplib
 import threading
@@ -55,7 +56,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** (attempts - 1), 240))
 
 
-def claim_due(session: Session, *, now: datetime, limit: int = BATCH, lease: timedelta = LEASE) -> list[Envelope]:
+def claim_due(
+    session: Session, *, now: datetime, limit: int = BATCH, lease: timedelta = LEASE, mail_domain: str = "localhost"
+) -> list[Envelope]:
     """Lease up to `limit` due messages to this worker and return them."""
     query = (
         select(OutboxMessage)
@@ -73,9 +76,18 @@ def claim_due(session: Session, *, now: datetime, limit: int = BATCH, lease: tim
     for message in messages:
         message.claimed_until = until
     return [
-        Envelope(m.id, m.to_address, m.subject, m.body_text, m.body_html, list(m.attachments or []), until)
+        Envelope(
+            m.id, m.to_address, m.subject, m.body_text, m.body_html, list(m.attachments or []), until,
+            headers=dict(m.headers or {}), message_id=message_id(m, mail_domain),
+        )
         for m in messages
     ]
+
+
+def message_id(message: OutboxMessage, domain: str) -> str:
+    """The Message-ID of an outbox row: its id and the moment it was written, the same at
+    every try."""
+    return f"<outbox-{message.id}.{message.created_at:%Y%m%d%H%M%S%f}@{domain or 'localhost'}>"
 
 
 def release(session: Session, envelopes: Sequence[Envelope]) -> None:
@@ -134,8 +146,19 @@ def deliver_due(
     once. Asked to `stop`, it finishes the message in hand and hands the rest back.
     """
     with transaction(sessions, write=True) as session:
-        batch = claim_due(session, now=now(), limit=limit)
+        batch = claim_due(session, now=now(), limit=limit, mail_domain=mail_from.rpartition("@")[2].strip("> "))
     untried = list(reversed(batch))
+    # A transport that can carry a batch over one connection (SMTP) does so.
+    batched = getattr(transport, "batch", None)
+    with batched() if batched is not None and batch else contextlib.nullcontext():
+        sent, failed = _send_batch(sessions, transport, mail_from, untried, now=now, max_attempts=max_attempts, stop=stop)
+    return sent, failed
+
+
+def _send_batch(
+    sessions: sessionmaker[Session], transport: Transport, mail_from: str, untried: list[Envelope], *,
+    now: Callable[[], datetime], max_attempts: int, stop: threading.Event | None,
+) -> tuple[int, int]:
     sent = failed = 0
     try:
         while untried:
@@ -190,12 +213,15 @@ def run_worker(
     batch: int = BATCH,
     housekeeping: Callable[[], None] | None = None,
     housekeeping_every: float = 600.0,
+    jobs: Callable[[threading.Event], int] | None = None,
 ) -> None:
     """Deliver until stopped, polling every `interval` seconds when idle; with `once`,
     deliver everything due now and return. A failing round (the database unreachable) is
     logged and tried again, except with `once`, where it is raised. `housekeeping` (other
     upkeep the worker is the home of) runs first and then every `housekeeping_every` seconds;
-    its failure is logged, never stops delivery."""
+    its failure is logged, never stops delivery. `jobs` (the mailings' fan-out) runs every
+    round before delivery and returns how much it did; the worker does not rest while it
+    does something."""
     stop = stop or threading.Event()
     kept_house = float("-inf")
     while not stop.is_set():
@@ -205,6 +231,14 @@ def run_worker(
                 housekeeping()
             except Exception:
                 log.exception("worker: housekeeping failed; trying again later")
+        worked = 0
+        if jobs is not None:
+            try:
+                worked = jobs(stop)
+            except Exception:
+                if once:
+                    raise
+                log.exception("worker: mailings failed; trying again in %s s", interval)
         try:
             sent, failed = deliver_due(sessions, transport, mail_from, now=now, limit=batch, stop=stop)
         except Exception:
@@ -214,7 +248,7 @@ def run_worker(
             sent = failed = 0
         if sent or failed:
             log.info("worker: %d sent, %d failed", sent, failed)
-        if sent + failed == 0:
+        if sent + failed + worked == 0:
             if once:
                 return
             stop.wait(interval)
@@ -225,7 +259,11 @@ class BackgroundDelivery:
     convenience for when no mail server is configured, so the messages (and their manage
     links) appear in the server's own log."""
 
-    def __init__(self, sessions: sessionmaker[Session], transport: Transport, mail_from: str, *, interval: float = 2.0) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], transport: Transport, mail_from: str, *, interval: float = 2.0,
+        jobs: Callable[[threading.Event], int] | None = None,
+    ) -> None:
+        self.jobs = jobs
         self.sessions = sessions
         self.transport = transport
         self.mail_from = mail_from
@@ -247,6 +285,8 @@ class BackgroundDelivery:
     async def _run(self) -> None:
         while not self._halt.is_set():
             try:
+                if self.jobs is not None:
+                    await asyncio.to_thread(self.jobs, self._halt)
                 await asyncio.to_thread(deliver_due, self.sessions, self.transport, self.mail_from, stop=self._halt)
             except Exception:
                 log.exception("in-process email delivery failed; trying again in %s s", self.interval)

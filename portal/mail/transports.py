@@ -4,10 +4,12 @@ trying again."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import formatdate, make_msgid
@@ -29,6 +31,11 @@ class Envelope:
     attachments: list[dict[str, str]]
     # The end of this worker's lease on the message; it doubles as the claim's identity.
     claimed_until: datetime | None = None
+    # Headers besides the usual (List-Id, List-Unsubscribe, Auto-Submitted...).
+    headers: dict[str, str] = field(default_factory=dict)
+    # The same for every try of one outbox row, so that a message sent twice (the worker died
+    # between the server's acceptance and the record of it) is one message to mail clients.
+    message_id: str | None = None
 
 
 class Transport(Protocol):
@@ -55,7 +62,11 @@ def build_message(mail_from: str, envelope: Envelope) -> EmailMessage:
     msg["To"] = envelope.to_address
     msg["Subject"] = envelope.subject
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(idstring=f"outbox-{envelope.id}")
+    msg["Message-ID"] = envelope.message_id or make_msgid(idstring=f"outbox-{envelope.id}")
+    for name, value in envelope.headers.items():
+        # Built by the portal, never typed by anyone; a line break would still start a header
+        # of its own, so none gets through.
+        msg[name] = " ".join(str(value).split())
     msg.set_content(envelope.body_text)
     if envelope.body_html:
         msg.add_alternative(envelope.body_html, subtype="html")
@@ -123,6 +134,12 @@ class SMTPTransport:
         self.timeout = timeout
         # Built once: it reads the authorities' certificates, and a bad cafile shows at start-up.
         self.context = None if security == "none" else ssl.create_default_context(cafile=cafile)
+        # One connection carries a batch's messages, one after another (a new one for each
+        # would cost a TCP and TLS handshake and a login per email): inside batch(), which
+        # deliver_due opens and which closes it; a send outside one has its own connection. After any error it is dropped, and the next message connects
+        # afresh. A transport is used by one thread at a time.
+        self._kept: smtplib.SMTP | None = None
+        self._batch = False
 
     def send(self, mail_from: str, envelope: Envelope) -> None:
         try:
@@ -130,13 +147,60 @@ class SMTPTransport:
         except Exception as exc:  # noqa: BLE001 - building depends on the message alone: it fails again on every retry
             raise Undeliverable(f"the message cannot be built: {type(exc).__name__}: {exc}") from exc
         try:
-            with self._connect() as smtp:
-                smtp.send_message(message)
+            self._send(message)
         except smtplib.SMTPException as exc:
             reason = refusal(exc)
             if reason is not None:
                 raise Undeliverable(reason) from exc
             raise
+
+    def _send(self, message: EmailMessage) -> None:
+        kept = self._kept
+        if kept is not None:
+            try:
+                kept.send_message(message)
+                return
+            except smtplib.SMTPServerDisconnected:
+                # The server closed a connection kept from the last message (its idle timeout):
+                # nothing of this message was accepted, so it goes on a new connection.
+                self._drop()
+            except BaseException:
+                self._drop()
+                raise
+        smtp = self._connect()
+        try:
+            smtp.send_message(message)
+        except BaseException:
+            _close_quietly(smtp)
+            raise
+        if self._batch:
+            self._kept = smtp
+        else:
+            self._quit(smtp)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Send the messages of one batch over one connection, ended (QUIT) with the batch."""
+        self._batch = True
+        try:
+            yield
+        finally:
+            self._batch = False
+            kept, self._kept = self._kept, None
+            if kept is not None:
+                self._quit(kept)
+
+    @staticmethod
+    def _quit(smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            _close_quietly(smtp)
+
+    def _drop(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            _close_quietly(kept)
 
     def _connect(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP
@@ -162,6 +226,13 @@ class SMTPTransport:
                 f"{self.host}:{self.port} does not offer STARTTLS, so nothing was sent to it: use smtps:// "
                 "if it takes TLS from the start, or add tls=none to PORTAL_SMTP_URL for a relay on a trusted network"
             ) from exc
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.close()
+    except OSError:
+        pass
 
 
 def refusal(exc: smtplib.SMTPException) -> str | None:

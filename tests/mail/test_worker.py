@@ -314,3 +314,38 @@ def _wait_for(condition, timeout=20.0):
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+# --- one connection a batch -------------------------------------------------------------------
+
+
+def test_a_batch_goes_over_one_connection_and_a_dropped_one_is_replaced(enqueue, rows, smtp_server, sessions, settings):
+    from tests.mail.conftest import transport_for
+
+    transport = transport_for(smtp_server.url)
+    connections = []
+    real_connect = transport._connect
+
+    def counting_connect():
+        smtp = real_connect()
+        connections.append(smtp)
+        return smtp
+
+    transport._connect = counting_connect
+    enqueue(3)
+    assert deliver_due(sessions, transport, settings.mail_from) == (3, 0)
+    assert len(connections) == 1
+    assert transport._kept is None  # the batch's end closed it
+    # A connection the server closed between two messages: the message goes on a new one.
+    enqueue(2)
+    original = transport.send
+
+    def drop_after_first(mail_from, envelope):
+        original(mail_from, envelope)
+        transport._kept.sock.shutdown(socket.SHUT_RDWR)
+
+    transport.send = drop_after_first
+    assert deliver_due(sessions, transport, settings.mail_from) == (2, 0)
+    assert len(connections) == 3
+    assert len(smtp_server.arrivals) == 5
+    assert all(m.status == SENT and m.attempts == 1 for m in rows().values())

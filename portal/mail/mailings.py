@@ -1,0 +1,145 @@
+"""Mailings: one email to many, written into the outbox by the worker in batches.
+
+Whatever asks for a mailing (publishing an event, an organiser sending a message, the
+worker finding a reminder due) writes one row in `mailings` and nothing else, so no request
+and no publishing transaction waits on a fan-out. The worker takes a due mailing, locks its
+row (FOR UPDATE SKIP LOCKED on PostgreSQL, so two workers take different mailings; SQLite's
+one writer at a time does the same), writes the next batch of outbox rows for the recipients
+after its cursor, moves the cursor, and commits: the rows and the cursor commit together, so
+a worker killed between batches leaves a cursor that says exactly who has their email
+already, and whoever takes the mailing next starts after them. Nobody gets the same mailing
+twice; what the outbox then does (at least once, see outbox.py) is the same for every email.
+
+Each mailing's key names what it is (announce:12, reannounce:12, digest:2027-01-04,
+message:7, reminder:12:P2D, followup:12) and is unique, so asking twice, or from two
+workers, makes one mailing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from portal.db import transaction, utcnow
+from portal.mail.audiences import ListOptions, next_batch
+from portal.models import Event, EventStatus, Mailing, MailingKind, OutboxMessage
+from portal.site import Site
+
+log = logging.getLogger("portal.mail")
+
+# Recipients written to the outbox per transaction: a few hundred rows are a few
+# milliseconds of the write lock, short enough for registrations to go between batches.
+FAN_OUT_BATCH = 500
+
+
+def reminder_key(event_id: int, offset: str) -> str:
+    """The key of one reminder of an event (its offset as stored, normalised: P2D, PT2H)."""
+    return f"reminder:{event_id}:{offset}"
+
+
+def followup_key(event_id: int) -> str:
+    """The key of an event's follow-up: once its mailing exists, the follow-up is going out."""
+    return f"followup:{event_id}"
+
+
+def schedule(
+    session: Session,
+    kind: MailingKind,
+    key: str,
+    *,
+    event_id: int | None = None,
+    message_id: int | None = None,
+    due_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Mailing | None:
+    """Ask for a mailing under `key`; None when one with that key exists already (it is
+    never made twice, whoever asks and however often)."""
+    if session.scalar(select(Mailing.id).where(Mailing.key == key)) is not None:
+        return None
+    now = now or utcnow()
+    mailing = Mailing(key=key, kind=kind, event_id=event_id, message_id=message_id, due_at=due_at or now, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(mailing)
+            session.flush()
+    except IntegrityError:  # another transaction made it between the look and the write
+        return None
+    return mailing
+
+
+def announce_event(session: Session, event: Event, *, again: bool = False, now: datetime | None = None) -> Mailing | None:
+    """Announce a published event to its subscribers: once when it is first published, and
+    (`again`) once more at an organiser's request after it changed. None when that
+    announcement was made already, or the event is not published or has ended."""
+    now = now or utcnow()
+    if event.status != EventStatus.PUBLISHED or event.ends_at <= now:
+        return None
+    key = f"{'reannounce' if again else 'announce'}:{event.id}"
+    return schedule(session, MailingKind.ANNOUNCE, key, event_id=event.id, now=now)
+
+
+def can_announce_again(session: Session, event: Event, *, now: datetime | None = None) -> bool:
+    """Whether an organiser may re-announce the event: it is published and not over, it was
+    announced, and it has not been re-announced yet."""
+    now = now or utcnow()
+    if event.status != EventStatus.PUBLISHED or event.ends_at <= now:
+        return False
+    keys = set(session.scalars(select(Mailing.key).where(Mailing.key.in_([f"announce:{event.id}", f"reannounce:{event.id}"]))))
+    return keys == {f"announce:{event.id}"}
+
+
+def _take_due(session: Session, now: datetime) -> Mailing | None:
+    """The oldest due mailing not finished, locked for this transaction; on PostgreSQL one
+    that another worker holds is skipped, so two workers fan out two mailings side by side."""
+    return session.scalars(
+        select(Mailing)
+        .where(Mailing.finished_at.is_(None), Mailing.due_at <= now)
+        .order_by(Mailing.due_at, Mailing.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def fan_out_batch(session: Session, site: Site, options: ListOptions, *, now: datetime | None = None, limit: int = FAN_OUT_BATCH) -> int | None:
+    """Write the next batch of one due mailing into the outbox and move its cursor, in the
+    caller's transaction. Returns how many emails it queued, or None when nothing was due."""
+    now = now or utcnow()
+    mailing = _take_due(session, now)
+    if mailing is None:
+        return None
+    batch = next_batch(session, site, options, mailing, now=now, limit=limit)
+    if batch.rows:
+        session.execute(insert(OutboxMessage), batch.rows)
+    mailing.cursor = batch.cursor
+    mailing.queued += len(batch.rows)
+    if batch.done:
+        mailing.finished_at = now
+        mailing.note = batch.note
+        log.info("mailing %s (%s) done: %d queued%s", mailing.id, mailing.key, mailing.queued, f"; {batch.note}" if batch.note else "")
+    session.flush()
+    return len(batch.rows)
+
+
+def fan_out_due(
+    sessions: sessionmaker[Session], site: Site, options: ListOptions, *, now: Callable[[], datetime] = utcnow,
+    limit: int = FAN_OUT_BATCH, rounds: int = 20, stop: threading.Event | None = None,
+) -> int:
+    """Fan out up to `rounds` batches, each in its own transaction (so the write lock is
+    never held for a whole mailing, and the public pages' writes slip in between). Returns
+    how many batches did something."""
+    done = 0
+    for _ in range(rounds):
+        if stop is not None and stop.is_set():
+            break
+        with transaction(sessions, write=True) as session:
+            queued = fan_out_batch(session, site, options, now=now(), limit=limit)
+        if queued is None:
+            break
+        done += 1
+    return done
