@@ -31,8 +31,7 @@ from portal.calendars.ical import (
     vevent_blocks,
 )
 from portal.calendars.plaintext import clean_line, plain_text, shorten
-from portal.catalogue.listing import PUBLIC_STATUSES
-from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, find_event, programme_by_code
+from portal.models import ACTIVE_STATUSES, PUBLIC_STATUSES, Event, Programme, Registration, find_event, programme_by_code
 from portal.registrations.participants import find_by_token
 from portal.site import Site
 from portal.templating import date_range

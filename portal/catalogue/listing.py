@@ -7,21 +7,28 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, func, literal_column, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.programmes import list_programmes as all_programmes
 from portal.catalogue.search import matching
 from portal.db import utcnow
-from portal.models import Admission, Event, EventStatus, Programme, find_event, programme_by_code
+from portal.models import (
+    PUBLIC_STATUSES,
+    Admission,
+    Event,
+    EventStatus,
+    Programme,
+    find_event,
+    programme_by_code,
+    public_categories,
+)
 from portal.paging import Paged, clamp_page, offset
 from portal.questions.schema import FormDefinition
 from portal.questions.store import definition, form_for_event
 from portal.registrations.availability import RegistrationState, registration_state, state_after_refusal
 from portal.registrations.seats import confirmed_counts, places_taken
 from portal.text import search_words
-
-PUBLIC_STATUSES = (EventStatus.PUBLISHED, EventStatus.CANCELLED)
 
 
 @dataclass(frozen=True)
@@ -94,22 +101,6 @@ def list_events(
     return Page(_cards(session, query, now), total, page, per_page)
 
 
-def categories(session: Session) -> list[str]:
-    """The public events' categories, in order. Each is the first after the one before, read
-    off the index (category, status) by a recursive query, so the cost grows with the
-    categories (a handful), not with the events, as SELECT DISTINCT's did."""
-    # "Not a hidden status" rather than "a public one": SQLite's planner (no statistics)
-    # takes any IN (...) on status to the index (status, starts_at) and reads every event.
-    public = Event.status.not_in([s for s in EventStatus if s not in PUBLIC_STATUSES])
-
-    def first(*after: ColumnElement[bool]) -> ScalarSelect[str]:
-        return select(Event.category).where(public, *after).order_by(Event.category).limit(1).scalar_subquery()
-
-    found = select(first().label("category")).cte("found", recursive=True)
-    found = found.union_all(select(first(Event.category > found.c.category)).where(found.c.category.is_not(None)))
-    return list(session.scalars(select(found.c.category).where(found.c.category.is_not(None)).order_by(found.c.category)))
-
-
 @dataclass(frozen=True)
 class Listing:
     """The /events page: one page of events, and what its filters offer."""
@@ -124,7 +115,7 @@ def get_listing(session: Session, *, now: datetime | None = None, **filters: Any
     now = now or utcnow()
     # The filter names the programmes only (programmes.list_programmes): this module's
     # list_programmes also counts their runs and finds the next of each.
-    return Listing(list_events(session, now=now, **filters), categories(session), all_programmes(session))
+    return Listing(list_events(session, now=now, **filters), public_categories(session), all_programmes(session))
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wtforms import Form
+from wtforms import EmailField, Form
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.fields.core import UnboundField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 # The longest search or filter text any page reads; longer is cut, not refused.
 MAX_TEXT = 200
@@ -46,3 +47,19 @@ def first_error(form: Form) -> str:
     for name, errors in form.errors.items():
         return f"{name}: {errors[0] if isinstance(errors, list) and errors else errors}"
     return "the request"
+
+
+def email_field(description: str) -> UnboundField:
+    """An email address as every public form asks for it (registration, subscription): one
+    line, at most 254 characters, a complete address."""
+    return EmailField(
+        "Email address",
+        [
+            DataRequired("Enter your email address."),
+            Length(max=254, message="An email address has at most 254 characters."),
+            plain_line,
+            Email("Enter a complete email address, like name@example.org."),
+        ],
+        filters=STRIP,
+        description=description,
+    )

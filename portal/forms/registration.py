@@ -9,11 +9,11 @@ the registration service's business.
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.fields.core import UnboundField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from portal.forms.fields import STRIP, plain_line
+from portal.forms.fields import STRIP, email_field, plain_line
 from portal.forms.questions import QuestionForm, form_type
 from portal.questions.schema import FormDefinition
 
@@ -40,20 +40,6 @@ def _organisation(required: bool) -> UnboundField:
     )
 
 
-def _email() -> UnboundField:
-    return EmailField(
-        "Email address",
-        [
-            DataRequired("Enter your email address."),
-            Length(max=254, message="An email address has at most 254 characters."),
-            plain_line,
-            Email("Enter a complete email address, like name@example.org."),
-        ],
-        filters=STRIP,
-        description="We send your confirmation and a private link to manage your registration here.",
-    )
-
-
 def _consent() -> UnboundField:
     return BooleanField(
         "I agree that the portal keeps these details to run this event, as the privacy notice above describes.",
@@ -62,7 +48,7 @@ def _consent() -> UnboundField:
 
 
 def _registration_identity(definition: FormDefinition) -> tuple[Fields, Fields]:
-    before = [("name", _name()), ("email", _email()), ("organisation", _organisation(definition.organisation_required))]
+    before = [("name", _name()), ("email", email_field("We send your confirmation and a private link to manage your registration here.")), ("organisation", _organisation(definition.organisation_required))]
     # A field people never see; bots fill it in. See the register handler.
     after = [("consent", _consent()), ("website", StringField("Leave this empty", [Optional()]))]
     return before, after

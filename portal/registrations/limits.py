@@ -116,28 +116,57 @@ def _hit_statement(dialect: str) -> Any:
     ).returning(columns.hits, columns.window_started_at)
 
 
-def check_registration(session: Session, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:
-    """Count a registration from `address` for `email`, or raise TooManyRequests."""
+@dataclass(frozen=True)
+class Throttle:
+    """One public form's two limits (per client address, per email address) and the words of
+    its refusals."""
+
+    ip_scope: LimitScope
+    email_scope: LimitScope
+    # "Many registrations have come from your network", "Several registrations for this email
+    # address have been sent", "Nothing was registered".
+    from_network: str
+    for_address: str
+    nothing_done: str
+
+
+REGISTER = Throttle(
+    LimitScope.REGISTER_IP, LimitScope.REGISTER_EMAIL, "Many registrations have come",
+    "Several registrations for this email address have been sent", "Nothing was registered",
+)
+SUBSCRIBE = Throttle(
+    LimitScope.SUBSCRIBE_IP, LimitScope.SUBSCRIBE_EMAIL, "Many requests to subscribe have come",
+    "Several requests to subscribe this email address have been sent", "Nothing was sent",
+)
+
+
+def check(session: Session, throttle: Throttle, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:
+    """Count one use of a public form from `address` for `email`, or raise TooManyRequests."""
     now = now or utcnow()
     # Old rows are swept by a few uses in a hundred, not by every one: the sweep is a query of
     # its own, and rows only need to go eventually.
     if random.random() < _SWEEP_CHANCE:
         _forget_old_rows(session, now)
     # Always the address first, then the email: one order of locking, so no deadlock.
-    wait = hit(session, LimitScope.REGISTER_IP, address, limits.per_ip, now=now)
+    wait = hit(session, throttle.ip_scope, address, limits.per_ip, now=now)
     if wait is not None:
         raise TooManyRequests(
-            "Many registrations have come from your network in the last minute, so the portal is "
-            f"pausing new ones from it. Nothing was registered; please send the form again in {wait} seconds.",
+            f"{throttle.from_network} from your network in the last minute, so the portal is pausing new ones "
+            f"from it. {throttle.nothing_done}; please send the form again in {wait} seconds.",
             wait,
         )
-    wait = hit(session, LimitScope.REGISTER_EMAIL, normalise_email(email), limits.per_email, now=now)
+    wait = hit(session, throttle.email_scope, normalise_email(email), limits.per_email, now=now)
     if wait is not None:
         raise TooManyRequests(
-            "Several registrations for this email address have been sent in the last minute, so the portal "
-            f"is pausing new ones for it. Nothing was registered; please send the form again in {wait} seconds.",
+            f"{throttle.for_address} in the last minute, so the portal is pausing new ones for it. "
+            f"{throttle.nothing_done}; please send the form again in {wait} seconds.",
             wait,
         )
+
+
+def check_registration(session: Session, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:
+    """Count a registration from `address` for `email`, or raise TooManyRequests."""
+    check(session, REGISTER, address, email, limits, now=now)
 
 
 def register_within_limits(

@@ -80,15 +80,37 @@ def check(request: Request, submitted: str | None) -> None:
         raise CSRFRefused()
 
 
-async def read_form(request: Request, *, max_files: int = 0, max_fields: int = 100) -> FormData:
-    """The submitted form, after the CSRF check. The only way POST handlers read a body.
-    Files only where a handler expects them (`max_files`: a form's file questions)."""
+async def _parse(request: Request, *, max_files: int = 0, max_fields: int = 100) -> FormData:
     try:
-        form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=256 * 1024)
+        return await request.form(max_files=max_files, max_fields=max_fields, max_part_size=256 * 1024)
     except ClientDisconnect:
         # The client went away before sending all it declared: nothing to register, no one
         # to answer, and nothing wrong with the portal (no traceback in the log).
         raise HTTPException(status_code=400, detail="The request ended before all of it arrived.") from None
+
+
+async def read_form(request: Request, *, max_files: int = 0, max_fields: int = 100) -> FormData:
+    """The submitted form, after the CSRF check. The only way POST handlers read a body.
+    Files only where a handler expects them (`max_files`: a form's file questions)."""
+    form = await _parse(request, max_files=max_files, max_fields=max_fields)
+    token = form.get(FIELD)
+    check(request, token if isinstance(token, str) else None)
+    return form
+
+
+# RFC 8058's one-click unsubscribe: the mail provider POSTs exactly this field, with no cookie.
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
+
+
+async def read_unsubscribe_form(request: Request) -> FormData | None:
+    """None for an RFC 8058 one-click unsubscribe (a body of exactly List-Unsubscribe=One-Click,
+    url-encoded or multipart), which passes without a cookie or token; any other body is a
+    form read by read_form's check. Safe to let through: the private token in the address is
+    the only key to the subscription, and whoever could forge the POST knows it and could
+    send the POST from anywhere anyway."""
+    form = await _parse(request)
+    if list(form.multi_items()) == [ONE_CLICK]:
+        return None
     token = form.get(FIELD)
     check(request, token if isinstance(token, str) else None)
     return form
