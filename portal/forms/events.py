@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wtforms import BooleanField, DateTimeLocalField, Form, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, Form, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from portal.catalogue.editing import EventValues
+from portal.catalogue.editing import EventValues, Keep
 from portal.catalogue.imports import known_zone
 from portal.catalogue.programmes import ProgrammeValues
+from portal.catalogue.reminders import parse_reminders_text
 from portal.forms.fields import STRIP, options, plain_line, plain_text
 from portal.models import Admission
 from portal.text import SLUG_PATTERN
@@ -98,6 +99,36 @@ class EventForm(Form):
         description="Markdown: **bold**, *italic*, [links](https://…), lists, ## headings.",
     )
     speakers = TextAreaField("Speakers", [Optional(), Length(max=15_000), plain_text], description="One per line.")
+    # No default: a form sent without it (an older page) leaves the event's reminders alone.
+    reminders_choice = RadioField(
+        "Reminders", choices=options([("default", "Use the site's default"), ("own", "These reminders:")]), validate_choice=False,
+    )
+    reminders = StringField(
+        "Reminders before the start", [Optional(), Length(max=200), plain_line], filters=STRIP,
+        description="With \u201cThese reminders\u201d: separated by commas, each as an ISO 8601 duration or in words: P2D or 2 days, PT2H or 2 hours, "
+        "P1DT12H or 1 day 12 hours, P1W or 1 week. At most 5, each at most 90 days. Empty: no reminders.",
+    )
+
+    def use_default_reminders(self, words: str) -> EventForm:
+        """Name the site's default (in words) beside its choice."""
+        self.reminders_choice.choices = options([("default", f"Use the site's default ({words})"), ("own", "These reminders:")])
+        return self
+
+    def validate_reminders_choice(self, field: Any) -> None:
+        if field.data not in (None, "", "default", "own"):
+            raise ValidationError("Choose the site's default reminders or your own.")
+
+    def validate_reminders(self, field: Any) -> None:
+        if self.reminders_choice.data == "default":
+            raise ValidationError(
+                "You chose the site's default and also typed reminders: choose \u201cThese reminders\u201d to use them, "
+                "or empty the box for the default."
+            )
+        if self.reminders_choice.data == "own":
+            try:
+                parse_reminders_text(field.data or "")
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
 
     def zone(self) -> ZoneInfo | None:
         """The zone typed, or None when it is not one (validate_timezone says why)."""
@@ -158,7 +189,15 @@ class EventForm(Form):
             registration_closes_at=aware(self.registration_closes_at.data, tz),
             description=(self.description.data or "").replace("\r\n", "\n"),
             speakers=[line.strip() for line in (self.speakers.data or "").splitlines() if line.strip()],
+            reminders=self._reminders(),
         )
+
+    def _reminders(self) -> list[str] | None | Keep:
+        if self.reminders_choice.data == "default":
+            return None
+        if self.reminders_choice.data == "own":
+            return parse_reminders_text(self.reminders.data or "")
+        return Keep.KEEP
 
     @staticmethod
     def data_of(event: Any, programme_code: str | None) -> dict[str, Any]:
@@ -172,6 +211,7 @@ class EventForm(Form):
             "registration_opens_at": local(event.registration_opens_at, tz),
             "registration_closes_at": local(event.registration_closes_at, tz),
             "description": event.description, "speakers": "\n".join(event.speakers or []),
+            "reminders_choice": "default" if event.reminders is None else "own", "reminders": ", ".join(event.reminders or []),
         }
 
 

@@ -10,6 +10,7 @@ from starlette.routing import Route
 from portal.catalogue import dashboard as overview
 from portal.catalogue import editing
 from portal.catalogue import programmes as programme_admin
+from portal.catalogue.reminders import reminders_words
 from portal.errors import AlreadyExists, InvalidInput, InvalidTransition
 from portal.forms.events import DuplicateForm, EventForm, NewEventForm, NewProgrammeForm, ProgrammeForm, aware, local
 from portal.forms.fields import options
@@ -37,9 +38,9 @@ async def list_events(request: Request) -> Response:
     return page(request, "admin/events.html", {"data": data, "when": when, "q": q or ""})
 
 
-def _with_programmes(form: EventForm, programmes: list[Programme]) -> EventForm:
+def _with_programmes(request: Request, form: EventForm, programmes: list[Programme]) -> EventForm:
     form.programme.choices = options([("", "None: a standalone event")] + [(p.code, p.name) for p in programmes])
-    return form
+    return form.use_default_reminders(reminders_words(request.app.state.settings.reminders))
 
 
 @require_organiser
@@ -47,7 +48,7 @@ async def new_event(request: Request) -> Response:
     data = await uow(request, editing.event_form)
     problem, status = None, 200
     if request.method == "POST":
-        form = _with_programmes(NewEventForm(await read_form(request)), data.programmes)
+        form = _with_programmes(request, NewEventForm(await read_form(request)), data.programmes)
         if form.validate():
             try:
                 event = await uow(request, editing.create_event, actor(request), form.slug.data or "", form.values(), write=True)
@@ -62,7 +63,8 @@ async def new_event(request: Request) -> Response:
             status = 422
     else:
         programme = request.query_params.get("programme", "")[:40]
-        form = _with_programmes(NewEventForm(data={"timezone": request.app.state.settings.timezone, "programme": programme}), data.programmes)
+        initial = {"timezone": request.app.state.settings.timezone, "programme": programme, "reminders_choice": "default"}
+        form = _with_programmes(request, NewEventForm(data=initial), data.programmes)
     return page(request, "admin/event_form.html", {"form": form, "event": None, "problem": problem}, status_code=status)
 
 
@@ -72,7 +74,7 @@ async def edit_event(request: Request) -> Response:
     data = await uow(request, editing.event_form, slug)
     problem, status = None, 200
     if request.method == "POST":
-        form = _with_programmes(EventForm(await read_form(request)), data.programmes)
+        form = _with_programmes(request, EventForm(await read_form(request)), data.programmes)
         if form.validate():
             try:
                 report = await uow(request, editing.update_event, site(request), actor(request), slug, form.values(), write=True)
@@ -94,7 +96,7 @@ async def edit_event(request: Request) -> Response:
         else:
             status = 422
     else:
-        form = _with_programmes(EventForm(data=EventForm.data_of(data.event, data.programme_code)), data.programmes)
+        form = _with_programmes(request, EventForm(data=EventForm.data_of(data.event, data.programme_code)), data.programmes)
     return page(request, "admin/event_form.html", {"form": form, "event": data.event, "problem": problem}, status_code=status)
 
 

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from portal.catalogue import eventmail
 from portal.db import transaction
 from portal.errors import InvalidTransition
 from portal.forms.fields import first_error
@@ -120,8 +121,9 @@ async def show_event(request: Request) -> Response:
     if not form.validate():
         raise _bad_link(form)
     data = await uow(request, rosters.roster, request.path_params["slug"], _query(form), _numbers_cache(request))
+    mail = await uow(request, eventmail.event_mail, data.event.slug, request.app.state.settings.reminders)
     context = {
-        "data": data, "form": form, "params": form.link_params(),
+        "data": data, "form": form, "params": form.link_params(), "mail": mail,
         "registration_url": IdLinks(request, "admin:show_registration"),
         "roster_base": request.url_for("admin:show_event", slug=data.event.slug),
     }

@@ -3,6 +3,9 @@ overlap: /events/new is matched before the roster's /events/{slug}."""
 
 from __future__ import annotations
 
-from portal.web.backoffice import auth, events, forms, organisers, outbox, roster
+from portal.web.backoffice import auth, events, followup, forms, messages, organisers, outbox, roster, subscribers
 
-routes = [*auth.routes, *events.routes, *roster.routes, *forms.routes, *organisers.routes, *outbox.routes]
+routes = [
+    *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *forms.routes, *organisers.routes,
+    *outbox.routes, *subscribers.routes,
+]
