@@ -13,7 +13,7 @@ import phonenumbers
 from dotenv import dotenv_values
 from starlette.datastructures import Secret
 
-from portal.text import format_duration, parse_duration
+from portal.text import WEEKDAYS, format_duration, parse_duration
 
 # Every variable the portal reads, with its documented default. The README must list each
 # one; a test checks that it does.
@@ -39,7 +39,7 @@ VARIABLES = {
     "PORTAL_FAN_OUT_BATCH": "500",
 }
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAYS = tuple(day.lower() for day in WEEKDAYS)
 
 
 class SettingsError(ValueError):
@@ -238,7 +238,7 @@ class Settings:
             if normal not in reminders:
                 reminders += (normal,)
         weekday = (env.get("PORTAL_DIGEST_WEEKDAY") or "monday").strip().lower()
-        if weekday not in WEEKDAYS:
+        if weekday not in _DAYS:
             raise SettingsError(f"PORTAL_DIGEST_WEEKDAY must be a day of the week in English (monday ... sunday), not {weekday!r}")
         list_mailbox = (env.get("PORTAL_LIST_MAILBOX") or "").strip() or None
         if list_mailbox is not None and ("@" not in list_mailbox or any(c in list_mailbox for c in " <>\r\n,")):
@@ -265,7 +265,7 @@ class Settings:
             upload_request_max_bytes=int(upload_mb * 1_000_000),
             phone_region=phone_region,
             reminders=reminders,
-            digest_weekday=WEEKDAYS.index(weekday),
+            digest_weekday=_DAYS.index(weekday),
             list_mailbox=list_mailbox,
             fan_out_batch=fan_out_batch,
         )

@@ -46,6 +46,9 @@ def search_words(text: str) -> list[str]:
     return list(words.values())[:MAX_SEARCH_WORDS]
 
 
+# The days of the week as Python counts them (date.weekday(): Monday is 0).
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
 # ISO 8601 durations of weeks, days, hours, minutes and seconds: P2D, PT2H, P1DT12H, P1W.
 # Years and months are refused: their length depends on the date they are counted from.
 _DURATION = re.compile(r"^P(?:(\d{1,4})W)?(?:(\d{1,4})D)?(?:T(?:(\d{1,5})H)?(?:(\d{1,6})M)?(?:(\d{1,7})S)?)?$")

@@ -399,3 +399,23 @@ def test_0010_keeps_the_outbox_and_events_search_through_the_rebuild_and_back(em
         assert not {"subscribers", "mailings", "event_messages"} & _tables(empty_url)
     finally:
         engine.dispose()
+
+
+def test_0010_counts_the_events_published_already_as_announced(empty_url):
+    migrate.upgrade(empty_url, "0009")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO programmes (id, code, name, admission, summary, description, created_at, updated_at)"
+                " VALUES (1, 'iccs', 'Cohesive Societies', 'open', '', '', '2026-12-07 10:00:00', '2026-12-07 10:00:00')"
+            ))
+            conn.execute(text(EVENT_ROW), {"slug": "out", "title": "Published", "speakers": "[]"})
+            conn.execute(text(EVENT_ROW.replace("'published'", "'draft'")), {"slug": "draft", "title": "Draft", "speakers": "[]"})
+        migrate.upgrade(empty_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT key, kind, finished_at IS NOT NULL AS done, event_id FROM mailings")).all()
+            published = conn.execute(text("SELECT id FROM events WHERE slug = 'out'")).scalar_one()
+        assert [(r.key, r.kind, bool(r.done), r.event_id) for r in rows] == [(f"announce:{published}", "announce", True, published)]
+    finally:
+        engine.dispose()

@@ -6,9 +6,11 @@ Reviewed by hand. New tables only, plus nullable columns: added to events in pla
 rebuild events and lose the search index's triggers, 0007); the outbox is rebuilt on SQLite
 to take its named foreign key to mailings. rate_limits is dropped and made again
 with the new scopes in its CHECK: its rows are counts of the current minute, so the worst a
-deploy costs is one minute's allowance begun again. Downgrade drops what upgrade added;
-outbox rows keep their messages and lose only their link to a mailing and their extra
-headers.
+deploy costs is one minute's allowance begun again; the lost-link scopes are for the
+participants' "lost your link?" form (issue 21), added now so that the table is made again
+once. Events published already get an announcement marked done, so that publishing one
+again does not announce it as new. Downgrade drops what upgrade added; outbox rows keep
+their messages and lose only their link to a mailing and their extra headers.
 
 Revision ID: 0010
 Revises: 0009
@@ -110,15 +112,26 @@ def upgrade() -> None:
         batch.create_foreign_key(op.f('fk_outbox_mailing_id_mailings'), 'mailings', ['mailing_id'], ['id'], ondelete='SET NULL')
     op.add_column('outbox', sa.Column('headers', sa.JSON(), nullable=True))
     op.create_index('ix_outbox_mailing_id_status', 'outbox', ['mailing_id', 'status'], unique=False)
+    op.create_index('ix_outbox_status_mailing_id_next_attempt_at', 'outbox', ['status', 'mailing_id', 'next_attempt_at'], unique=False)
+    op.create_index('ix_outbox_to_address_created_at', 'outbox', ['to_address', 'created_at'], unique=False)
     op.add_column('events', sa.Column('reminders', sa.JSON(), nullable=True))
     op.add_column('events', sa.Column('followup', sa.JSON(), nullable=True))
     _rate_limits(NEW_SCOPES)
+    # The events published already were announced, as far as anyone knows, the way they
+    # were before: publishing one of them again must not announce it as new.
+    op.execute(
+        "INSERT INTO mailings (key, kind, event_id, due_at, cursor, queued, note, created_at, finished_at)"
+        " SELECT 'announce:' || CAST(id AS VARCHAR(20)), 'announce', id, CURRENT_TIMESTAMP, 0, 0,"
+        " 'published before announcements', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM events WHERE status = 'published'"
+    )
 
 
 def downgrade() -> None:
     _rate_limits(OLD_SCOPES)
     op.drop_column('events', 'followup')
     op.drop_column('events', 'reminders')
+    op.drop_index('ix_outbox_to_address_created_at', table_name='outbox')
+    op.drop_index('ix_outbox_status_mailing_id_next_attempt_at', table_name='outbox')
     op.drop_index('ix_outbox_mailing_id_status', table_name='outbox')
     if op.get_context().dialect.name == 'sqlite':
         # SQLite drops no column that a REFERENCES clause names: the table is made again

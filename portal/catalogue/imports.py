@@ -354,14 +354,20 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
             counts["forms"] += save_from_file(session, Owner(programme_id=programme.id), spec, default)
 
     slugs = [e["slug"] for e in events]
-    by_slug = {e.slug: e for e in session.scalars(select(Event).where(Event.slug.in_(slugs)))} if slugs else {}
+    # Locked, in one order: an event's follow-up may be going out (the worker's planner locks
+    # it to start one), and what was sent must stay what the event says.
+    by_slug = (
+        {e.slug: e for e in session.scalars(select(Event).where(Event.slug.in_(slugs)).order_by(Event.id).with_for_update())}
+        if slugs else {}
+    )
     event_forms: list[tuple[Event, FormSpec]] = []
-    imported: list[Event] = []
+    published: list[Event] = []
     for index, values in enumerate(events):
         spec = values.pop("form")
         code = values.pop("programme")
         values["programme_id"] = by_code[code].id if code else None
         event = by_slug.get(values["slug"])
+        was = event.status if event is not None else None
         if event is None:
             event = Event(created_at=now, sequence=0, published_at=None)
             apply_event_values(event, values, now=now)
@@ -373,10 +379,12 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
             counts["eu"] += apply_event_values(event, values, now=now)
         if spec.says_something:
             event_forms.append((event, spec))
-        imported.append(event)
+        if event.status == EventStatus.PUBLISHED and was != EventStatus.PUBLISHED:
+            published.append(event)
     session.flush()
-    for event in imported:
-        # Once per event, when it is first seen published (mail.mailings keeps the count).
+    for event in published:
+        # Announced when this import publishes it, never because it was imported again (and
+        # once however often it is published: mail.mailings keeps the count).
         announce_event(session, event, now=now)
     for event, spec in event_forms:
         counts["forms"] += save_from_file(session, Owner(event_id=event.id), spec, definition_for_event(session, event))

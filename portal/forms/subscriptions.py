@@ -11,8 +11,8 @@ from wtforms.validators import DataRequired, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.forms.fields import email_field
-
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+from portal.models import Frequency
+from portal.subscriptions.emails import frequency_words
 
 
 class _Offered:
@@ -49,8 +49,8 @@ class PreferencesForm(Form):
         self["programmes"].choices = list(programmes)
         self["categories"].choices = [(c, c.replace("-", " ").capitalize()) for c in categories]
         self["frequency"].choices = [
-            ("each", "Each new event, as it is published"),
-            ("weekly", f"A weekly digest, on {WEEKDAYS[digest_weekday]}s"),
+            (Frequency.EACH.value, frequency_words(Frequency.EACH, digest_weekday)),
+            (Frequency.WEEKLY.value, frequency_words(Frequency.WEEKLY, digest_weekday)),
         ]
 
     def choices(self) -> dict[str, Any]:

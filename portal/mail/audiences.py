@@ -43,6 +43,8 @@ from portal.templating import make_environment
 # survives a URL's quoting and HTML's escaping unchanged, and never part of a real token.
 _TOKEN = "zz--subscriber--zz"
 DIGEST_PERIOD = timedelta(days=7)
+# Why an announcement stopped when its event was unpublished (publishing again resumes it).
+UNPUBLISHED = "the event is no longer published"
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def _subscription_context(site: Site) -> dict[str, Any]:
 def _announcement(session: Session, site: Site, options: ListOptions, mailing: Mailing, now: datetime, limit: int) -> Batch:
     event = session.get(Event, mailing.event_id) if mailing.event_id else None
     if event is None or event.status != EventStatus.PUBLISHED:
-        return Batch(cursor=mailing.cursor, done=True, note="the event is no longer published")
+        return Batch(cursor=mailing.cursor, done=True, note=UNPUBLISHED)
     if event.ends_at <= now:
         return Batch(cursor=mailing.cursor, done=True, note="the event is over")
     programme = session.get(Programme, event.programme_id) if event.programme_id else None
@@ -248,14 +250,14 @@ def _reminder(session: Session, site: Site, options: ListOptions, mailing: Maili
     return Batch(rows, registrations[-1].id if registrations else mailing.cursor, len(registrations) < limit)
 
 
-def followup_audience(session: Session, event_id: int) -> list[Any]:
-    """Who an event's follow-up goes to: the confirmed who were checked in, or, when nobody
-    was, every confirmed registrant."""
+def followup_audience(session: Session, event_id: int, as_of: datetime) -> list[Any]:
+    """Who an event's follow-up goes to: the confirmed who were checked in by `as_of` (when
+    it began to go out), or, when nobody was, every confirmed registrant. Judged as of that
+    moment, so that a check-in recorded during the fan-out changes nobody's email."""
     confirmed = Registration.status == RegistrationStatus.CONFIRMED
-    anyone_came = session.scalar(
-        select(exists().where(Registration.event_id == event_id, confirmed, Registration.checked_in_at.is_not(None)))
-    )
-    return [confirmed, Registration.checked_in_at.is_not(None)] if anyone_came else [confirmed]
+    came = Registration.checked_in_at.is_not(None) & (Registration.checked_in_at <= as_of)
+    anyone_came = session.scalar(select(exists().where(Registration.event_id == event_id, confirmed, came)))
+    return [confirmed, came] if anyone_came else [confirmed]
 
 
 def _followup(session: Session, site: Site, options: ListOptions, mailing: Mailing, now: datetime, limit: int) -> Batch:
@@ -265,7 +267,7 @@ def _followup(session: Session, site: Site, options: ListOptions, mailing: Maili
     if not event.followup:
         return Batch(cursor=mailing.cursor, done=True, note="the follow-up was removed")
     letter = Letter.prepare(event.followup.get("subject", ""), event.followup.get("body", ""))
-    registrations = _registrations(session, mailing, limit, *followup_audience(session, event.id))
+    registrations = _registrations(session, mailing, limit, *followup_audience(session, event.id, mailing.created_at))
     rows = [
         _registration_row(mailing, "followup", r, letter.render(site, event, r), headers=dict(_AUTOMATIC))
         for r in registrations

@@ -34,8 +34,12 @@ PLACEHOLDERS = {
 }
 # {word}: anything between braces without a space or another brace is meant as a placeholder.
 _PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")
-# The same, as markdown-it leaves it in a link's address: %7Bword%7D.
-_ENCODED = re.compile(r"%7B([A-Za-z_]*)%7D")
+# {manage_url} as markdown-it leaves it in a link's address: %7Bmanage_url%7D. It is the one
+# placeholder a link may point to: the others hold what people typed (a name could be
+# "javascript:..."), and the sanitiser has run before they are filled in.
+_ENCODED_LINK = "%7Bmanage_url%7D"
+# A placeholder written as a link's address: [text]({word}) or <{word}>.
+_AS_LINK = re.compile(r"\]\(\s*<?\{([^{}\s]*)\}|<\{([^{}\s]*)\}>")
 
 
 def unknown_placeholders(*texts: str) -> list[str]:
@@ -49,13 +53,18 @@ def unknown_placeholders(*texts: str) -> list[str]:
 
 
 def check_placeholders(subject: str, body: str) -> None:
-    """Refuse a letter that uses a placeholder that does not exist, naming it."""
+    """Refuse a letter that uses a placeholder that does not exist, naming it, or that makes
+    a link of one other than {manage_url}."""
     unknown = unknown_placeholders(subject, body)
     if unknown:
         names = ", ".join("{" + name + "}" for name in unknown)
         known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
         noun = "placeholder" if len(unknown) == 1 else "placeholders"
         raise InvalidInput(f"Unknown {noun} {names}. The placeholders are {known}.")
+    for match in _AS_LINK.finditer(body or ""):
+        name = match.group(1) or match.group(2)
+        if name != "manage_url":
+            raise InvalidInput(f"{{{name}}} cannot be a link's address: only {{manage_url}} can. Write it as text instead.")
 
 
 def values_for(site: Site, event: Event, registration: Registration) -> dict[str, str]:
@@ -78,7 +87,7 @@ def _fill(text: str, values: dict[str, str], *, html: bool) -> str:
         return str(escape(values[name])) if html else values[name]
 
     filled = _PLACEHOLDER.sub(one, text)
-    return _ENCODED.sub(one, filled) if html else filled
+    return filled.replace(_ENCODED_LINK, str(escape(values["manage_url"]))) if html else filled
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import transaction, utcnow
-from portal.mail.audiences import ListOptions, next_batch
+from portal.mail.audiences import UNPUBLISHED, ListOptions, next_batch
 from portal.models import Event, EventStatus, Mailing, MailingKind, OutboxMessage
 from portal.site import Site
 
@@ -38,9 +38,11 @@ log = logging.getLogger("portal.mail")
 FAN_OUT_BATCH = 500
 
 
-def reminder_key(event_id: int, offset: str) -> str:
-    """The key of one reminder of an event (its offset as stored, normalised: P2D, PT2H)."""
-    return f"reminder:{event_id}:{offset}"
+def reminder_key(event_id: int, offset: str, starts_at: datetime | None = None) -> str:
+    """The key of one reminder of an event (its offset as stored, normalised: P2D, PT2H); for
+    a reminder sent again after the event was postponed, also the new start."""
+    key = f"reminder:{event_id}:{offset}"
+    return f"{key}:{starts_at:%Y%m%dT%H%M%SZ}" if starts_at is not None else key
 
 
 def followup_key(event_id: int) -> str:
@@ -81,6 +83,14 @@ def announce_event(session: Session, event: Event, *, again: bool = False, now: 
     if event.status != EventStatus.PUBLISHED or event.ends_at <= now:
         return None
     key = f"{'reannounce' if again else 'announce'}:{event.id}"
+    stopped = session.scalars(select(Mailing).where(Mailing.key == key, Mailing.note == UNPUBLISHED).with_for_update()).first()
+    if stopped is not None:
+        # Unpublished before its fan-out ended, now published again: it goes on from its
+        # cursor, so those who had it already do not get it twice.
+        stopped.finished_at = None
+        stopped.note = ""
+        stopped.due_at = now
+        return stopped
     return schedule(session, MailingKind.ANNOUNCE, key, event_id=event.id, now=now)
 
 

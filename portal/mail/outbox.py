@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import transaction, utcnow
@@ -59,19 +59,27 @@ def backoff(attempts: int) -> timedelta:
 def claim_due(
     session: Session, *, now: datetime, limit: int = BATCH, lease: timedelta = LEASE, mail_domain: str = "localhost"
 ) -> list[Envelope]:
-    """Lease up to `limit` due messages to this worker and return them."""
-    query = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == MessageStatus.QUEUED,
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-        )
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    messages = list(session.scalars(query))
+    """Lease up to `limit` due messages to this worker and return them: first the queue's own
+    (a confirmation, a manage link, a test), then a mailing's, so that a person waiting for
+    their link never waits behind an announcement to thousands."""
+
+    def due(*which: ColumnElement[bool], limit: int) -> list[OutboxMessage]:
+        return list(session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == MessageStatus.QUEUED,
+                *which,
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ))
+
+    messages = due(OutboxMessage.mailing_id.is_(None), limit=limit)
+    if len(messages) < limit:
+        messages += due(OutboxMessage.mailing_id.is_not(None), limit=limit - len(messages))
     until = now + lease
     for message in messages:
         message.claimed_until = until

@@ -3,8 +3,10 @@ ones, and the week's digest. Each becomes a mailing under a key that names it, s
 often the worker looks (and however many workers look), each is made once.
 
 A reminder is due at its event's start less its offset, reckoned from the start as it is
-when the worker looks: an event moved before its reminder went follows its new time, and
-one moved after keeps the reminder already sent (its registrants had the change by email).
+when the worker looks: an event moved before its reminder went follows its new time. One
+moved after keeps the reminder already sent (its registrants had the change by email) unless
+it was postponed by more than the reminder's own lead, when the reminder goes again before
+the new date.
 A reminder found due after the event started is not sent; one found late but before the
 start is, to those registered before it was due.
 """
@@ -70,12 +72,27 @@ def plan_reminders(session: Session, schedule_: Schedule, now: datetime) -> int:
     events = session.scalars(
         select(Event).where(Event.status == EventStatus.PUBLISHED, Event.starts_at > now, Event.starts_at <= now + MAX_REMINDER)
     ).all()
+    # When each of these events' reminders last came due, by (event, offset).
+    made: dict[tuple[int, str], datetime] = {}
+    if events:
+        for key, due in session.execute(
+            select(Mailing.key, Mailing.due_at).where(Mailing.kind == MailingKind.REMINDER, Mailing.event_id.in_([e.id for e in events]))
+        ):
+            _, event_id, offset = key.split(":")[:3]
+            made[(int(event_id), offset)] = max(due, made.get((int(event_id), offset), due))
     wanted: dict[str, tuple[Event, datetime]] = {}
     for event in events:
         for text, offset in reminder_offsets(event, schedule_.reminders):
             due = event.starts_at - offset
-            if due <= now:
+            if due > now:
+                continue
+            last = made.get((event.id, text))
+            if last is None:
                 wanted[reminder_key(event.id, text)] = (event, due)
+            elif due - last > offset:
+                # Postponed by more than the reminder's own lead since it went: the reminder
+                # sent then came too early to remind anyone of the new date, so it goes again.
+                wanted[reminder_key(event.id, text, event.starts_at)] = (event, due)
     return _make(session, MailingKind.REMINDER, wanted, now)
 
 

@@ -26,6 +26,11 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         # A mailing's history counts its messages by status.
         Index("ix_outbox_mailing_id_status", "mailing_id", "status"),
+        # The worker claims the queue's own emails (mailing_id NULL: a confirmation, a
+        # manage link) before a mailing's thousands, so those never wait behind them.
+        Index("ix_outbox_status_mailing_id_next_attempt_at", "status", "mailing_id", "next_attempt_at"),
+        # What went to one address lately (the subscribe form sends it one email at a time).
+        Index("ix_outbox_to_address_created_at", "to_address", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 from portal.mail.messages import render
 from portal.models import Frequency, OutboxMessage, Programme, Subscriber
 from portal.site import Site
-
-# Not settings.WEEKDAYS: the settings module reads Starlette's Secret, which the domain never imports.
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+from portal.text import WEEKDAYS
 
 CONFIRM = "subscribe_confirm"
 KNOWN = "subscription_known"

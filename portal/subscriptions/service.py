@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import email_validator
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.db import utcnow
 from portal.errors import InvalidInput, NotFound
-from portal.models import AuditActor, Frequency, Programme, Subscriber, public_categories
+from portal.models import AuditActor, Frequency, OutboxMessage, Programme, Subscriber, public_categories
 from portal.registrations.limits import SUBSCRIBE, RegistrationLimits, check
 from portal.site import Site
 from portal.subscriptions import emails
@@ -176,7 +176,8 @@ def request_subscription(
             emails.queue_confirmation(session, site, subscriber, digest_weekday)
             return
     if subscriber.confirmed_at is not None:
-        emails.queue_known(session, site, subscriber, digest_weekday)
+        if not _emailed_lately(session, address, now):
+            emails.queue_known(session, site, subscriber, digest_weekday)
         return
     before = _summary(subscriber)
     subscriber.programmes, subscriber.categories, subscriber.frequency = codes, wanted, chosen
@@ -184,7 +185,25 @@ def request_subscription(
     subscriber.created_at = subscriber.updated_at = now
     old, new = audit.diff(before, _summary(subscriber))
     audit.record(session, None, "subscription.request", before=old, after={"subscriber": subscriber.id, **new}, now=now, by=AuditActor.PARTICIPANT)
-    emails.queue_confirmation(session, site, subscriber, digest_weekday)
+    if not _emailed_lately(session, address, now):
+        emails.queue_confirmation(session, site, subscriber, digest_weekday)
+
+
+# The form emails one address at most this many times a day, whoever asks: the per-minute
+# limit alone would let someone send a stranger a confirmation every twelve seconds for
+# ever. A request past it says nothing different (the page is the same).
+EMAILS_A_DAY = 5
+
+
+def _emailed_lately(session: Session, address: str, now: datetime) -> bool:
+    sent = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.to_address == address,
+            OutboxMessage.kind.in_((emails.CONFIRM, emails.KNOWN)),
+            OutboxMessage.created_at > now - timedelta(days=1),
+        )
+    )
+    return (sent or 0) >= EMAILS_A_DAY
 
 
 def subscription_by_token(session: Session, token: str, *, lock: bool = False) -> Subscriber:

@@ -4,6 +4,7 @@ part of a roster goes to (letters.audience_conditions), on either engine."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -192,3 +193,20 @@ def test_an_audience_is_kept_in_one_shape():
     assert validate_audience({"statuses": ["waitlisted"], "checked_in": False, "question": "meal", "answer": "veg", "last_id": 9}) == {
         "statuses": ["waitlisted"], "checked_in": False, "question": "meal", "answer": "veg", "last_id": 9,
     }
+
+
+def test_only_the_manage_link_can_be_a_link_s_address():
+    for body in ("[x]({name})", "Go <{venue}>", "[x]( {event})"):
+        with pytest.raises(InvalidInput, match="cannot be a link's address"):
+            check_placeholders("Hello", body)
+    check_placeholders("Hello", "[Your registration]({manage_url}) and <{manage_url}>, {name}")
+
+
+def test_a_name_that_is_a_script_link_never_becomes_one(site):
+    now = utcnow()
+    event = SimpleNamespace(title="T", venue="V", address="", online_url=None, starts_at=now, ends_at=now, timezone="UTC", all_day=False, slug="t")
+    person = SimpleNamespace(name="javascript:alert(1)", token="tok")
+    # Written straight into the letter (not through check_placeholders): the HTML still has no such link.
+    _, _, html = Letter.prepare("Hi", "[x](https://example.org/{name}) [y]({manage_url})").render(site, event, person)
+    assert 'href="javascript' not in html
+    assert f'href="{site.manage_url("tok")}"' in html

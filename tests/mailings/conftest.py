@@ -21,6 +21,7 @@ from portal.mail.planner import Schedule, plan_due
 from portal.models import Frequency, Mailing, OutboxMessage, Subscriber
 from portal.site import Site
 from tests.mail.conftest import deliver, smtp_server  # noqa: F401
+from tests.web.backoffice.conftest import _quick_hashing, make_organiser  # noqa: F401
 
 _numbers = itertools.count(1)
 

@@ -165,3 +165,51 @@ def test_announcements_arrive_over_smtp_with_both_parts_and_one_click_headers(
     assert site.event_url(event.slug) in arrival.text and site.event_url(event.slug) in arrival.html
     assert arrival.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert arrival.message["List-Unsubscribe"] == f"<{site.url('unsubscribe', token=reader.token)}>"
+
+
+def test_importing_an_event_published_already_announces_nothing(run, make_event, make_subscriber, mailings):
+    make_subscriber()
+    event = make_event()  # published before announcements, say: no mailing of its own
+    data = {"events": [{
+        "slug": event.slug, "title": event.title, "starts_at": event.starts_at.isoformat(),
+        "ends_at": event.ends_at.isoformat(), "status": "published",
+    }]}
+    run(import_data, data)
+    assert mailings() == {}
+    data["events"][0]["status"] = "draft"
+    run(import_data, data)
+    data["events"][0]["status"] = "published"
+    run(import_data, data)  # an import that publishes it does announce it
+    assert list(mailings()) == [f"announce:{event.id}"]
+
+
+def test_unpublished_mid_fan_out_and_published_again_it_goes_on_to_the_rest(run, site, make_event, make_subscriber, fan_out, queued):
+    readers = [make_subscriber() for _ in range(5)]
+    event = make_event(status=EventStatus.DRAFT, published_at=None)
+    run(editing.publish_event, None, event.slug)
+    run(lambda s: fan_out_batch(s, site, ListOptions(), limit=2))
+    run(editing.unpublish_event, None, event.slug)
+    fan_out()
+    assert len(queued("announcement")) == 2
+    run(editing.publish_event, None, event.slug)
+    fan_out()
+    rows = queued("announcement")
+    assert Counter(r.to_address for r in rows) == Counter({r.email: 1 for r in readers})
+    assert {r.subject.split(":")[0] for r in rows} == {"New event"}
+
+
+def test_a_confirmation_queued_behind_an_announcement_goes_first(run, site, make_event, make_registration, make_subscriber, fan_out, sessions):
+    from portal.mail.messages import queue_registration_message
+    from portal.mail.outbox import claim_due
+
+    for _ in range(6):
+        make_subscriber()
+    event = make_event(status=EventStatus.DRAFT, published_at=None)
+    run(editing.publish_event, None, event.slug)
+    fan_out()
+    registration = make_registration(event)
+    run(lambda s: queue_registration_message(s, site, "confirmed", registration, event))
+    with transaction(sessions, write=True) as session:
+        first = claim_due(session, now=utcnow(), limit=3)
+    assert [e.to_address for e in first][0] == registration.email
+    assert len(first) == 3

@@ -13,7 +13,6 @@ from portal.models import EventStatus, Frequency
 from portal.registrations.limits import RegistrationLimits
 from portal.rosters import messages
 from portal.subscriptions import service
-from tests.web.backoffice.conftest import _quick_hashing, make_organiser  # noqa: F401
 
 SINGAPORE = ZoneInfo("Asia/Singapore")
 LIMITS = RegistrationLimits(per_ip=0, per_email=0)

@@ -154,3 +154,40 @@ def test_the_weekly_digest_is_due_on_its_weekday_from_eight_in_the_site_s_zone()
     assert key == "digest:2027-01-04" and due == datetime(2027, 1, 4, 0, 0, tzinfo=timezone.utc)
     key, _ = digest_due(schedule, monday_7_local + timedelta(days=3))
     assert key == "digest:2027-01-04"
+
+
+def test_an_event_postponed_after_its_reminder_is_reminded_again_before_the_new_date(run, make_event, make_registration, plan, fan_out, queued, mailings):
+    now = utcnow()
+    event = make_event(starts_at=now + _hours(30), ends_at=now + _hours(32))
+    make_registration(event, created_at=now - timedelta(days=9))
+    plan(now=now)
+    fan_out(now=now)
+    assert len(queued("reminder")) == 1
+    # Moved by an hour: the reminder sent still reminds; nothing more.
+    run(lambda s: (setattr(s.get(Event, event.id), "starts_at", now + _hours(31)), setattr(s.get(Event, event.id), "ends_at", now + _hours(33))))
+    plan(now=now + _hours(1))
+    fan_out(now=now + _hours(1))
+    assert len(queued("reminder")) == 1
+    # Postponed by ten days: a reminder two days before the new date.
+    later = now + timedelta(days=10, hours=30)
+    run(lambda s: (setattr(s.get(Event, event.id), "starts_at", later), setattr(s.get(Event, event.id), "ends_at", later + _hours(2))))
+    plan(now=now + _hours(2))
+    assert len(mailings()) == 1
+    plan(now=later - timedelta(days=2))
+    plan(now=later - timedelta(days=2))
+    fan_out(now=later - timedelta(days=2))
+    assert len(queued("reminder")) == 2
+    assert len([k for k in mailings() if k.startswith(f"reminder:{event.id}:P2D")]) == 2
+
+
+def test_a_check_in_recorded_during_a_follow_up_s_fan_out_changes_nobody_s_email(run, site, make_event, make_registration, plan, fan_out, queued):
+    now = utcnow()
+    followup = {"after": "PT1H", "subject": "Thank you", "body": "Slides."}
+    event = make_event(starts_at=now - _hours(5), ends_at=now - _hours(3), followup=followup)
+    people = [make_registration(event) for _ in range(3)]
+    plan(now=now)
+    run(lambda s: fan_out_batch(s, site, ListOptions(), now=now, limit=1))
+    # Someone is checked in late, while the follow-up (to everyone: nobody was) goes out.
+    run(lambda s: setattr(s.get(type(people[2]), people[2].id), "checked_in_at", utcnow()))
+    fan_out(now=now)
+    assert sorted(r.to_address for r in queued("followup")) == sorted(p.email for p in people)

@@ -250,3 +250,22 @@ def test_the_emails_escape_what_organisers_and_visitors_typed(ask, outbox, make_
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in message.body_html
     assert "o&#39;brien&amp;co@example.org" in message.body_html
     assert "\n" not in message.subject and "\r" not in message.subject
+
+
+def test_one_address_is_emailed_at_most_five_times_a_day_whoever_asks(run, site, outbox):
+    from datetime import timedelta
+
+    from portal.db import utcnow
+    from portal.registrations.limits import RegistrationLimits
+    from portal.subscriptions.service import EMAILS_A_DAY, request_subscription
+
+    no_limit = RegistrationLimits(per_ip=0, per_email=0)
+    now = utcnow()
+    for minutes in range(EMAILS_A_DAY + 3):
+        run(request_subscription, site, "victim@example.org", programmes=[], categories=[], frequency="each",
+            client=f"192.0.2.{minutes}", limits=no_limit, now=now + timedelta(minutes=minutes))
+    assert len([m for m in outbox() if m.to_address == "victim@example.org"]) == EMAILS_A_DAY
+    # A day on, the owner can ask again.
+    run(request_subscription, site, "victim@example.org", programmes=[], categories=[], frequency="each",
+        client="192.0.2.200", limits=no_limit, now=now + timedelta(days=1, minutes=30))
+    assert len([m for m in outbox() if m.to_address == "victim@example.org"]) == EMAILS_A_DAY + 1
