@@ -13,7 +13,7 @@ import phonenumbers
 from dotenv import dotenv_values
 from starlette.datastructures import Secret
 
-from portal.text import WEEKDAYS, format_duration, parse_duration
+from portal.text import WEEKDAYS, reminder_schedule
 
 # Every variable the portal reads, with its documented default. The README must list each
 # one; a test checks that it does.
@@ -225,18 +225,12 @@ class Settings:
         phone_region = (env.get("PORTAL_PHONE_REGION") or "SG").strip().upper()
         if phone_region not in phonenumbers.SUPPORTED_REGIONS:
             raise SettingsError(f"PORTAL_PHONE_REGION {phone_region!r} is not a two-letter country code phone numbers are known for")
-        reminders: tuple[str, ...] = ()
-        for reminder in (env.get("PORTAL_REMINDERS", "P2D") or "").split(","):
-            if not reminder.strip():
-                continue
-            try:
-                # Normalised (p2d, P2D and PT48H are one reminder), as events' own are: a
-                # reminder's mailing is named by it.
-                normal = format_duration(parse_duration(reminder))
-            except ValueError as exc:
-                raise SettingsError(f"PORTAL_REMINDERS: {exc}") from None
-            if normal not in reminders:
-                reminders += (normal,)
+        try:
+            # Normalised as events' own are (p2d, P2D and PT48H are one reminder): a reminder's
+            # mailing is named by it.
+            reminders = reminder_schedule([r for r in (env.get("PORTAL_REMINDERS", "P2D") or "").split(",") if r.strip()])
+        except ValueError as exc:
+            raise SettingsError(f"PORTAL_REMINDERS: {exc}") from None
         weekday = (env.get("PORTAL_DIGEST_WEEKDAY") or "monday").strip().lower()
         if weekday not in _DAYS:
             raise SettingsError(f"PORTAL_DIGEST_WEEKDAY must be a day of the week in English (monday ... sunday), not {weekday!r}")

@@ -60,7 +60,9 @@ def parse_duration(text: str) -> timedelta:
     value = text.strip().upper()
     match = _DURATION.match(value)
     if not match or value in ("P", "PT") or value.endswith("T"):
-        raise ValueError(f"{text!r} is not a duration like P2D (two days), PT2H (two hours) or P1DT12H")
+        months = re.match(r"^P(?:\d+Y)?(?:\d+M)", value)
+        why = " (months and years are not taken: their length depends on the date; write days, like P30D)" if months else ""
+        raise ValueError(f"{text!r} is not a duration like P2D (two days), PT2H (two hours) or P1DT12H{why}")
     weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
 
@@ -73,3 +75,24 @@ def format_duration(delta: timedelta) -> str:
     minutes, seconds = divmod(rest, 60)
     time = "".join(f"{n}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "") if (days or time) else "PT0S"
+
+
+MAX_REMINDERS = 5
+LONGEST_REMINDER = timedelta(days=90)
+
+
+def reminder_schedule(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Reminders as kept: ISO 8601 durations before a start, normalised (P1W is P7D), longest
+    first, each once, each from a minute to 90 days, at most MAX_REMINDERS; ValueError naming
+    the first that is not."""
+    seen: dict[timedelta, str] = {}
+    for text in texts:
+        delta = parse_duration(text)
+        if not timedelta(minutes=1) <= delta <= LONGEST_REMINDER:
+            raise ValueError(f"{text!r}: a reminder comes from a minute (PT1M) to 90 days (P90D) before the start")
+        if delta in seen:
+            raise ValueError(f"{text!r} is the same time as {seen[delta]!r}: each reminder once")
+        seen[delta] = text
+    if len(seen) > MAX_REMINDERS:
+        raise ValueError(f"at most {MAX_REMINDERS} reminders, not {len(seen)}")
+    return tuple(format_duration(delta) for delta in sorted(seen, reverse=True))

@@ -56,6 +56,23 @@ def test_defaults_from_an_empty_environment(tmp_path):
     ]:
         assert f"`{value}`" in rows[name], name
     assert "unset" in rows["PORTAL_SMTP_URL"]
+    assert (settings.reminders, settings.digest_weekday, settings.list_mailbox, settings.fan_out_batch) == (("P2D",), 0, None, 500)
+    for name, value in [("PORTAL_REMINDERS", "P2D"), ("PORTAL_DIGEST_WEEKDAY", "monday"), ("PORTAL_FAN_OUT_BATCH", "500")]:
+        assert f"`{value}`" in rows[name], name
+
+
+def test_the_mailing_settings_are_read_and_normalised(tmp_path):
+    settings = Settings.from_env(
+        environ={
+            "PORTAL_SECRET_KEY": "k", "PORTAL_REMINDERS": " pt2h , P1W,p1d", "PORTAL_DIGEST_WEEKDAY": "Friday",
+            "PORTAL_LIST_MAILBOX": "leave@example.org", "PORTAL_FAN_OUT_BATCH": "50",
+        },
+        cwd=tmp_path,
+    )
+    # Longest first, one spelling each: a reminder's mailing is named by it.
+    assert settings.reminders == ("P7D", "P1D", "PT2H")
+    assert (settings.digest_weekday, settings.list_mailbox, settings.fan_out_batch) == (4, "leave@example.org", 50)
+    assert Settings.from_env(environ={"PORTAL_SECRET_KEY": "k", "PORTAL_REMINDERS": ""}, cwd=tmp_path).reminders == ()
 
 
 def test_the_secret_key_is_generated_once_private_and_reused(tmp_path):
@@ -99,6 +116,17 @@ def test_the_environment_and_dotenv_are_read(tmp_path):
         {"PORTAL_BASE_URL": "events.example.org"},
         {"PORTAL_SESSION_IDLE_MINUTES": "two hours"},
         {"PORTAL_CACHE_SECONDS": "soon"},
+        {"PORTAL_REMINDERS": "two days"},
+        {"PORTAL_REMINDERS": "P1M"},
+        {"PORTAL_REMINDERS": "PT0S"},
+        {"PORTAL_REMINDERS": "P100D"},
+        {"PORTAL_REMINDERS": "P1D,PT24H"},
+        {"PORTAL_REMINDERS": "P1D,P2D,P3D,P4D,P5D,P6D"},
+        {"PORTAL_DIGEST_WEEKDAY": "someday"},
+        {"PORTAL_LIST_MAILBOX": "nobody"},
+        {"PORTAL_LIST_MAILBOX": "a@b.org, c@d.org"},
+        {"PORTAL_FAN_OUT_BATCH": "0"},
+        {"PORTAL_FAN_OUT_BATCH": "many"},
     ],
 )
 def test_bad_values_raise_settings_error(environ, tmp_path):

@@ -64,6 +64,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
         sa.UniqueConstraint('email', name=op.f('uq_subscribers_email')),
         sa.UniqueConstraint('token', name=op.f('uq_subscribers_token')),
+        # The audit log names subscribers by id: SQLite must not reuse a departed one's.
+        sqlite_autoincrement=True,
     )
     op.create_index('ix_subscribers_frequency_id', 'subscribers', ['frequency', 'id'], unique=False)
     op.create_index('ix_subscribers_created_at', 'subscribers', ['created_at'], unique=False)

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from portal.mail import letters
 from portal.mail.letters import Letter
-from portal.mail.messages import calendar_attachment, registration_context
+from portal.mail.messages import calendar_attachment, registration_context, render
 from portal.models import (
     Event,
     EventMessage,
@@ -37,7 +35,6 @@ from portal.models import (
     Subscriber,
 )
 from portal.site import Site
-from portal.templating import make_environment
 
 # Stands for a subscriber's token in a rendering shared by all of them: URL-safe, so that it
 # survives a URL's quoting and HTML's escaping unchanged, and never part of a real token.
@@ -63,18 +60,6 @@ class Batch:
     cursor: int = 0
     done: bool = False
     note: str = ""
-
-
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    return make_environment()
-
-
-def _render(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    env = _environment()
-    subject = " ".join(env.get_template(f"email/{kind}.subject.txt").render(context).split())
-    context = {**context, "subject": subject}
-    return subject, env.get_template(f"email/{kind}.txt").render(context), env.get_template(f"email/{kind}.html").render(context)
 
 
 def list_headers(site: Site, options: ListOptions, token: str) -> dict[str, str]:
@@ -150,7 +135,7 @@ def _announcement(session: Session, site: Site, options: ListOptions, mailing: M
     programme = session.get(Programme, event.programme_id) if event.programme_id else None
     code = programme.code if programme else None
     again = mailing.key.startswith("reannounce:")
-    rendered = _render("announcement", {**_subscription_context(site), "event": event, "programme": programme, "again": again})
+    rendered = render("announcement", {**_subscription_context(site), "event": event, "programme": programme, "again": again})
     subscribers = _subscribers(session, Frequency.EACH, mailing.cursor, limit)
     rows = [
         _subscriber_row(mailing, "announcement", site, options, s, rendered, event.id)
@@ -197,7 +182,7 @@ def _digest(session: Session, site: Site, options: ListOptions, mailing: Mailing
             continue
         key = tuple(item.event.id for item in chosen)
         if key not in renderings:
-            renderings[key] = _render("digest", {**_subscription_context(site), "items": chosen})
+            renderings[key] = render("digest", {**_subscription_context(site), "items": chosen})
         rows.append(_subscriber_row(mailing, "digest", site, options, subscriber, renderings[key], None))
     return Batch(rows, subscribers[-1].id if subscribers else mailing.cursor, len(subscribers) < limit)
 
@@ -246,7 +231,7 @@ def _reminder(session: Session, site: Site, options: ListOptions, mailing: Maili
     for registration in registrations:
         context = registration_context(site, event, registration, "REQUEST")
         attachment = calendar_attachment(session, site, event, registration, "REQUEST")
-        rows.append(_registration_row(mailing, "reminder", registration, _render("reminder", context), attachments=[attachment], headers=dict(_AUTOMATIC)))
+        rows.append(_registration_row(mailing, "reminder", registration, render("reminder", context), attachments=[attachment], headers=dict(_AUTOMATIC)))
     return Batch(rows, registrations[-1].id if registrations else mailing.cursor, len(registrations) < limit)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -21,9 +20,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from portal.errors import InvalidInput
+from portal.mail.messages import environment
 from portal.models import Event, Registration, RegistrationStatus
 from portal.site import Site
-from portal.templating import date_range, make_environment, markdown
+from portal.templating import date_range, markdown
 
 PLACEHOLDERS = {
     "name": "the participant's name",
@@ -90,11 +90,6 @@ def _fill(text: str, values: dict[str, str], *, html: bool) -> str:
     return filled.replace(_ENCODED_LINK, str(escape(values["manage_url"]))) if html else filled
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Any:
-    return make_environment()
-
-
 @dataclass(frozen=True)
 class Letter:
     """A subject and a Markdown body, ready to be filled in for many recipients: the
@@ -114,7 +109,7 @@ class Letter:
         subject = " ".join(_fill(self.subject, values, html=False).split())
         text_body = _fill(self.body, values, html=False)
         html_body = Markup(_fill(self.body_html, values, html=True))
-        env = _environment()
+        env = environment()
         context = {
             "site": site,
             "event": event,

@@ -44,13 +44,14 @@ _CANCEL_KINDS = {"cancelled", "event_cancelled"}
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The emails' Jinja environment: one per process, each template compiled once."""
     return make_environment()
 
 
 def render(kind: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """Render (subject, text, html) of one kind of message from templates/email/."""
-    env = _environment()
+    env = environment()
     subject = env.get_template(f"email/{kind}.subject.txt").render(context)
     # One line, whatever a title holds: a line break in a header would start a new header.
     subject = " ".join(subject.split())

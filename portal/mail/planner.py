@@ -98,24 +98,35 @@ def plan_reminders(session: Session, schedule_: Schedule, now: datetime) -> int:
 
 def plan_followups(session: Session, now: datetime) -> int:
     """Make the mailings of the follow-ups due by now."""
-    # Locked, as the follow-up page locks the event to change its follow-up: the mailing is
-    # made either before an edit (which then refuses) or after it (and sends the edit).
-    events = session.scalars(
-        select(Event)
-        .where(Event.status == EventStatus.PUBLISHED, Event.ends_at <= now, Event.ends_at > now - FOLLOWUP_STALE - MAX_REMINDER)
-        .with_for_update()
+    ended = session.scalars(
+        select(Event).where(Event.status == EventStatus.PUBLISHED, Event.ends_at <= now, Event.ends_at > now - FOLLOWUP_STALE - MAX_REMINDER)
     ).all()
+    due_ids = [event.id for event in ended if _followup_due(event, now) is not None]
+    if not due_ids:
+        return 0
+    # Locked (in one order, so two workers never deadlock), as the follow-up page and imports
+    # lock an event to change its follow-up: the mailing is made either before an edit (which
+    # then refuses) or after it (and sends the edit). Read again under the lock.
     wanted: dict[str, tuple[Event, datetime]] = {}
-    for event in events:
-        if not event.followup:
-            continue
-        try:
-            due = event.ends_at + parse_duration(event.followup.get("after") or "PT0S")
-        except ValueError:
-            continue
-        if due <= now and now - due <= FOLLOWUP_STALE:
+    for event in session.scalars(
+        select(Event).where(Event.id.in_(due_ids), Event.status == EventStatus.PUBLISHED).order_by(Event.id).with_for_update()
+        .execution_options(populate_existing=True)
+    ):
+        due = _followup_due(event, now)
+        if due is not None:
             wanted[followup_key(event.id)] = (event, due)
     return _make(session, MailingKind.FOLLOWUP, wanted, now)
+
+
+def _followup_due(event: Event, now: datetime) -> datetime | None:
+    """When the event's follow-up came due, if it has and is not stale; else None."""
+    if not event.followup:
+        return None
+    try:
+        due = event.ends_at + parse_duration(event.followup.get("after") or "PT0S")
+    except ValueError:
+        return None
+    return due if due <= now and now - due <= FOLLOWUP_STALE else None
 
 
 def _make(session: Session, kind: MailingKind, wanted: dict[str, tuple[Event, datetime]], now: datetime) -> int:

@@ -32,6 +32,9 @@ class Subscriber(Base):
         # The fan-out reads the confirmed subscribers of one frequency in id order.
         Index("ix_subscribers_frequency_id", "frequency", "id"),
         Index("ix_subscribers_created_at", "created_at"),
+        # The audit log names subscribers by id alone: SQLite must never give a new one the
+        # id of one who left (PostgreSQL's sequences never do).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -89,8 +89,10 @@ def test_two_workers_one_killed_mid_way_send_each_person_one_email(
     for arrival in smtp_server.arrivals:
         ids[arrival.rcpt_tos[0]].add(arrival.message["Message-ID"])
     assert all(len(found) == 1 for found in ids.values()), ids
+    # Each arrival was queued; each row recorded as sent arrived. (A row the killed worker
+    # had sent but not yet recorded waits out its lease: sent, not yet marked so.)
     sent = {r.to_address for r in rows if r.status == MessageStatus.SENT}
-    assert sent == set(ids)
+    assert sent <= set(ids) <= {r.to_address for r in rows}
 
 
 def _only_leased_left(sessions) -> bool:

@@ -269,3 +269,20 @@ def test_one_address_is_emailed_at_most_five_times_a_day_whoever_asks(run, site,
     run(request_subscription, site, "victim@example.org", programmes=[], categories=[], frequency="each",
         client="192.0.2.200", limits=no_limit, now=now + timedelta(days=1, minutes=30))
     assert len([m for m in outbox() if m.to_address == "victim@example.org"]) == EMAILS_A_DAY + 1
+
+
+def test_a_new_subscriber_never_takes_the_id_of_one_who_left(run, site):
+    """The audit log names subscribers by id alone."""
+    from portal.models import Subscriber
+    from portal.registrations.limits import RegistrationLimits
+    from portal.subscriptions.service import leave, request_subscription
+
+    no_limit = RegistrationLimits(per_ip=0, per_email=0)
+
+    def ask(email):
+        run(request_subscription, site, email, programmes=[], categories=[], frequency="each", client="192.0.2.9", limits=no_limit)
+        return run(lambda s: s.query(Subscriber).filter_by(email=email).one())
+
+    first = ask("first@example.org")
+    run(leave, first.token)
+    assert ask("second@example.org").id > first.id
