@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select
@@ -27,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.db import transaction, utcnow
-from portal.mail.audiences import UNPUBLISHED, ListOptions, next_batch
+from portal.mail.audiences import UNPUBLISHED, Batch, ListOptions, next_batch
 from portal.models import Event, EventStatus, Mailing, MailingKind, OutboxMessage
 from portal.site import Site
 
@@ -104,26 +105,38 @@ def can_announce_again(session: Session, event: Event, *, now: datetime | None =
     return keys == {f"announce:{event.id}"}
 
 
-def _take_due(session: Session, now: datetime) -> Mailing | None:
-    """The oldest due mailing not finished, locked for this transaction; on PostgreSQL one
-    that another worker holds is skipped, so two workers fan out two mailings side by side."""
-    return session.scalars(
-        select(Mailing)
-        .where(Mailing.finished_at.is_(None), Mailing.due_at <= now)
-        .order_by(Mailing.due_at, Mailing.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).first()
+def _take_due(session: Session, now: datetime, *, lock: bool) -> Mailing | None:
+    """The oldest due mailing not finished; with `lock`, locked for this transaction, and on
+    PostgreSQL one that another worker holds is skipped."""
+    query = select(Mailing).where(Mailing.finished_at.is_(None), Mailing.due_at <= now).order_by(Mailing.due_at, Mailing.id).limit(1)
+    return session.scalars(query.with_for_update(skip_locked=True) if lock else query).first()
 
 
-def fan_out_batch(session: Session, site: Site, options: ListOptions, *, now: datetime | None = None, limit: int = FAN_OUT_BATCH) -> int | None:
-    """Write the next batch of one due mailing into the outbox and move its cursor, in the
-    caller's transaction. Returns how many emails it queued, or None when nothing was due."""
-    now = now or utcnow()
-    mailing = _take_due(session, now)
+@dataclass(frozen=True)
+class Prepared:
+    """A batch rendered from one mailing as it stood at `cursor`."""
+
+    mailing_id: int
+    cursor: int
+    batch: Batch
+
+
+def prepare_batch(session: Session, site: Site, options: ListOptions, *, now: datetime, limit: int, lock: bool = False) -> Prepared | None:
+    """The next batch of the oldest due mailing, rendered; None when nothing is due."""
+    mailing = _take_due(session, now, lock=lock)
     if mailing is None:
         return None
-    batch = next_batch(session, site, options, mailing, now=now, limit=limit)
+    return Prepared(mailing.id, mailing.cursor, next_batch(session, site, options, mailing, now=now, limit=limit))
+
+
+def commit_batch(session: Session, prepared: Prepared, *, now: datetime) -> int | None:
+    """Write a prepared batch into the outbox and move its mailing's cursor, if the mailing
+    still stands where it was read (locked now); None if another worker moved it first, and
+    the batch is dropped: nobody is written twice."""
+    mailing = session.scalars(select(Mailing).where(Mailing.id == prepared.mailing_id).with_for_update()).first()
+    if mailing is None or mailing.finished_at is not None or mailing.cursor != prepared.cursor:
+        return None
+    batch = prepared.batch
     if batch.rows:
         session.execute(insert(OutboxMessage), batch.rows)
     mailing.cursor = batch.cursor
@@ -136,20 +149,33 @@ def fan_out_batch(session: Session, site: Site, options: ListOptions, *, now: da
     return len(batch.rows)
 
 
+def fan_out_batch(session: Session, site: Site, options: ListOptions, *, now: datetime | None = None, limit: int = FAN_OUT_BATCH) -> int | None:
+    """Write the next batch of one due mailing into the outbox and move its cursor, all in
+    the caller's transaction. Returns how many emails it queued, or None when nothing was due."""
+    now = now or utcnow()
+    prepared = prepare_batch(session, site, options, now=now, limit=limit, lock=True)
+    return None if prepared is None else commit_batch(session, prepared, now=now) or 0
+
+
 def fan_out_due(
     sessions: sessionmaker[Session], site: Site, options: ListOptions, *, now: Callable[[], datetime] = utcnow,
     limit: int = FAN_OUT_BATCH, rounds: int = 20, stop: threading.Event | None = None,
 ) -> int:
-    """Fan out up to `rounds` batches, each in its own transaction (so the write lock is
-    never held for a whole mailing, and the public pages' writes slip in between). Returns
-    how many batches did something."""
+    """Fan out up to `rounds` batches. Each is read and rendered in a read transaction, then
+    written in a short writing one that checks the mailing has not moved meanwhile: the
+    write lock (SQLite's one lock, held by every registration) is held for the inserts alone,
+    never for rendering hundreds of emails, so the public pages' writes slip in between.
+    Returns how many batches did something."""
     done = 0
     for _ in range(rounds):
         if stop is not None and stop.is_set():
             break
-        with transaction(sessions, write=True) as session:
-            queued = fan_out_batch(session, site, options, now=now(), limit=limit)
-        if queued is None:
+        with transaction(sessions, write=False) as session:
+            prepared = prepare_batch(session, site, options, now=now(), limit=limit)
+        if prepared is None:
             break
+        with transaction(sessions, write=True) as session:
+            commit_batch(session, prepared, now=now())
+        # A batch another worker wrote first counts too: the mailing moved on.
         done += 1
     return done

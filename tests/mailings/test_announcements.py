@@ -213,3 +213,19 @@ def test_a_confirmation_queued_behind_an_announcement_goes_first(run, site, make
         first = claim_due(session, now=utcnow(), limit=3)
     assert [e.to_address for e in first][0] == registration.email
     assert len(first) == 3
+
+
+def test_a_batch_rendered_while_another_worker_wrote_it_is_dropped(run, sessions, site, make_event, make_subscriber, fan_out, queued):
+    """The worker renders a batch outside the write lock, then writes it only if the mailing
+    still stands where it read it."""
+    from portal.mail.mailings import commit_batch, prepare_batch
+
+    readers = [make_subscriber() for _ in range(4)]
+    event = make_event(status=EventStatus.DRAFT, published_at=None)
+    run(editing.publish_event, None, event.slug)
+    with transaction(sessions, write=False) as session:
+        mine = prepare_batch(session, site, ListOptions(), now=utcnow(), limit=2)
+    run(lambda s: fan_out_batch(s, site, ListOptions(), limit=2))  # another worker, first
+    assert run(lambda s: commit_batch(s, mine, now=utcnow())) is None
+    fan_out(limit=2)
+    assert Counter(r.to_address for r in queued("announcement")) == Counter({r.email: 1 for r in readers})
