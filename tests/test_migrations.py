@@ -419,3 +419,32 @@ def test_0010_counts_the_events_published_already_as_announced(empty_url):
         assert [(r.key, r.kind, bool(r.done), r.event_id) for r in rows] == [(f"announce:{published}", "announce", True, published)]
     finally:
         engine.dispose()
+
+
+def test_0011_gives_the_confirmed_their_codes_and_the_checked_in_their_day(empty_url):
+    migrate.upgrade(empty_url, "0010")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO programmes (id, code, name, admission, summary, description, created_at, updated_at)"
+                " VALUES (1, 'iccs', 'Cohesive Societies', 'open', '', '', '2026-12-07 10:00:00', '2026-12-07 10:00:00')"
+            ))
+            conn.execute(text(EVENT_ROW), {"slug": "run", "title": "Run", "speakers": "[]"})
+            event = conn.execute(text("SELECT id FROM events")).scalar_one()
+            for n in (1, 2, 3):
+                conn.execute(text(REGISTRATION_ROW), {"id": n, "event": event, "email": f"p{n}@example.org", "token": f"t-{n}", "answers": "{}"})
+            conn.execute(text("UPDATE registrations SET status = 'waitlisted', confirmed_at = NULL WHERE id = 3"))
+            # Checked in at 23:30 UTC: already the next day in Singapore, the event's zone.
+            conn.execute(text("UPDATE registrations SET checked_in_at = '2026-12-07 23:30:00' WHERE id = 1"))
+        migrate.upgrade(empty_url)
+        with engine.connect() as conn:
+            codes = dict(conn.execute(text("SELECT id, checkin_code FROM registrations")).all())
+            check_ins = conn.execute(text("SELECT registration_id, day FROM check_ins")).all()
+        assert codes[3] is None and codes[1] != codes[2]
+        assert all(len(codes[n]) == 10 and codes[n].isalnum() for n in (1, 2))
+        assert [(r, str(d)) for r, d in check_ins] == [(1, "2026-12-08")]
+        migrate.downgrade(empty_url, "0010")
+        assert not {"check_ins", "certificates"} & _tables(empty_url)
+    finally:
+        engine.dispose()

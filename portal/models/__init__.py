@@ -2,6 +2,7 @@
 
 from portal.models.audit import AuditEntry
 from portal.models.changes import ChangeMarker
+from portal.models.door import Certificate, CheckIn
 from portal.models.enums import ACTIVE_STATUSES, Admission, AuditActor, Endorsement, EventStatus, RegistrationStatus
 from portal.models.events import Event
 from portal.models.forms import ChoicePick, Questionnaire, Upload
@@ -19,7 +20,9 @@ __all__ = [
     "Admission",
     "AuditActor",
     "AuditEntry",
+    "Certificate",
     "ChangeMarker",
+    "CheckIn",
     "ChoicePick",
     "Endorsement",
     "Event",

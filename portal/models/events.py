@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -60,6 +60,9 @@ class Event(Base):
     reminders: Mapped[list[str] | None] = mapped_column(JSON)
     # A message after the end: {"after": "P1D", "subject": ..., "body": Markdown}; None: none.
     followup: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Who earns a certificate: {"share": 0.8} (of the event's days) or {"days": 3}; None: all
+    # the days.
+    certificate_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -50,6 +50,7 @@ class Registration(Base):
         Index("ix_registrations_event_id_status_search_text", "event_id", "status", "search_text"),
         # An index, not a constraint: SQLite adds a column in place only without one (0009).
         Index("uq_registrations_endorsement_token", "endorsement_token", unique=True),
+        Index("uq_registrations_checkin_code", "checkin_code", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,6 +78,10 @@ class Registration(Base):
     endorsement: Mapped[Endorsement | None] = mapped_column(enum_column(Endorsement, "endorsement", constraint=False))
     endorsement_token: Mapped[str | None] = mapped_column(String(64))
     endorsement_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the ticket's QR code holds, and what the door types when there is no camera: not
+    # the manage token (a ticket shown or printed must not open the registration, and the
+    # token must not admit anyone). Given when the registration is first confirmed.
+    checkin_code: Mapped[str | None] = mapped_column(String(32))
     # Kept by the database (VIRTUAL on SQLite, where the index holds it; STORED on PostgreSQL);
     # deferred, because only the search's WHERE clause reads it.
     search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT), deferred=True)
