@@ -1,0 +1,1 @@
+"""Documents the portal draws: QR codes, name badges and certificates as PDF."""
