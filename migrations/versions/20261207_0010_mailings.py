@@ -6,9 +6,9 @@ Reviewed by hand. New tables only, plus nullable columns: added to events in pla
 rebuild events and lose the search index's triggers, 0007); the outbox is rebuilt on SQLite
 to take its named foreign key to mailings. rate_limits is dropped and made again
 with the new scopes in its CHECK: its rows are counts of the current minute, so the worst a
-deploy costs is one minute's allowance begun again; the lost-link scopes are for the
-participants' "lost your link?" form (issue 21), added now so that the table is made again
-once. Events published already get an announcement marked done, so that publishing one
+deploy costs is one minute's allowance begun again; the lost-link scopes (the participants'
+"lost your link?" form, issue 21) and the certificates' verification scope (issue 19) are
+added now so that the table is made again once. Events published already get an announcement marked done, so that publishing one
 again does not announce it as new. Downgrade drops what upgrade added; outbox rows keep
 their messages and lose only their link to a mailing and their extra headers.
 
@@ -30,7 +30,7 @@ branch_labels = None
 depends_on = None
 
 OLD_SCOPES = ('register_ip', 'register_email')
-NEW_SCOPES = (*OLD_SCOPES, 'subscribe_ip', 'subscribe_email', 'lost_link_ip', 'lost_link_email')
+NEW_SCOPES = (*OLD_SCOPES, 'subscribe_ip', 'subscribe_email', 'lost_link_ip', 'lost_link_email', 'verify_ip')
 
 
 def _rate_limits(scopes: tuple[str, ...]) -> None:

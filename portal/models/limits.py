@@ -19,6 +19,7 @@ class LimitScope(enum.StrEnum):
     SUBSCRIBE_EMAIL = "subscribe_email"
     LOST_LINK_IP = "lost_link_ip"
     LOST_LINK_EMAIL = "lost_link_email"
+    VERIFY_IP = "verify_ip"
 
 
 class RateLimit(Base):
