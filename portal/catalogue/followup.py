@@ -3,6 +3,10 @@ checked in (or, when no one was, to every confirmed registrant), set, changed or
 until it starts going out. The worker (mail.mailings) sends it, once, under the mailing key
 mail.mailings.followup_key; once that mailing exists, the follow-up is what was sent and stays
 as it is.
+
+Saving a follow-up whose time has passed sends it at the worker's next look (within a
+minute): that is never done silently, but only once the organiser has confirmed it, knowing
+how many it goes to (SendsAtOnce).
 """
 
 from __future__ import annotations
@@ -26,6 +30,18 @@ from portal.text import parse_duration
 
 # How much of the body the audit log keeps: enough to recognise it.
 _AUDIT_BODY = 200
+
+
+class SendsAtOnce(InvalidTransition):
+    """Saving this follow-up would send it at once, as its time has passed: the organiser
+    must confirm, knowing to how many it goes (`recipients`, counted now)."""
+
+    def __init__(self, due_at: datetime, recipients: int, checked_in: bool) -> None:
+        people = f"{recipients} person" if recipients == 1 else f"{recipients} people"
+        super().__init__(f"Its time has passed: saved, it goes out within a minute to {people}. Confirm to send it.")
+        self.due_at = due_at
+        self.recipients = recipients
+        self.checked_in = checked_in
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,12 @@ class FollowupState:
         """Who it would go to now: those checked in, or every confirmed registrant if none was."""
         return self.checked_in or self.confirmed
 
+    @property
+    def audience(self) -> dict[str, object]:
+        """Who it would go to now, as an organiser's message picks its recipients
+        (mail.letters.validate_audience): for a test as the first of them will get it."""
+        return {"statuses": ["confirmed"], "checked_in": True if self.checked_in else None, "question": None, "answer": None}
+
 
 def followup_mailing(session: Session, event: Event) -> Mailing | None:
     """The event's follow-up mailing, once the worker has made it."""
@@ -74,19 +96,30 @@ def due_at(event: Event) -> datetime | None:
     return event.ends_at + parse_duration(event.followup["after"])
 
 
-def followup_state(session: Session, slug: str, *, now: datetime | None = None) -> FollowupState:
-    """The event's follow-up, whether it went out, and how many it goes to."""
-    now = now or utcnow()
-    event = event_by_slug(session, slug)
-    checked_in = session.scalar(
+def _checked_in(session: Session, event: Event) -> int:
+    return session.scalar(
         select(func.count()).select_from(Registration).where(
             Registration.event_id == event.id, Registration.status == RegistrationStatus.CONFIRMED,
             Registration.checked_in_at.is_not(None),
         )
     ) or 0
+
+
+def followup_state(session: Session, slug: str, *, now: datetime | None = None) -> FollowupState:
+    """The event's follow-up, whether it went out, and how many it goes to."""
+    now = now or utcnow()
+    event = event_by_slug(session, slug)
     return FollowupState(
-        event, event.followup, due_at(event), followup_mailing(session, event), checked_in, confirmed_count(session, event.id), now,
+        event, event.followup, due_at(event), followup_mailing(session, event), _checked_in(session, event),
+        confirmed_count(session, event.id), now,
     )
+
+
+def sends_at_once(event: Event, due: datetime, now: datetime) -> bool:
+    """Whether a follow-up due at `due` goes out as soon as it is saved: the event is
+    published (the worker sends no other's) and its time has passed, but not so long ago
+    that the worker leaves it unsent (FOLLOWUP_STALE)."""
+    return event.status == EventStatus.PUBLISHED and due <= now and now - due <= FOLLOWUP_STALE
 
 
 def _changeable(session: Session, slug: str) -> Event:
@@ -112,9 +145,12 @@ def _audited(followup: dict[str, str] | None) -> dict[str, Any]:
 
 
 def set_followup(
-    session: Session, actor: Actor, slug: str, after: str, subject: str, body: str, *, now: datetime | None = None
+    session: Session, actor: Actor, slug: str, after: str, subject: str, body: str,
+    *, send_now: int | None = None, now: datetime | None = None,
 ) -> Event:
-    """Set or change the event's follow-up; InvalidInput saying what to fix."""
+    """Set or change the event's follow-up; InvalidInput saying what to fix. One whose time
+    has passed goes out at once, so it is saved only with `send_now` the number of people it
+    goes to now; otherwise (or if that number has changed) SendsAtOnce says how many."""
     now = now or utcnow()
     event = _changeable(session, slug)
     if event.status == EventStatus.CANCELLED:
@@ -123,6 +159,12 @@ def set_followup(
         followup = checked_followup(after, subject, body)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+    due = event.ends_at + parse_duration(followup["after"])
+    if sends_at_once(event, due, now):
+        checked_in = _checked_in(session, event)
+        recipients = checked_in or confirmed_count(session, event.id)
+        if send_now != recipients:
+            raise SendsAtOnce(due, recipients, bool(checked_in))
     if followup == event.followup:
         return event
     before = _audited(event.followup)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wtforms import Form, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import Form, HiddenField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, Regexp, ValidationError
 
 from portal.catalogue.reminders import MAX_BODY, MAX_SUBJECT, parse_after_text
 from portal.errors import InvalidInput
@@ -33,6 +33,11 @@ class FollowupForm(Form):
         description="Markdown: **bold**, *italic*, [links](https://…), lists. The placeholders are listed below.",
     )
 
+    # Which button: save it, or send a test of what is typed to the organiser.
+    action = HiddenField(validators=[Optional(), AnyOf(("save", "test"), message="damaged")], default="save")
+    # "Send it now to N people": the N the organiser confirmed, for a follow-up whose time has passed.
+    confirm = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$", message="damaged")])
+
     def validate_after(self, field: Any) -> None:
         try:
             parse_after_text(field.data or "")
@@ -48,6 +53,13 @@ class FollowupForm(Form):
     def after_duration(self) -> str:
         """The time after the end as stored (P1D), after validate()."""
         return parse_after_text(self.after.data or "")
+
+    def testing(self) -> bool:
+        return self.action.data == "test"
+
+    def confirmed(self) -> int | None:
+        """How many people the organiser confirmed it goes to now, if they did."""
+        return int(self.confirm.data) if self.confirm.data else None
 
     def text(self) -> str:
         return (self.body.data or "").replace("\r\n", "\n")

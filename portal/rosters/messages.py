@@ -49,7 +49,7 @@ MAX_BODY = 20_000
 SAMPLE_TOKEN = "each-registrant-gets-their-own-link"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 HISTORY_LIMIT = 200
-# Who the compose page starts with.
+# Who the compose page starts with (its statuses: default_statuses).
 DEFAULT_AUDIENCE: dict[str, Any] = {"statuses": ["confirmed"], "checked_in": None, "question": None, "answer": None}
 STATUS_WORDS = {"confirmed": "confirmed", "waitlisted": "waiting list", "pending": "pending"}
 
@@ -72,6 +72,14 @@ class MessageFormData:
     checked_in: int  # of those, checked in
     placeholders: dict[str, str]
     count: int | None  # how many the audience asked about picks; None if no message can go to it
+    statuses: list[str]  # the statuses the compose page starts with (default_statuses)
+
+
+def default_statuses(counts: dict[str, int]) -> list[str]:
+    """The status the compose page starts with: the confirmed if there are any, else the
+    pending (an event that approves applicants has nobody confirmed at first), else the
+    waiting list; the confirmed when there is nobody at all."""
+    return next(([status] for status in ("confirmed", "pending", "waitlisted") if counts.get(status)), ["confirmed"])
 
 
 def _questions(session: Session, event: Event) -> list[Question]:
@@ -85,7 +93,7 @@ def _choice_question(question: Question) -> ChoiceQuestion:
 def message_form_data(session: Session, slug: str, audience: dict[str, Any] | None = None) -> MessageFormData:
     """What the compose page offers: the event, its choice questions and their answers, how
     many registrants there are of each status a message can go to, and how many `audience`
-    (by default the confirmed) picks, None when it is not one a message can go to."""
+    (by default those of default_statuses) picks, None when it is not one a message can go to."""
     event = event_by_slug(session, slug)
     rows = session.execute(
         select(Registration.status, func.count(), func.count(Registration.checked_in_at))
@@ -96,11 +104,12 @@ def message_form_data(session: Session, slug: str, audience: dict[str, Any] | No
     for status, n, _ in rows:
         counts[str(status)] = n
     questions = [_choice_question(q) for q in _questions(session, event)]
+    statuses = default_statuses(counts)
     try:
-        count: int | None = count_audience(session, event, DEFAULT_AUDIENCE if audience is None else audience)
+        count: int | None = count_audience(session, event, {**DEFAULT_AUDIENCE, "statuses": statuses} if audience is None else audience)
     except InvalidInput:
         count = None
-    return MessageFormData(event, questions, counts, sum(c for _, _, c in rows), dict(PLACEHOLDERS), count)
+    return MessageFormData(event, questions, counts, sum(c for _, _, c in rows), dict(PLACEHOLDERS), count, statuses)
 
 
 def _check_audience(session: Session, event: Event, audience: dict[str, Any]) -> dict[str, Any]:
@@ -126,16 +135,17 @@ def _count(session: Session, event: Event, chosen: dict[str, Any]) -> int:
     return session.scalar(select(func.count()).select_from(Registration).where(*conditions)) or 0
 
 
-def _check_letter(subject: str, body: str) -> tuple[str, str]:
+def _check_letter(subject: str, body: str, limits: tuple[int, int] = (MAX_SUBJECT, MAX_BODY)) -> tuple[str, str]:
     subject, body = (subject or "").strip(), (body or "").strip()
+    max_subject, max_body = limits
     if not subject:
         raise InvalidInput("Write a subject.")
     if not body:
         raise InvalidInput("Write the message.")
-    if len(subject) > MAX_SUBJECT:
-        raise InvalidInput(f"Shorten the subject to {MAX_SUBJECT} characters.")
-    if len(body) > MAX_BODY:
-        raise InvalidInput(f"Shorten the message to {MAX_BODY:,} characters.")
+    if len(subject) > max_subject:
+        raise InvalidInput(f"Shorten the subject to {max_subject} characters.")
+    if len(body) > max_body:
+        raise InvalidInput(f"Shorten the message to {max_body:,} characters.")
     letters.check_placeholders(subject, body)
     return subject, body
 
@@ -158,8 +168,11 @@ def _first_recipient(session: Session, event: Event, audience: dict[str, Any]) -
     return session.scalars(select(Registration).where(*conditions).order_by(Registration.id).limit(1)).first()
 
 
-def _preview(session: Session, site: Site, event: Event, subject: str, body: str, audience: dict[str, Any]) -> Preview:
-    subject, body = _check_letter(subject, body)
+def _preview(
+    session: Session, site: Site, event: Event, subject: str, body: str, audience: dict[str, Any],
+    limits: tuple[int, int] = (MAX_SUBJECT, MAX_BODY),
+) -> Preview:
+    subject, body = _check_letter(subject, body, limits)
     chosen = _check_audience(session, event, audience)
     first = _first_recipient(session, event, chosen)
     if first is None:
@@ -179,14 +192,16 @@ def preview(session: Session, site: Site, slug: str, subject: str, body: str, au
 
 
 def send_test(
-    session: Session, site: Site, actor: Actor, slug: str, subject: str, body: str, audience: dict[str, Any]
+    session: Session, site: Site, actor: Actor, slug: str, subject: str, body: str, audience: dict[str, Any],
+    *, kind: str = "message_test", limits: tuple[int, int] = (MAX_SUBJECT, MAX_BODY),
 ) -> Preview:
     """Queue one email to the organiser's own address: the letter as the first recipient
-    will get it, its subject marked as a test."""
+    will get it, its subject marked as a test. Also the test of an event's follow-up (a
+    letter too): `kind` names it in the outbox, `limits` are its (subject, body) lengths."""
     event = event_by_slug(session, slug)
-    shown = _preview(session, site, event, subject, body, audience)
+    shown = _preview(session, site, event, subject, body, audience, limits)
     session.add(OutboxMessage(
-        kind="message_test", to_address=actor.email, subject=f"[Test] {shown.subject}"[:300],
+        kind=kind, to_address=actor.email, subject=f"[Test] {shown.subject}"[:300],
         body_text=shown.text, body_html=shown.html, attachments=[], event_id=event.id,
     ))
     return shown

@@ -127,10 +127,12 @@ async def unsubscribe(request: Request) -> Response:
             # Gone already: leaving twice is leaving, and a provider retrying needs a 200.
         return render(request, "public/unsubscribe.html", {"left": True, "token": token}, headers=PRIVATE)
     try:
-        await uow(request, service.subscription_by_token, token)
+        subscriber = await uow(request, service.subscription_by_token, token)
     except NotFound:
         return _gone(request)
-    return render(request, "public/unsubscribe.html", {"left": False, "token": token}, headers=PRIVATE)
+    # The page behind the subscriber's own private link: it names the address that leaves.
+    context = {"left": False, "token": token, "email": subscriber.email}
+    return render(request, "public/unsubscribe.html", context, headers=PRIVATE)
 
 
 # "subscribed" (/subscribe/sent) before "manage_subscription" (/subscribe/{token}), which

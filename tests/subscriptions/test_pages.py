@@ -205,6 +205,13 @@ def test_the_leave_link_opened_unsubscribes_no_one(client, subscribed, subscribe
     assert len(subscribers()) == 1
 
 
+def test_the_leave_page_names_the_address_that_leaves(client, subscribed):
+    # It is the subscriber's own private page: whoever shares a mailbox sees which address it is.
+    token = subscribed("kim.lee@example.org")
+    page = client.get(f"/subscribe/{token}/leave")
+    assert "stop all email about new events to <strong>kim.lee@example.org</strong>" in page.text
+
+
 def test_the_pages_button_unsubscribes(client, subscribed, subscribers):
     token = subscribed()
     page = client.get(f"/subscribe/{token}")

@@ -80,7 +80,7 @@ async def new_message(request: Request) -> Response:
                     note = f"A test is on its way to {actor(request).email}, as {shown.name} will get it."
     else:
         data = await uow(request, messages.message_form_data, slug)
-        form = MessageForm().with_questions(data.questions)
+        form = MessageForm(data={"statuses": data.statuses}).with_questions(data.questions)
     # The same nonce for every preview and test of this form; a new one only if it had none.
     form.nonce.data = form.nonce.data or _nonce()
     count = shown.count if shown is not None else data.count

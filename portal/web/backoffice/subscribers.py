@@ -48,8 +48,10 @@ async def export_subscribers(request: Request) -> Response:
 
 @require_organiser
 async def remove_subscriber(request: Request) -> Response:
+    """GET (the list's Remove link, or the page reloaded) or an unconfirmed POST: the page
+    that asks; a POST with confirmed=yes: remove."""
     subscriber_id = request.path_params["id"]
-    form = await read_form(request)
+    form = await read_form(request) if request.method == "POST" else {}
     back = RedirectResponse(request.url_for("admin:list_subscribers"), status_code=303)
     if form.get("confirmed") != "yes":
         found = await uow(request, admin.subscriber, subscriber_id)
@@ -61,5 +63,5 @@ async def remove_subscriber(request: Request) -> Response:
 routes = [
     Route("/subscribers", list_subscribers, name="list_subscribers"),
     Route("/subscribers/export.csv", export_subscribers, name="export_subscribers"),
-    Route("/subscribers/{id:int}/remove", remove_subscriber, name="remove_subscriber", methods=["POST"]),
+    Route("/subscribers/{id:int}/remove", remove_subscriber, name="remove_subscriber", methods=["GET", "POST"]),
 ]

@@ -78,9 +78,12 @@ def test_the_compose_page(organiser_client, event):
     assert page.status_code == 200
     text = page.text
     assert "Write to the registrants of “Maritime Security Seminar”" in text
-    assert re.search(r'value="confirmed" checked>\s*Confirmed <small>\(2\)</small>', text)
-    assert re.search(r'value="waitlisted">\s*On the waiting list <small>\(1\)</small>', text)
-    assert re.search(r'value="pending">\s*Pending approval <small>\(1\)</small>', text)
+    # The words and the count in one span beside the box: a <small> right after the input is
+    # put on a line of its own by Pico, pulled up over the checkbox.
+    assert re.search(r'value="confirmed" checked>\s*<span>Confirmed <span class="count">\(2\)</span></span>', text)
+    assert re.search(r'value="waitlisted">\s*<span>On the waiting list <span class="count">\(1\)</span></span>', text)
+    assert re.search(r'value="pending">\s*<span>Pending approval <span class="count">\(1\)</span></span>', text)
+    assert not re.search(r'name="statuses"[^>]*>\s*<small', text)
     assert "cancelled" not in re.findall(r'name="statuses"[^>]*value="([^"]+)"', text)
     assert 'value="no"' in text and "Not checked in" in text
     assert '<optgroup label="Meal"><option value="meal:veg">Vegetarian</option>' in text
@@ -91,6 +94,34 @@ def test_the_compose_page(organiser_client, event):
     assert 'name="expected" type="hidden" value="2"' in text
     # Every visit a new form, with its own nonce.
     assert open_form(organiser_client, event)["nonce"] != open_form(organiser_client, event)["nonce"]
+
+
+@pytest.mark.parametrize(("statuses", "checked", "button"), [
+    ([S.PENDING, S.PENDING, S.WAITLISTED, S.CANCELLED], "pending", ">Send to 2 people</button>"),
+    ([S.WAITLISTED, S.CANCELLED], "waitlisted", ">Send to 1 person</button>"),
+    ([S.CANCELLED], "confirmed", ">Send</button>"),
+])
+def test_with_nobody_confirmed_the_page_starts_with_the_status_that_has_people(
+    organiser_client, make_event, make_registration, statuses, checked, button,
+):
+    event = make_event(capacity=None)
+    for status in statuses:
+        make_registration(event, status=status)
+    text = organiser_client.get(compose_url(event)).text
+    assert re.findall(r'name="statuses" value="([a-z]+)" checked', text) == [checked]
+    assert button in text
+
+
+def test_preview_lands_on_the_preview(organiser_client, event):
+    text = organiser_client.get(compose_url(event)).text
+    # Preview posts to the same page with #preview, so the browser scrolls to it; Send a test
+    # and Send stay at the top, where their note or the error summary is.
+    preview = re.search(r'<button type="submit" name="action" value="preview"[^>]*>', text).group(0)
+    assert f'formaction="http://testserver{compose_url(event)}#preview"' in preview
+    assert 'formaction' not in re.search(r'<button type="submit" name="action" value="test"[^>]*>', text).group(0)
+    assert 'id="preview"' not in text
+    shown = submit(organiser_client, event, open_form(organiser_client, event), "preview").text
+    assert re.search(r'<section [^>]*id="preview"[^>]*>\s*<h2 id="preview-heading">Preview</h2>', shown)
 
 
 def test_the_event_page_links_to_its_messages(organiser_client, event):
@@ -273,6 +304,10 @@ def test_the_history_counts_delivered_waiting_and_failed(organiser_client, event
     assert " ".join(to) == "confirmed, waiting list or pending"
     assert (recipients, delivered, waiting, failed[:1]) == (["4"], ["2"], ["1"], ["1"])
     assert "written so far" not in page.text and "See the outbox" in page.text
+    # On a phone each row is a card, each count labelled, rather than a table scrolled sideways.
+    assert '<table class="striped cards-on-phone">' in page.text
+    for label in ("Sent", "To", "Recipients", "Delivered", "Waiting", "Held or failed"):
+        assert f'<td data-label="{label}">' in row
 
 
 def test_signed_out_nobody_reads_or_sends(client, event, sessions):

@@ -8,6 +8,7 @@ import csv
 import io
 import itertools
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -159,6 +160,36 @@ def test_remove_with_a_confirmation_audited_without_the_address(organiser_client
         assert "@" not in json.dumps([entry.before, entry.after])
     again = post(organiser_client, path, {"confirmed": "yes"}, token_from="/admin/subscribers")
     assert again.status_code == 404
+
+
+def test_the_confirmation_page_opens_and_reloads_with_a_get_that_changes_nothing(organiser_client, several, sessions):
+    target = several["tatc"]
+    path = f"/admin/subscribers/{target}/remove"
+    # The list links to it: a GET, so reloading it (or opening it in a new tab) works.
+    listed = organiser_client.get("/admin/subscribers").text
+    assert f'<a href="http://testserver{path}" role="button" class="danger outline compact" aria-label="Remove ben@example.org">Remove</a>' in listed
+    assert f'<form method="post" action="http://testserver{path}"' not in listed
+    for _ in range(2):
+        asked = organiser_client.get(path)
+        assert asked.status_code == 200 and "Remove ben@example.org?" in asked.text
+        assert f'<form method="post" action="http://testserver{path}">' in asked.text and 'name="confirmed" value="yes"' in asked.text
+    with sessions() as session:
+        assert session.get(Subscriber, target) is not None
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "subscriber.remove")) == 0
+    # Removed by the page's button: the page then says it is gone.
+    assert post(organiser_client, path, {"confirmed": "yes"}, token_from=path).status_code == 303
+    assert organiser_client.get(path).status_code == 404
+    assert organiser_client.get("/admin/subscribers/999999/remove").status_code == 404
+
+
+def test_on_a_phone_each_subscriber_is_a_card(organiser_client, several):
+    text = organiser_client.get("/admin/subscribers").text
+    (table,) = re.findall(r'<table class="striped cards-on-phone subscriber-list">.*?</table>', text, re.DOTALL)
+    for label in ("Status", "How often", "Programmes", "Categories", "Since"):
+        assert table.count(f'<td data-label="{label}"') == 5
+    # The stylesheet lays such a table out as cards below 640 px: no sideways scrolling.
+    css = organiser_client.get("/static/css/portal.css").text
+    assert ".cards-on-phone, .cards-on-phone tbody, .cards-on-phone tr, .cards-on-phone th, .cards-on-phone td { display: block;" in css
 
 
 def test_removal_needs_the_csrf_token(organiser_client, several, sessions):
