@@ -30,7 +30,7 @@ from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
 from portal.site import Site
 from portal.templating import make_environment
-from portal.web import endorse, feeds, health, public, subscribe
+from portal.web import certificates, endorse, feeds, health, public, subscribe
 from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *feeds.routes,
             *public.routes,
             *endorse.routes,
+            *certificates.routes,
             *subscribe.routes,
             *health.routes,
             Mount(ADMIN_PATH, routes=backoffice.routes, name="admin"),

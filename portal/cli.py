@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from portal.db import make_engine, make_session_factory, run_unit_of_work, transaction
-from portal.errors import AlreadyExists, ImportProblem, InvalidInput, NotFound
+from portal.errors import AlreadyExists, ImportProblem, InvalidInput, NotFound, PortalError
 from portal.logs import log_config
 from portal.settings import Settings, SettingsError, SMTPServer
 
@@ -302,9 +302,75 @@ def cmd_export_form(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_whole(target: Path, text: str) -> None:
+def cmd_export_certificates(args: argparse.Namespace) -> int:
+    from portal.documents.certificates import certificate_pdf
+    from portal.registrations.certificates import event_files
+    from portal.site import Site
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        files = run_unit_of_work(make_session_factory(engine), event_files, args.slug, write=False)
+    except NotFound as exc:
+        print(f"portal export certificates: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    site = Site(base_url=settings.base_url)
+    directory = Path(args.output or f"certificates-{args.slug}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for file in files:
+            pdf = certificate_pdf(file.shows, file.code, site.url("verify_certificate", code=file.code))
+            # Beside the target, then renamed: a failed run leaves no half-written PDF.
+            with tempfile.NamedTemporaryFile("wb", dir=directory, prefix=f".{file.filename}.", delete=False) as handle:
+                try:
+                    handle.write(pdf)
+                except BaseException:
+                    handle.close()
+                    os.unlink(handle.name)
+                    raise
+            os.replace(handle.name, directory / file.filename)
+    except OSError as exc:
+        print(f"portal export certificates: {directory}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(files)} certificate{'' if len(files) == 1 else 's'} of {args.slug} to {directory}", file=sys.stderr)
+    return 0
+
+
+def cmd_export_badges(args: argparse.Namespace) -> int:
+    from portal.documents.badges import badges_pdf
+    from portal.rosters.badges import event_badges
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        # A writing transaction: a confirmed registration without a check-in code gets one.
+        found = run_unit_of_work(make_session_factory(engine), event_badges, args.slug, most=None, write=True)
+        pdf = badges_pdf(found.badges, args.layout)
+        if args.output == "-":
+            sys.stdout.buffer.write(pdf)
+        else:
+            _write_whole(Path(args.output or found.filename(args.layout)), pdf)
+    except PortalError as exc:  # no such event, nobody confirmed, the fonts not installed
+        print(f"portal export badges: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"portal export badges: {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    where = "standard output" if args.output == "-" else args.output or found.filename(args.layout)
+    print(f"wrote {len(found.badges)} badge{'' if len(found.badges) == 1 else 's'} to {where}", file=sys.stderr)
+    return 0
+
+
+def _write_whole(target: Path, text: str | bytes) -> None:
     """Write beside the target and rename, so a failed write leaves the old file whole."""
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False) as handle:
+    binary = isinstance(text, bytes)
+    with tempfile.NamedTemporaryFile(
+        "wb" if binary else "w", encoding=None if binary else "utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
+    ) as handle:
         try:
             handle.write(text)
         except BaseException:
@@ -371,6 +437,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     form.add_argument("-o", "--output", help="file to write (default: standard output)")
     form.set_defaults(func=cmd_export_form)
+    badges = export_sub.add_parser("badges", help="write name badges of an event's confirmed registrants as PDF")
+    badges.add_argument("slug")
+    badges.add_argument("--layout", choices=("a4", "single"), default="a4", help="a4: eight a sheet, with cutting marks; single: one 4 x 3 inch badge a page")
+    badges.add_argument("-o", "--output", help="file to write (default badges-SLUG.pdf; - for standard output)")
+    badges.set_defaults(func=cmd_export_badges)
+    certificates = export_sub.add_parser("certificates", help="write an event's valid certificates of attendance as PDF files")
+    certificates.add_argument("slug")
+    certificates.add_argument("-o", "--output", metavar="DIR", help="directory to write them in (default certificates-SLUG)")
+    certificates.set_defaults(func=cmd_export_certificates)
     return parser
 
 

@@ -37,6 +37,7 @@ VARIABLES = {
     "PORTAL_DIGEST_WEEKDAY": "monday",
     "PORTAL_LIST_MAILBOX": "unset: List-Unsubscribe gives the HTTPS link only",
     "PORTAL_FAN_OUT_BATCH": "500",
+    "PORTAL_ISSUER": "RSIS Events",
 }
 
 _DAYS = tuple(day.lower() for day in WEEKDAYS)
@@ -169,6 +170,8 @@ class Settings:
     list_mailbox: str | None = None
     # Recipients the worker writes to the outbox per transaction when it fans out a mailing.
     fan_out_batch: int = 500
+    # Who issues certificates of attendance: the organisation named on each one.
+    issuer: str = "RSIS Events"
 
     @property
     def upload_directory(self) -> Path:
@@ -237,6 +240,9 @@ class Settings:
         list_mailbox = (env.get("PORTAL_LIST_MAILBOX") or "").strip() or None
         if list_mailbox is not None and ("@" not in list_mailbox or any(c in list_mailbox for c in " <>\r\n,")):
             raise SettingsError("PORTAL_LIST_MAILBOX must be one email address, like unsubscribe@example.org")
+        issuer = " ".join((env.get("PORTAL_ISSUER") or "").split()) or "RSIS Events"
+        if len(issuer) > 200:
+            raise SettingsError("PORTAL_ISSUER is at most 200 characters: the organisation named on certificates")
         upload_dir = Path(env["PORTAL_UPLOAD_DIR"]) if env.get("PORTAL_UPLOAD_DIR") else var_dir / "uploads"
         smtp_url = env.get("PORTAL_SMTP_URL") or None
         if smtp_url:
@@ -262,6 +268,7 @@ class Settings:
             digest_weekday=_DAYS.index(weekday),
             list_mailbox=list_mailbox,
             fan_out_batch=fan_out_batch,
+            issuer=issuer,
         )
 
 

@@ -22,6 +22,7 @@ PATHS = {
     "show_programme": "/programmes/{code}",
     "manage_registration": "/registrations/{token}",
     "cancel_registration": "/registrations/{token}/cancel",
+    "show_ticket": "/registrations/{token}/ticket",
     "show_calendar": "/calendar.ics",
     "show_programme_calendar": "/programmes/{code}/calendar.ics",
     "show_event_calendar": "/events/{slug}/calendar.ics",
@@ -34,6 +35,9 @@ PATHS = {
     "confirm_subscription": "/subscribe/confirm/{token}",
     "manage_subscription": "/subscribe/{token}",
     "unsubscribe": "/subscribe/{token}/leave",
+    "find_certificate": "/certificates",
+    "verify_certificate": "/certificates/{code}",
+    "download_certificate": "/registrations/{token}/certificate.pdf",
 }
 
 

@@ -25,6 +25,7 @@ from portal.errors import AlreadyExists, InvalidInput, InvalidTransition
 from portal.mail.mailings import announce_event
 from portal.mail.messages import queue_registration_message
 from portal.models import ACTIVE_STATUSES, Event, EventStatus, Programme, Registration, event_by_slug
+from portal.registrations.attendance import checked_rule, number_of_days
 from portal.registrations.seats import active_count, confirmed_count, lock_event, promote_from_waitlist
 from portal.site import Site
 from portal.text import SLUG
@@ -64,6 +65,9 @@ class EventValues:
     # ISO 8601 durations before the start; None: the site's default; KEEP: as it is (a new
     # event: the default).
     reminders: list[str] | None | Keep = Keep.KEEP
+    # Who earns a certificate of attendance: {"days": n}, {"share": 0.8}, None (every day);
+    # KEEP: as it is (a new event: every day).
+    certificate_rule: dict[str, Any] | None | Keep = Keep.KEEP
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,15 @@ def _checked(session: Session, values: EventValues) -> dict[str, Any]:
             columns["reminders"] = normalise_reminders(values.reminders)
         except ValueError as exc:
             raise InvalidInput(f"Reminders: {exc}") from None
+    if values.certificate_rule is Keep.KEEP:
+        columns.pop("certificate_rule")
+    else:
+        try:
+            columns["certificate_rule"] = checked_rule(
+                values.certificate_rule, number_of_days(values.starts_at, values.ends_at, values.timezone)
+            )
+        except ValueError as exc:
+            raise InvalidInput(f"Certificate of attendance: {exc}") from None
     return columns
 
 
@@ -331,6 +344,7 @@ def duplicate_event(
         description=source.description,
         speakers=list(source.speakers or []),
         reminders=None if source.reminders is None else list(source.reminders),
+        certificate_rule=dict(source.certificate_rule) if source.certificate_rule else None,
     )
     event = create_event(session, actor, new_slug, values, now=now)
     # The follow-up is counted from the end, so it moves with the new run as it is.

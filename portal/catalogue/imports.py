@@ -7,8 +7,9 @@ The file is one JSON object with "programmes" and/or "events", each a list of re
   timezone, all_day, venue, address, online_url, capacity, waitlist, status,
   registration_opens, registration_closes, description, speakers, reminders (ISO 8601
   durations before the start: ["P2D", "PT2H"]; [] for none; null for the site's default),
-  followup ({"after": "P1D", "subject": ..., "body": Markdown}, or null for none); an event
-  that does not mention reminders or followup keeps what it has (see catalogue.reminders);
+  followup ({"after": "P1D", "subject": ..., "body": Markdown}, or null for none),
+  certificate_rule ({"days": n} or {"share": 0.8} of the event's days, or null for every day);
+  an event that does not mention reminders, followup or certificate_rule keeps what it has;
 - either may hold its registration form: `form` (a list of questions in the shape
   portal.questions.schema reads) and `organisation_required` (true or false). Saved through
   portal.questions.store, so that answers keep their meaning (see catalogue.formfiles).
@@ -36,6 +37,7 @@ from portal.mail.mailings import announce_event, followup_key
 from portal.models import Admission, Event, EventStatus, Mailing, Programme
 from portal.questions.schema import FormDefinition, FormDefinitionError, parse_form
 from portal.questions.store import Owner, definition, definition_for_event, find_form
+from portal.registrations.attendance import checked_rule, number_of_days
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CODE = SLUG
@@ -50,7 +52,7 @@ PROGRAMME_KEYS = ("code", "name", "admission", "summary", "description", *FORM_K
 EVENT_KEYS = (
     "slug", "title", "programme", "category", "starts_at", "ends_at", "timezone", "all_day", "venue", "address",
     "online_url", "capacity", "waitlist", "status", "registration_opens", "registration_closes", "description",
-    "speakers", "reminders", "followup", *FORM_KEYS,
+    "speakers", "reminders", "followup", "certificate_rule", *FORM_KEYS,
 )
 
 
@@ -206,6 +208,19 @@ class _Record:
             self.fail("followup", str(exc))
 
 
+    def certificate_rule(self, values: dict[str, Any]) -> None:
+        """`certificate_rule` into `values` if the record has the key: {"days": n}, {"share":
+        0.8} or null (every day), checked against the event's days; left out, it stays."""
+        if "certificate_rule" not in self.data:
+            return
+        try:
+            values["certificate_rule"] = checked_rule(
+                self.data["certificate_rule"], number_of_days(values["starts_at"], values["ends_at"], values["timezone"])
+            )
+        except ValueError as exc:
+            self.fail("certificate_rule", str(exc))
+
+
 def _read_programme(index: int, data: Any) -> dict[str, Any]:
     record = _Record(f"programmes[{index}]", data)
     code = record.pattern("code", CODE, "must be lowercase letters, digits and hyphens", max_length=40)
@@ -281,6 +296,7 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
     }
     record.reminders(values)
     record.followup(values)
+    record.certificate_rule(values)
     return values
 
 

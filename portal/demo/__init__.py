@@ -15,6 +15,7 @@ from portal.catalogue.imports import ImportReport, import_data
 from portal.db import utcnow
 from portal.models import Event, Programme, Registration, RegistrationStatus
 from portal.registrations.participants import new_token
+from portal.registrations.tickets import new_code
 
 DEMO_FILE = Path(__file__).with_name("demo.json")
 
@@ -56,6 +57,7 @@ def load(session: Session, *, default_timezone: str = "Asia/Singapore") -> tuple
                     answers={},
                     status=RegistrationStatus.CONFIRMED,
                     token=new_token(),
+                    checkin_code=new_code(),
                     consented_at=when,
                     confirmed_at=when,
                     created_at=when,

@@ -4,11 +4,22 @@ the rules. Times are typed in the event's zone (naive here, made aware by `aware
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wtforms import BooleanField, DateTimeLocalField, Form, IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    DecimalField,
+    Form,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation, ValidationError
 
 from portal.catalogue.editing import EventValues, Keep
 from portal.catalogue.imports import known_zone
@@ -16,6 +27,7 @@ from portal.catalogue.programmes import ProgrammeValues
 from portal.catalogue.reminders import parse_reminders_text
 from portal.forms.fields import STRIP, options, plain_line, plain_text
 from portal.models import Admission
+from portal.registrations.attendance import number_of_days, share_percent
 from portal.text import SLUG_PATTERN
 
 # datetime-local sends 2027-03-08T09:00; an old browser shows a text box, where people type
@@ -25,6 +37,31 @@ TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-
 
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def _reminder_choices(default_words: str) -> list[tuple[str, str]]:
+    """The reminders' three choices, the site's default named in words when known."""
+    default = f"Use the site's default ({default_words})" if default_words else "Use the site's default"
+    return [("default", default), ("none", "No reminders"), ("own", "These reminders:")]
+
+
+def _needed_with(choice: str, message: str) -> Any:
+    """A box that must be filled when its certificate choice is chosen (before Optional(),
+    which would otherwise end the checks on an empty box)."""
+
+    def check(form: Any, field: Any) -> None:
+        if form.certificate_choice.data == choice and not (field.raw_data and str(field.raw_data[0]).strip()):
+            field.errors[:] = []
+            raise StopValidation(message)
+
+    return check
+
+
+CERTIFICATE_CHOICES = [
+    ("all", "Every day of the event (the default)"),
+    ("days", "At least a number of days"),
+    ("share", "At least a share of the days"),
+]
 
 
 # Times outside these years are typing slips (0027 for 2027), and year 1 cannot even be moved
@@ -100,35 +137,89 @@ class EventForm(Form):
     )
     speakers = TextAreaField("Speakers", [Optional(), Length(max=15_000), plain_text], description="One per line.")
     # No default: a form sent without it (an older page) leaves the event's reminders alone.
-    reminders_choice = RadioField(
-        "Reminders", choices=options([("default", "Use the site's default"), ("own", "These reminders:")]), validate_choice=False,
-    )
+    reminders_choice = RadioField("Reminders", choices=options(_reminder_choices("")), validate_choice=False)
     reminders = StringField(
-        "Reminders before the start", [Optional(), Length(max=200), plain_line], filters=STRIP,
+        # No Optional(): it would end the checks on an empty box before validate_reminders,
+        # which refuses "These reminders:" with nothing typed.
+        "Reminders before the start", [Length(max=200), plain_line], filters=STRIP,
         description="With \u201cThese reminders\u201d: separated by commas, each as an ISO 8601 duration or in words: P2D or 2 days, PT2H or 2 hours, "
-        "P1DT12H or 1 day 12 hours, P1W or 1 week. At most 5, each at most 90 days. Empty: no reminders.",
+        "P1DT12H or 1 day 12 hours, P1W or 1 week. At most 5, each at most 90 days.",
+    )
+
+    # No default either: a form without it keeps the event's certificate rule.
+    certificate_choice = RadioField(
+        "Certificate of attendance: who earns one", choices=options(CERTIFICATE_CHOICES), validate_choice=False,
+    )
+    certificate_days = IntegerField(
+        "Days needed", [_needed_with("days", "You chose \u201cAt least a number of days\u201d: enter how many."), Optional()],
+        invalid_value_message="Enter a whole number of days.",
+        description="With \u201cAt least a number of days\u201d: from 1 to the number of days the event has.",
+    )
+    certificate_share = DecimalField(
+        "Share of the days, in per cent",
+        [_needed_with("share", "You chose \u201cAt least a share of the days\u201d: enter the share in per cent."), Optional()],
+        places=None, invalid_value_message="Enter a number from 1 to 100.",
+        description="With \u201cAt least a share of the days\u201d: from 1 to 100, rounded up to whole days (80% of 5 days is 4).",
     )
 
     def use_default_reminders(self, words: str) -> EventForm:
         """Name the site's default (in words) beside its choice."""
-        self.reminders_choice.choices = options([("default", f"Use the site's default ({words})"), ("own", "These reminders:")])
+        self.reminders_choice.choices = options(_reminder_choices(words))
         return self
 
     def validate_reminders_choice(self, field: Any) -> None:
-        if field.data not in (None, "", "default", "own"):
-            raise ValidationError("Choose the site's default reminders or your own.")
+        if field.data not in (None, "", "default", "none", "own"):
+            raise ValidationError("Choose the site's default reminders, no reminders, or your own.")
 
     def validate_reminders(self, field: Any) -> None:
-        if self.reminders_choice.data == "default":
+        typed, choice = (field.data or "").strip(), self.reminders_choice.data
+        if typed and choice in ("default", "none"):
+            chosen = "Use the site\u2019s default" if choice == "default" else "No reminders"
+            instead = "for the site\u2019s default" if choice == "default" else "for none"
             raise ValidationError(
-                "You chose the site's default and also typed reminders: choose \u201cThese reminders\u201d to use them, "
-                "or empty the box for the default."
+                f"You chose \u201c{chosen}\u201d and also typed reminders: to send these, choose "
+                f"\u201cThese reminders:\u201d; {instead}, empty the box."
             )
-        if self.reminders_choice.data == "own":
+        if choice == "own":
+            if not typed:
+                raise ValidationError(
+                    "You chose \u201cThese reminders:\u201d but typed none: type them (e.g. 2 days, 2 hours), "
+                    "or choose \u201cNo reminders\u201d to send none."
+                )
             try:
-                parse_reminders_text(field.data or "")
+                parse_reminders_text(typed)
             except ValueError as exc:
                 raise ValidationError(str(exc)) from None
+
+    def validate_certificate_choice(self, field: Any) -> None:
+        if field.data not in (None, "", *(value for value, _ in CERTIFICATE_CHOICES)):
+            raise ValidationError("Choose every day, a number of days, or a share of the days.")
+
+    def _days(self) -> int | None:
+        """How many days the event has as typed, or None while its times or zone are wrong."""
+        starts, ends = self.starts_at.data, self.ends_at.data
+        if self.zone() is None or starts is None or ends is None or ends <= starts:
+            return None
+        if not (FIRST_YEAR <= starts.year <= LAST_YEAR and FIRST_YEAR <= ends.year <= LAST_YEAR):
+            return None
+        tz = self.timezone.data or ""
+        return number_of_days(aware(starts, tz), aware(ends, tz), tz)  # type: ignore[arg-type]
+
+    def validate_certificate_days(self, field: Any) -> None:
+        if self.certificate_choice.data != "days" or field.data is None:
+            return
+        days = self._days()
+        if field.data < 1 or (days is not None and field.data > days):
+            most = f"{days}, the number of days the event has" if days is not None else "the number of days the event has"
+            raise ValidationError(f"Enter a number of days from 1 to {most}.")
+
+    def validate_certificate_share(self, field: Any) -> None:
+        if self.certificate_choice.data != "share" or field.data is None:
+            return
+        if not field.data.is_finite() or not 1 <= field.data <= 100:
+            raise ValidationError("Enter a share from 1 to 100 per cent.")
+        if field.data != field.data.quantize(Decimal("0.01")):
+            raise ValidationError("Enter the share with at most two decimals, e.g. 66.67.")
 
     def zone(self) -> ZoneInfo | None:
         """The zone typed, or None when it is not one (validate_timezone says why)."""
@@ -190,11 +281,24 @@ class EventForm(Form):
             description=(self.description.data or "").replace("\r\n", "\n"),
             speakers=[line.strip() for line in (self.speakers.data or "").splitlines() if line.strip()],
             reminders=self._reminders(),
+            certificate_rule=self._certificate_rule(),
         )
+
+    def _certificate_rule(self) -> dict[str, Any] | None | Keep:
+        choice = self.certificate_choice.data
+        if choice == "all":
+            return None
+        if choice == "days" and self.certificate_days.data is not None:
+            return {"days": self.certificate_days.data}
+        if choice == "share" and self.certificate_share.data is not None:
+            return {"share": float(self.certificate_share.data / 100)}
+        return Keep.KEEP
 
     def _reminders(self) -> list[str] | None | Keep:
         if self.reminders_choice.data == "default":
             return None
+        if self.reminders_choice.data == "none":
+            return []
         if self.reminders_choice.data == "own":
             return parse_reminders_text(self.reminders.data or "")
         return Keep.KEEP
@@ -211,8 +315,20 @@ class EventForm(Form):
             "registration_opens_at": local(event.registration_opens_at, tz),
             "registration_closes_at": local(event.registration_closes_at, tz),
             "description": event.description, "speakers": "\n".join(event.speakers or []),
-            "reminders_choice": "default" if event.reminders is None else "own", "reminders": ", ".join(event.reminders or []),
+            "reminders_choice": "default" if event.reminders is None else "own" if event.reminders else "none",
+            "reminders": ", ".join(event.reminders or []),
+            **_certificate_data(event.certificate_rule),
         }
+
+
+def _certificate_data(rule: dict[str, Any] | None) -> dict[str, Any]:
+    """An event's certificate rule as the form's three fields show it."""
+    rule = rule or {}
+    if "days" in rule:
+        return {"certificate_choice": "days", "certificate_days": rule["days"]}
+    if "share" in rule:
+        return {"certificate_choice": "share", "certificate_share": Decimal(share_percent(float(rule["share"])))}
+    return {"certificate_choice": "all"}
 
 
 class NewEventForm(EventForm):

@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from markupsafe import escape
 from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from portal.mail import letters
 from portal.mail.letters import Letter
 from portal.mail.messages import calendar_attachment, registration_context, render
+from portal.mail.tickets import ticket_attachment, ticket_context
 from portal.models import (
     Event,
     EventMessage,
@@ -76,16 +78,20 @@ def list_headers(site: Site, options: ListOptions, token: str) -> dict[str, str]
     }
 
 
-def _choice_words(programmes: list[str], categories: list[str]) -> str:
+def _choice_words(programmes: list[str], categories: list[str], names: dict[str, str]) -> str:
+    """A subscriber's choice in words for the footer: programmes by name (`names`, code to
+    name; a code no longer known as it is), categories as words ("book launch")."""
     parts = []
     if programmes:
-        parts.append("programmes: " + ", ".join(programmes))
+        noun = "programme" if len(programmes) == 1 else "programmes"
+        parts.append(f"{noun}: " + ", ".join(names.get(code, code) for code in programmes))
     if categories:
-        parts.append("categories: " + ", ".join(categories))
+        noun = "category" if len(categories) == 1 else "categories"
+        parts.append(f"{noun}: " + ", ".join(category.replace("-", " ") for category in categories))
     return "; ".join(parts) or "all events"
 
 
-def _wants(subscriber: Any, code: str | None, category: str) -> bool:
+def wants(subscriber: Any, code: str | None, category: str) -> bool:
     programmes, categories = subscriber.programmes or [], subscriber.categories or []
     return (not programmes or code in programmes) and (not categories or category in categories)
 
@@ -103,13 +109,22 @@ def _subscribers(session: Session, frequency: Frequency, after: int, limit: int)
 
 def _subscriber_row(mailing: Mailing, kind: str, site: Site, options: ListOptions, subscriber: Any, rendered: tuple[str, str, str], event_id: int | None) -> dict[str, Any]:
     subject, text, html = rendered
-    words = _choice_words(subscriber.programmes or [], subscriber.categories or [])
+    names: dict[str, str] = {}
+    session = object_session(mailing) if subscriber.programmes else None
+    if session is not None:
+        # The programmes' names, read once per batch (each batch is a session of its own) and
+        # only when someone in it chose programmes.
+        if "programme_names" not in session.info:
+            session.info["programme_names"] = {code: name for code, name in session.execute(select(Programme.code, Programme.name))}
+        names = session.info["programme_names"]
+    words = _choice_words(subscriber.programmes or [], subscriber.categories or [], names)
     return {
         "kind": kind,
         "to_address": subscriber.email,
         "subject": subject,
         "body_text": text.replace(_TOKEN, subscriber.token).replace("zz--choice--zz", words),
-        "body_html": html.replace(_TOKEN, subscriber.token).replace("zz--choice--zz", words),
+        # A programme's name is organisers' text: escaped in the HTML part.
+        "body_html": html.replace(_TOKEN, subscriber.token).replace("zz--choice--zz", str(escape(words))),
         "attachments": [],
         "headers": list_headers(site, options, subscriber.token),
         "mailing_id": mailing.id,
@@ -140,7 +155,7 @@ def _announcement(session: Session, site: Site, options: ListOptions, mailing: M
     rows = [
         _subscriber_row(mailing, "announcement", site, options, s, rendered, event.id)
         for s in subscribers
-        if _wants(s, code, event.category)
+        if wants(s, code, event.category)
     ]
     return Batch(rows, subscribers[-1].id if subscribers else mailing.cursor, len(subscribers) < limit)
 
@@ -177,7 +192,7 @@ def _digest(session: Session, site: Site, options: ListOptions, mailing: Mailing
     renderings: dict[tuple[int, ...], tuple[str, str, str]] = {}
     rows = []
     for subscriber in subscribers:
-        chosen = [item for item in items if _wants(subscriber, item.code, item.event.category)]
+        chosen = [item for item in items if wants(subscriber, item.code, item.event.category)]
         if not chosen:
             continue
         key = tuple(item.event.id for item in chosen)
@@ -229,9 +244,12 @@ def _reminder(session: Session, site: Site, options: ListOptions, mailing: Maili
     )
     rows = []
     for registration in registrations:
-        context = registration_context(site, event, registration, "REQUEST")
-        attachment = calendar_attachment(session, site, event, registration, "REQUEST")
-        rows.append(_registration_row(mailing, "reminder", registration, render("reminder", context), attachments=[attachment], headers=dict(_AUTOMATIC)))
+        ticket = ticket_context(site, registration)
+        context = registration_context(site, event, registration, "REQUEST", ticket=ticket)
+        attachments = [calendar_attachment(session, site, event, registration, "REQUEST")]
+        if ticket is not None:
+            attachments.append(ticket_attachment(registration))
+        rows.append(_registration_row(mailing, "reminder", registration, render("reminder", context), attachments=attachments, headers=dict(_AUTOMATIC)))
     return Batch(rows, registrations[-1].id if registrations else mailing.cursor, len(registrations) < limit)
 
 

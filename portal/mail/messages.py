@@ -17,6 +17,7 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from portal.calendars import ical
+from portal.mail.tickets import ticket_attachment, ticket_context
 from portal.models import Event, OutboxMessage, Programme, Registration, RegistrationStatus
 from portal.site import Site
 from portal.templating import date_range, make_environment
@@ -41,6 +42,8 @@ KINDS = (
 _SEAT_KINDS = {"confirmed", "promoted", "approved", "event_changed", "already_registered"}
 # Kinds that take it out again.
 _CANCEL_KINDS = {"cancelled", "event_cancelled"}
+# Kinds that carry the ticket (its QR code and check-in code), if they confirm a seat.
+_TICKET_KINDS = {"confirmed", "promoted", "approved"}
 
 
 @lru_cache(maxsize=1)
@@ -141,6 +144,7 @@ def registration_context(
         "position": None,
         "calendar_method": method,
         "changes": [],
+        "ticket": None,
         **extra,
     }
 
@@ -156,11 +160,16 @@ def queue_registration_message(
     **extra: Any,
 ) -> OutboxMessage:
     """Queue a message about one registration, with its private manage link and, when the
-    participant's calendar should change, the event as an .ics attachment."""
+    participant's calendar should change, the event as an .ics attachment; a message that
+    confirms a seat carries the ticket."""
     method = calendar_method(kind, registration, held_seat=held_seat)
     changes = schedule_changes(event, extra.get("previous")) if kind == "event_changed" else []
-    subject, text, html = render(kind, registration_context(site, event, registration, method, changes=changes, **extra))
+    ticket = ticket_context(site, registration) if kind in _TICKET_KINDS else None
+    context = registration_context(site, event, registration, method, changes=changes, ticket=ticket, **extra)
+    subject, text, html = render(kind, context)
     attachments = [calendar_attachment(session, site, event, registration, method)] if method else []
+    if ticket is not None:
+        attachments.append(ticket_attachment(registration))
     message = OutboxMessage(
         kind=kind,
         to_address=registration.email,

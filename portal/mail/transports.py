@@ -1,9 +1,10 @@
-"""Building one email (MIME, with its .ics attachments) and sending it: to an SMTP server,
-or to the log when none is configured; and telling a refusal that is final from one worth
-trying again."""
+"""Building one email (MIME, with its .ics attachments and inline images) and sending it: to
+an SMTP server, or to the log when none is configured; and telling a refusal that is final
+from one worth trying again."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import smtplib
@@ -13,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
 from email.utils import formatdate, make_msgid
-from typing import Protocol
+from typing import Any, Protocol
+
+from portal.documents import qr
 
 # LogTransport's own logger: portal/logs.py leaves its manage links unredacted.
 mail_log = logging.getLogger("portal.mail.log")
@@ -28,7 +31,11 @@ class Envelope:
     subject: str
     body_text: str
     body_html: str
-    attachments: list[dict[str, str]]
+    # The outbox's attachments: {"filename", "content_type", "content"} with text content;
+    # "encoding": "base64" when the content is bytes in base64; "qr": a text whose QR code is
+    # the content, drawn as a PNG when the message is built (not under the lock of the
+    # transaction that queued it); "content_id" for an image the HTML part shows (cid:).
+    attachments: list[dict[str, Any]]
     # The end of this worker's lease on the message; it doubles as the claim's identity.
     claimed_until: datetime | None = None
     # Headers besides the usual (List-Id, List-Unsubscribe, Auto-Submitted...).
@@ -53,10 +60,19 @@ def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
     return header.get_content_maintype(), header.get_content_subtype(), params
 
 
+def _content(attachment: dict[str, Any], charset: str) -> bytes:
+    if "qr" in attachment:
+        return qr.png(str(attachment["qr"]), int(attachment.get("scale", 8)))
+    if attachment.get("encoding") == "base64":
+        return base64.b64decode(attachment["content"], validate=True)
+    content: str = attachment["content"]
+    return content.encode(charset)
+
+
 def build_message(mail_from: str, envelope: Envelope) -> EmailMessage:
-    """The MIME message: text and HTML alternatives, then the attachments (an .ics goes as
-    text/calendar with its METHOD parameter, which is what makes mail clients offer it as an
-    invitation or a cancellation)."""
+    """The MIME message: text and HTML alternatives, the HTML's inline images beside it
+    (multipart/related), then the attachments (an .ics goes as text/calendar with its METHOD
+    parameter, which is what makes mail clients offer it as an invitation or a cancellation)."""
     msg = EmailMessage()
     msg["From"] = mail_from
     msg["To"] = envelope.to_address
@@ -68,14 +84,23 @@ def build_message(mail_from: str, envelope: Envelope) -> EmailMessage:
         # of its own, so none gets through.
         msg[name] = " ".join(str(value).split())
     msg.set_content(envelope.body_text)
+    html = None
     if envelope.body_html:
         msg.add_alternative(envelope.body_html, subtype="html")
+        html = msg.get_payload()[1]
     for attachment in envelope.attachments:
         maintype, subtype, params = _content_type(attachment["content_type"])
+        if attachment.get("content_id") and html is not None:
+            # The HTML part becomes multipart/related: the HTML first, then the images it names.
+            html.add_related(
+                _content(attachment, params.get("charset", "utf-8")), maintype=maintype, subtype=subtype,
+                cid=f"<{attachment['content_id']}>", filename=attachment["filename"], disposition="inline",
+            )
+            continue
         charset = params.setdefault("charset", "utf-8") if maintype == "text" else "utf-8"
         # Bytes in base64 keep an iCalendar object's CRLF line ends exactly as built.
         msg.add_attachment(
-            attachment["content"].encode(charset),
+            _content(attachment, charset),
             maintype=maintype,
             subtype=subtype,
             filename=attachment["filename"],

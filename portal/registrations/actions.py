@@ -7,9 +7,11 @@ list with promote_from_waitlist. Each change is written to the audit log and ema
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +23,8 @@ from portal.errors import ChoiceFull, InvalidTransition, NotFound
 from portal.mail.messages import queue_registration_message
 from portal.models import ACTIVE_STATUSES, Event, EventStatus, Registration, RegistrationStatus
 from portal.questions.store import definition_for_event
+from portal.registrations.attendance import day_words, first_check_ins
+from portal.registrations.checkins import admit, day_of, undo_day
 from portal.registrations.seats import (
     Seats,
     check_places,
@@ -31,6 +35,7 @@ from portal.registrations.seats import (
     waitlist_position,
     waitlisted_count,
 )
+from portal.registrations.tickets import give_code
 from portal.site import Site
 
 S = RegistrationStatus
@@ -174,6 +179,7 @@ def _move(registration: Registration, to: RegistrationStatus, seats: Seats, now:
     if to == S.CONFIRMED:
         registration.confirmed_at = now
         registration.waitlisted_at = None
+        give_code(registration)
         seats.confirmed += 1
     elif to == S.WAITLISTED:
         # The back of the queue, whatever the registration's age.
@@ -186,19 +192,26 @@ def _move(registration: Registration, to: RegistrationStatus, seats: Seats, now:
             registration.cancelled_at = now
 
 
-def _check_in(action: RosterAction, registration: Registration, now: datetime) -> str | None:
+def _check_in(
+    session: Session, event: Event, action: RosterAction, registration: Registration, attended: Container[date],
+    actor: Actor | None, now: datetime, door: str,
+) -> tuple[str | None, date]:
+    """Check in for the event's day that `now` falls on (checkins.day_of), or undo that day's
+    check-in, given the days the registration `attended`; (the reason it cannot, or None; the day)."""
+    day = day_of(event, now)
+    when = day_words(day, now.astimezone(ZoneInfo(event.timezone)).date())
     if action == RosterAction.CHECK_IN:
         if registration.status != S.CONFIRMED:
-            return f"is {_words(registration.status)}, so cannot be checked in"
-        if registration.checked_in_at is not None:
-            return "is checked in already"
-        registration.checked_in_at = now
+            return f"is {_words(registration.status)}, so cannot be checked in", day
+        if day in attended:
+            return f"is already checked in {when}", day
+        admit(session, event, registration, at=now, door=door, organiser_id=actor.id if actor else None)
     else:
-        if registration.checked_in_at is None:
-            return "is not checked in"
-        registration.checked_in_at = None
+        if day not in attended:
+            return f"is not checked in {when}", day
+        undo_day(session, registration, day)
     registration.updated_at = now
-    return None
+    return None, day
 
 
 def act_on_registrations(
@@ -210,9 +223,11 @@ def act_on_registrations(
     registration_ids: list[int],
     *,
     now: datetime | None = None,
+    door: str = "back office",
 ) -> ActionReport:
     """An organiser's action on one or many registrations of one event, under the event lock.
-    Seats go first-come among the selected; seats it frees go to the waiting list in order."""
+    Seats go first-come among the selected; seats it frees go to the waiting list in order.
+    A check-in counts for the event's day `now` falls on; `door` names where it was made."""
     now = now or utcnow()
     action = RosterAction(action)
     if len(registration_ids) > MAX_BULK:
@@ -234,15 +249,18 @@ def act_on_registrations(
     for missing in sorted(set(registration_ids) - {r.id for r in selected}):
         results.append(ActionResult(missing, "", None, None, "is not on this event's roster"))
 
+    checking_in = action in (RosterAction.CHECK_IN, RosterAction.UNDO_CHECK_IN)
+    attended = first_check_ins(session, event, selected) if checking_in else {}
     for registration in selected:
         before = registration.status
-        if action in (RosterAction.CHECK_IN, RosterAction.UNDO_CHECK_IN):
+        if checking_in:
             old_time = registration.checked_in_at
-            problem = _check_in(action, registration, now)
+            problem, day = _check_in(session, event, action, registration, attended[registration.id], actor, now, door)
             if problem is None:
                 audit.record(
                     session, actor, f"registration.{action}", event_id=event.id, registration_id=registration.id,
-                    before={"checked_in_at": old_time}, after={"checked_in_at": registration.checked_in_at}, now=now,
+                    before={"checked_in_at": old_time}, after={"checked_in_at": registration.checked_in_at, "day": day.isoformat()},
+                    now=now,
                 )
             results.append(ActionResult(registration.id, registration.name, before, None if problem else before, problem))
             continue
@@ -282,7 +300,10 @@ def event_slug_of(session: Session, registration_id: int) -> str:
 
 
 def act_on_registration(
-    session: Session, site: Site, actor: Actor | None, registration_id: int, action: RosterAction, *, now: datetime | None = None
+    session: Session, site: Site, actor: Actor | None, registration_id: int, action: RosterAction, *,
+    now: datetime | None = None, door: str = "back office",
 ) -> ActionReport:
     """An organiser's action on one registration (the registration page, the door)."""
-    return act_on_registrations(session, site, actor, event_slug_of(session, registration_id), action, [registration_id], now=now)
+    return act_on_registrations(
+        session, site, actor, event_slug_of(session, registration_id), action, [registration_id], now=now, door=door
+    )

@@ -1,6 +1,6 @@
 """What the manage page shows, read in one unit of work: the registration as its owner sees
 it, the form of its event (to ask the questions again), the places its choices have left,
-and the files it holds."""
+the files it holds, and its ticket; and what the printable ticket shows."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from portal.questions.schema import FormDefinition
 from portal.questions.store import definition, form_for_event
-from portal.registrations import participants
+from portal.registrations import certificates, participants
 from portal.registrations.participants import RegistrationView
 from portal.registrations.seats import places_taken
+from portal.registrations.tickets import Ticket, ticket_of
 from portal.registrations.uploads import files_of
 
 
@@ -26,6 +27,10 @@ class ManagePage:
     form_key: tuple[int, int] | None
     places_taken: Mapping[tuple[str, str], int]
     files: Mapping[str, str]  # question key -> the file's name
+    # None until the registration is confirmed (and once it is not, or the event is cancelled).
+    ticket: Ticket | None = None
+    # The code of the registration's certificate of attendance, once issued and while valid.
+    certificate: str | None = None
 
 
 def manage_page(session: Session, token: str, *, now: datetime | None = None) -> ManagePage:
@@ -40,4 +45,18 @@ def manage_page(session: Session, token: str, *, now: datetime | None = None) ->
         form_key=(row.id, row.version) if row is not None else None,
         places_taken=taken,
         files=files_of(session, view.registration.id) if any(q.type == "file" for q in form.questions) else {},
+        ticket=ticket_of(view.registration, view.event),
+        certificate=certificates.live_code(session, view.registration.id),
     )
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    view: RegistrationView
+    ticket: Ticket | None  # None: the registration has no ticket, and the page says why
+
+
+def ticket_page(session: Session, token: str, *, now: datetime | None = None) -> TicketPage:
+    """The printable ticket's data for the holder of a registration's private link."""
+    view = participants.view_registration(session, token, now=now)
+    return TicketPage(view=view, ticket=ticket_of(view.registration, view.event))

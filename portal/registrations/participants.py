@@ -49,6 +49,7 @@ from portal.registrations.seats import (
     seats_left,
     waitlist_position,
 )
+from portal.registrations.tickets import give_code
 from portal.site import Site
 from portal.text import normalise_email
 
@@ -171,6 +172,8 @@ def register(
         endorsement=Endorsement.AWAITING if officer else None,
         endorsement_token=new_token() if officer else None,
     )
+    if status == S.CONFIRMED:
+        give_code(registration, session=session)
     session.add(registration)
     try:
         session.flush()

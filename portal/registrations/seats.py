@@ -34,6 +34,7 @@ from portal.models import (
     event_by_slug,
 )
 from portal.questions.schema import FormDefinition, shown
+from portal.registrations.tickets import give_code
 from portal.site import Site
 
 S = RegistrationStatus
@@ -218,6 +219,7 @@ def fill_free_seats(session: Session, site: Site, event: Event, *, now: datetime
         registration.confirmed_at = now
         registration.waitlisted_at = None
         registration.updated_at = now
+        give_code(registration, session=session)
         queue_registration_message(session, site, "promoted", registration, event)
     return promoted
 

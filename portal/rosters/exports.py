@@ -17,7 +17,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,9 +25,10 @@ from sqlalchemy import Row, Text, cast, func, select, true, type_coerce
 from sqlalchemy.orm import Session
 
 from portal.errors import InvalidInput
-from portal.models import Registration, event_by_slug
+from portal.models import CheckIn, Registration, event_by_slug
 from portal.questions.schema import CONDITION_TYPES, Question
 from portal.questions.store import definition_for_event
+from portal.registrations.checkins import event_days
 from portal.registrations.endorsement import endorsement_words
 from portal.rosters.answers import AnswerColumn, answer_columns, text_function
 
@@ -107,13 +108,19 @@ class ExportInfo:
     # An Endorsement column after the status, as on the roster page: when the form has a
     # nominating officer's question, or a registration was asked to be endorsed.
     endorsement: bool = False
+    # An event of several days: its days, a column each after the answers (the first
+    # check-in's local time that day, or empty). One of one day has its Checked in column.
+    days: tuple[date, ...] = ()
 
     def filename(self, fmt: str) -> str:
         return f"roster-{self.slug}.{fmt}"
 
     @property
     def header(self) -> list[str]:
-        return _base_header(self.timezone, self.endorsement) + [c.heading for c in self.columns]
+        return [
+            *_base_header(self.timezone, self.endorsement), *(c.heading for c in self.columns),
+            *(f"Attended {d:%a %-d %b %Y}" for d in self.days),
+        ]
 
 
 def _answer_keys(session: Session, event_id: int) -> list[str]:
@@ -140,7 +147,8 @@ def export_info(session: Session, slug: str) -> ExportInfo:
         select(Registration.id).where(Registration.event_id == event.id, Registration.endorsement.is_not(None)).limit(1)
     ) is not None
     columns = answer_columns(definition, _answer_keys(session, event.id), _base_header(event.timezone, endorsement))
-    return ExportInfo(event.id, event.slug, event.timezone, total, columns, endorsement)
+    days = event_days(event)
+    return ExportInfo(event.id, event.slug, event.timezone, total, columns, endorsement, tuple(days) if len(days) > 1 else ())
 
 
 # --- times -----------------------------------------------------------------------------------
@@ -306,7 +314,45 @@ def roster_rows(
             ])
             if endorsed:
                 rows[-1].insert(5, endorsement_words(raw[13], raw[14], info.timezone))
+        if info.days:
+            for row, attended in zip(rows, _day_cells(session, info, batch, local, text), strict=True):
+                row.extend(attended)
         yield rows
+
+
+def _day_cells(session: Session, info: ExportInfo, batch: list[Row[Any]], local: _LocalTimes, text: bool) -> Iterator[list[Any]]:
+    """For each row of a batch (in id order), a cell per event day: the local time of the
+    first check-in that day ("09:02" for CSV, a time for XLSX), or empty. One query a batch,
+    over the batch's range of ids. A registration with a checked_in_at and no check-in rows
+    (set by hand) counts for that time's day, as on the roster page."""
+    came: dict[int, dict[date, datetime]] = {}
+    for registration_id, day, at in session.execute(
+        select(CheckIn.registration_id, CheckIn.day, func.min(CheckIn.at))
+        .where(CheckIn.event_id == info.event_id, CheckIn.registration_id.between(batch[0][0], batch[-1][0]))
+        .group_by(CheckIn.registration_id, CheckIn.day)
+    ):
+        came.setdefault(registration_id, {})[day] = at
+    zone, first, last = local.zone, info.days[0], info.days[-1]
+    empty = "" if text else None
+    for raw in batch:
+        days = came.get(raw[0])
+        if days is None:
+            checked_in = raw[9]  # the Checked in column (t5)
+            if checked_in is None:
+                yield [empty] * len(info.days)
+                continue
+            moment = local.as_datetime(checked_in)
+            assert moment is not None
+            days = {min(max(moment.date(), first), last): moment.replace(tzinfo=zone)}
+        cells = []
+        for day in info.days:
+            at = days.get(day)
+            if at is None:
+                cells.append(empty)
+            else:
+                there = at.astimezone(zone)
+                cells.append(f"{there:%H:%M}" if text else time(there.hour, there.minute))
+        yield cells
 
 
 # --- CSV -------------------------------------------------------------------------------------

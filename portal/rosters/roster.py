@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -18,11 +18,14 @@ from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from portal import audit
+from portal.db import utcnow
 from portal.errors import InvalidInput, NotFound
 from portal.models import ACTIVE_STATUSES, Event, Programme, Registration, RegistrationStatus, event_by_slug, find_event
 from portal.questions import store
 from portal.registrations.actions import MAX_BULK, event_slug_of
+from portal.registrations.attendance import first_check_ins
 from portal.registrations.availability import RegistrationState, registration_state_now
+from portal.registrations.checkins import day_of, event_days
 from portal.registrations.endorsement import endorsement_label
 from portal.registrations.seats import seats_after_cancelling, seats_left, waitlist_position
 from portal.rosters import search
@@ -38,7 +41,9 @@ from portal.rosters.answers import (
     row_cells,
     text_function,
 )
+from portal.rosters.attendance import Attendance, Came, attended_days, event_attendance
 from portal.rosters.numbers import Chart, EventNumbers, NumbersCache, event_numbers
+from portal.rosters.scanner import DoorEntry, check_ins_of
 
 S = RegistrationStatus
 
@@ -240,6 +245,10 @@ class Roster:
     page: RosterPage
     recent: list[audit.TrailEntry]
     answers: RosterAnswers | None = None
+    # Attendance per day (attendance.py): the event's, and the days each row came (an event
+    # of several days only).
+    attendance: Attendance | None = None
+    attended: dict[int, Came] = field(default_factory=dict)
 
     @property
     def confirmed(self) -> int:
@@ -292,6 +301,7 @@ def roster(session: Session, slug: str, query: RosterQuery, cache: NumbersCache 
         event, programme, counts, numbers.checked_in, numbers.chart, page,
         audit.event_trail(session, event.id, event.timezone, limit=10),
         roster_answers(definition, page.rows, per_choice, question, answer, event.timezone),
+        event_attendance(session, event, cache), attended_days(session, event, page.rows),
     )
 
 
@@ -305,9 +315,16 @@ class RegistrationDetail:
     # The answers by question, as the roster shows them (with the keys the form has not).
     answers: list[tuple[AnswerColumn, Cell]] = field(default_factory=list)
     endorsement: str = ""
+    # The event's days, the one a check-in counts for now, and the days this registration
+    # came with the first check-in of each.
+    days: list[date] = field(default_factory=list)
+    today: date | None = None
+    attended: dict[date, datetime] = field(default_factory=dict)
+    # Every check-in, door by door (two doors may have admitted the same ticket offline).
+    check_ins: list[DoorEntry] = field(default_factory=list)
 
 
-def registration_detail(session: Session, registration_id: int) -> RegistrationDetail:
+def registration_detail(session: Session, registration_id: int, *, now: datetime | None = None) -> RegistrationDetail:
     registration = session.get(Registration, registration_id)
     if registration is None:
         raise NotFound("There is no such registration.")
@@ -322,6 +339,8 @@ def registration_detail(session: Session, registration_id: int) -> RegistrationD
         # A retired question nobody answered here says nothing.
         [(c, cell) for c, cell in zip(columns, cells, strict=True) if cell.text or (c.question is not None and not c.question.retired)],
         endorsement_label(registration, event.timezone),
+        event_days(event), day_of(event, now or utcnow()), first_check_ins(session, event, [registration])[registration.id],
+        check_ins_of(session, registration.id),
     )
 
 

@@ -1,15 +1,18 @@
 """CSRF protection: a random cookie per browser, and in every form an HMAC of it.
 
 A page on another site can make the browser send the cookie but cannot read it, so it cannot
-produce the matching form field. Every POST handler reads its form through `read_form`,
-which refuses the request (403) before the handler sees any of it.
+produce the matching form field. Every POST handler reads its form through `read_form` (or a
+script's JSON through `read_json`, the token in a header), which refuses the request (403)
+before the handler sees any of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
+from typing import Any
 
 from markupsafe import Markup
 from starlette.datastructures import FormData
@@ -96,6 +99,29 @@ async def read_form(request: Request, *, max_files: int = 0, max_fields: int = 1
     token = form.get(FIELD)
     check(request, token if isinstance(token, str) else None)
     return form
+
+
+# A page's script sends the token in this header with a JSON body (the door's scanner): a page
+# on another site cannot set a custom header on a request to this one without the browser
+# asking first (CORS), and it cannot read the token to put in it.
+HEADER = "X-CSRF-Token"
+JSON_TYPES = ("application/json",)
+
+
+async def read_json(request: Request) -> Any:
+    """A JSON body, after the CSRF check of the token in the X-CSRF-Token header: refused (403)
+    before any of the body is read. Not JSON: 415; JSON that does not parse: 400."""
+    check(request, request.headers.get(HEADER))
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() not in JSON_TYPES:
+        raise HTTPException(status_code=415, detail="Send this as JSON (Content-Type: application/json).")
+    try:
+        body = await request.body()
+    except ClientDisconnect:
+        raise HTTPException(status_code=400, detail="The request ended before all of it arrived.") from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise HTTPException(status_code=400, detail="What was sent is not JSON the portal can read.") from None
 
 
 # RFC 8058's one-click unsubscribe: the mail provider POSTs exactly this field, with no cookie.

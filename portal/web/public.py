@@ -208,10 +208,23 @@ async def manage_registration(request: Request) -> Response:
                 status = 409
             else:
                 return RedirectResponse(request.url_for("manage_registration", token=token).include_query_params(saved=1), status_code=303)
-        context = {"view": page.view, "form": form, "saved": False, "problem": problem}
+        context = {
+            "view": page.view, "form": form, "saved": False, "problem": problem, "ticket": page.ticket, "certificate": page.certificate,
+        }
         return render(request, "public/manage.html", context, status_code=status, headers=PRIVATE)
     form = cls(data={"name": registration.name, "organisation": registration.organisation, **stored}, **options)
-    return render(request, "public/manage.html", {"view": page.view, "form": form, "saved": saved, "problem": None}, headers=PRIVATE)
+    context = {
+        "view": page.view, "form": form, "saved": saved, "problem": None, "ticket": page.ticket, "certificate": page.certificate,
+    }
+    return render(request, "public/manage.html", context, headers=PRIVATE)
+
+
+async def show_ticket(request: Request) -> Response:
+    """The printable ticket, for the holder of the private link: one page, no navigation. A
+    registration that has no ticket (not confirmed) gets a 404 that says why."""
+    page = await uow(request, manage.ticket_page, _path(request, "token"))
+    context = {"view": page.view, "ticket": page.ticket}
+    return render(request, "public/ticket.html", context, status_code=200 if page.ticket else 404, headers=PRIVATE)
 
 
 async def download_upload(request: Request) -> Response:
@@ -246,4 +259,5 @@ routes = [
     public_route("manage_registration", manage_registration, methods=["GET", "POST"]),
     public_route("download_upload", download_upload),
     public_route("cancel_registration", cancel_registration, methods=["GET", "POST"]),
+    public_route("show_ticket", show_ticket),
 ]

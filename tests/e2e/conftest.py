@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.accounts.organisers import add_organiser
 from portal.db import make_engine, make_session_factory, run_unit_of_work, utcnow
+from portal.documents.tickets import new_code
 from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
 from portal.questions.schema import parse_form
 from portal.questions.store import Owner, save_form
@@ -176,6 +177,8 @@ def _seed(session: Session) -> dict[str, str]:
         row = Registration(
             event_id=ev.id, name=name, email=email, organisation="Ministry of Foreign Affairs",
             answers=values.pop("answers", {}), status=status, token=new_token(), confirmed_at=now if status == RegistrationStatus.CONFIRMED else None,
+            # Confirmed people hold a ticket, as the portal gives them on confirming.
+            checkin_code=new_code() if status == RegistrationStatus.CONFIRMED else None,
             **values,
         )
         session.add(row)

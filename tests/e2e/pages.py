@@ -37,7 +37,7 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
             ("listing-past", "/events?when=past"), ("event", f"/events/{slug}"), ("programmes", "/programmes"),
             ("programme", f"/programmes/{live.forum_code}"), ("apply", f"/events/{forum}/register"),
             ("confirmation", f"/events/{slug}/registered"), ("manage", f"/registrations/{token}"),
-            ("cancel", f"/registrations/{token}/cancel"),
+            ("cancel", f"/registrations/{token}/cancel"), ("ticket", f"/registrations/{token}/ticket"),
         ]:
             save(name, web.get(path))
         save("not-found", web.get("/events/no-such-event"), 404)
@@ -70,6 +70,9 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
         registration_id = registration.group(1).rsplit("/", 1)[1]
         save("confirm-cancel", web.post(f"/admin/events/{forum}/registrations", data={
             "csrf_token": csrf(roster), "action": "cancel", "id": registration_id}))
+        # The door's answer to a typed code (without JavaScript), and to an empty one.
+        save("door-result", web.post(f"/admin/events/{forum}/door/scan", data={"csrf_token": csrf(roster), "code": "ZZZZZ-ZZZZZ"}))
+        save("door-result-errors", web.post(f"/admin/events/{forum}/door/scan", data={"csrf_token": csrf(roster), "code": ""}), 422)
 
     files = []
     for name, html in pages.items():

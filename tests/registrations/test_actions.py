@@ -173,7 +173,7 @@ def test_check_in_and_undo(run, site, actor, make_event, make_registration, sess
     with sessions() as session:
         assert session.get_one(Registration, person.id).checked_in_at is not None
     twice = run(act_on_registration, site, actor, person.id, A.CHECK_IN)
-    assert "checked in already" in twice.skipped[0].problem
+    assert "is already checked in" in twice.skipped[0].problem
     not_seated = run(act_on_registration, site, actor, waiting.id, A.CHECK_IN)
     assert "cannot be checked in" in not_seated.skipped[0].problem
     run(act_on_registration, site, actor, person.id, A.UNDO_CHECK_IN)

@@ -25,6 +25,7 @@ from portal.rosters import roster as rosters
 from portal.rosters.numbers import NumbersCache
 from portal.web.backoffice.auth import require_organiser, require_organiser_download
 from portal.web.backoffice.base import actor, flash, page
+from portal.web.backoffice.door import PERMISSIONS, scanner_context
 from portal.web.csrf import read_form
 from portal.web.params import text_param
 from portal.web.plumbing import send_upload, site, uow
@@ -195,8 +196,8 @@ async def update_registration(request: Request) -> Response:
 async def check_in(request: Request) -> Response:
     q = text_param(request, "q") or ""
     data = await uow(request, door.check_in_list, request.path_params["slug"], q)
-    context = {"data": data, "q": q, "check_in_url": IdLinks(request, "admin:check_in_registration")}
-    return page(request, "admin/check_in.html", context)
+    context = {"data": data, "q": q, "check_in_url": IdLinks(request, "admin:check_in_registration"), **scanner_context(request)}
+    return page(request, "admin/check_in.html", context, headers=PERMISSIONS)
 
 
 @require_organiser
@@ -207,7 +208,7 @@ async def check_in_registration(request: Request) -> Response:
     try:
         report = await uow(
             request, actions.act_on_registration, site(request), actor(request), _registration_id(request),
-            RosterAction(form.action.data), write=True,
+            RosterAction(form.action.data), door="door page", write=True,
         )
     except InvalidTransition as exc:
         slug = await uow(request, actions.event_slug_of, _registration_id(request))

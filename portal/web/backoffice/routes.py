@@ -3,9 +3,22 @@ overlap: /events/new is matched before the roster's /events/{slug}."""
 
 from __future__ import annotations
 
-from portal.web.backoffice import auth, events, followup, forms, messages, organisers, outbox, roster, subscribers
+from portal.web.backoffice import (
+    auth,
+    badges,
+    certificates,
+    door,
+    events,
+    followup,
+    forms,
+    messages,
+    organisers,
+    outbox,
+    roster,
+    subscribers,
+)
 
 routes = [
-    *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *forms.routes, *organisers.routes,
-    *outbox.routes, *subscribers.routes,
+    *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *door.routes, *forms.routes, *organisers.routes,
+    *outbox.routes, *subscribers.routes, *certificates.routes, *badges.routes,
 ]

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from portal.models import AuditEntry, Event, EventStatus, Organiser, Registration, RegistrationStatus, Upload
+from portal.models import AuditEntry, Event, EventStatus, Organiser, Registration, RegistrationStatus, Subscriber, Upload
+from portal.models.door import Certificate
 from portal.registrations import uploads
 from tests.web.backoffice.conftest import PASSWORD, sign_in, token
 
@@ -33,9 +34,15 @@ def world(make_programme, make_event, make_registration, make_organiser, setting
         stored_name=stored, registration_id=registration.id, event_id=event.id, question_key="cv",
         filename="cv.pdf", content_type="application/pdf", size=9,
     )))
+    subscriber = Subscriber(email="reader@example.org", token="reader-token", programmes=[], categories=[])
+    run(lambda session: (session.add(subscriber), session.flush()))
+    shows = {"name": "Ada", "event": event.title, "programme": "", "dates": "Mon 8 Mar 2027", "days_attended": [], "days": 1, "issuer": "RSIS"}
+    certificate = Certificate(code="ACCESS7EST01", registration_id=registration.id, event_id=event.id, shows=shows)
+    run(lambda session: (session.add(certificate), session.flush()))
     return {
         "slug": event.slug, "code": programme.code, "registration": registration.id, "organiser": other.id, "fmt": "csv",
-        "form": f"programme-{programme.code}", "index": 0, "key": "cv",
+        "form": f"programme-{programme.code}", "index": 0, "key": "cv", "subscriber": subscriber.id,
+        "certificate": certificate.id,
     }
 
 
@@ -43,7 +50,8 @@ def path_of(app: Any, route: Route, world: dict[str, Any]) -> str:
     params = {}
     for name in route.param_convertors:
         if name == "id":
-            params[name] = world["organiser"] if route.path.startswith("/organisers") else world["registration"]
+            kind = next((k for k in ("organiser", "subscriber", "certificate") if route.path.startswith(f"/{k}s")), "registration")
+            params[name] = world[kind]
         else:
             params[name] = world[name]
     return str(app.url_path_for(f"admin:{route.name}", **params))
@@ -70,7 +78,7 @@ def test_signed_out_get_is_sent_to_sign_in_or_refused(app, client, world):
         response = client.get(path)
         if route.endpoint.access == "public":
             assert response.status_code == 200, path
-        elif route.name == "export_roster":
+        elif route.name in ("export_roster", "download_badges"):  # downloads: a file cannot follow a redirect
             assert response.status_code == 401, path
             assert "Sign in" in response.text
         else:
