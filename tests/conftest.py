@@ -4,6 +4,7 @@ PORTAL_TEST_DATABASE_URL names one), the app, a client, and factories."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpcore2
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
@@ -31,6 +33,11 @@ from portal.site import Site
 
 PG_URL = os.environ.get("PORTAL_TEST_DATABASE_URL", "")
 BASE_URL = "http://testserver"
+
+# Every HTTP client the tests make (the server tests make hundreds) would read the system's
+# certificate authorities again, about 50 ms of CPU each: a minute of the suite. The tests
+# speak plain HTTP to this machine, so one context, read once, serves every client.
+httpcore2.default_ssl_context = functools.lru_cache(maxsize=None)(httpcore2.default_ssl_context)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
