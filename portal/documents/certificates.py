@@ -57,7 +57,10 @@ def _lines(shows: Mapping[str, Any], code: str, verify_url: str) -> dict[str, tu
         "days": (_days(shows), ""),
         "code_label": ("Verification code", ""),
         "code": (display_code(code), "B"),
-        "verify": (f"Check that this certificate is genuine at {plain(verify_url)} or with the QR code.", ""),
+        "verify": (
+            (f"Issued {plain(shows['issued_on'])}. " if shows.get("issued_on") else "")
+            + f"Check that this certificate is genuine at {plain(verify_url)} or with the QR code.", ""
+        ),
     }
 
 

@@ -5,7 +5,7 @@ ticket, and for which event and day, is the registrations' scans module's to say
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from wtforms import Form, HiddenField, StringField
@@ -16,7 +16,8 @@ from portal.registrations.scans import MAX_SYNC, DoorScan
 
 # The door's id for a scan: a UUID from the browser (crypto.randomUUID), or the page's for a
 # typed code; letters, digits and hyphens.
-SCAN_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# fullmatch, never match with "$": "$" also matches before a final newline.
+SCAN_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_CODE = 200
 MAX_DOOR = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -31,7 +32,7 @@ class DoorCodeForm(Form):
         filters=STRIP,
     )
     # The page's own id for this scan, so a form sent twice (reloaded) counts once.
-    scan_id = HiddenField(validators=[Optional(), Regexp(SCAN_ID.pattern, message="damaged")], filters=STRIP)
+    scan_id = HiddenField(validators=[Optional(), Regexp(rf"^{SCAN_ID.pattern}\Z", message="damaged")], filters=STRIP)
 
 
 def read_scan(item: Any) -> DoorScan | str:
@@ -41,7 +42,7 @@ def read_scan(item: Any) -> DoorScan | str:
     if not isinstance(item, dict):
         return "A scan must be an object with scan_id and code."
     scan_id, code, at, door = item.get("scan_id"), item.get("code"), item.get("at"), item.get("door", "")
-    if not isinstance(scan_id, str) or not SCAN_ID.match(scan_id):
+    if not isinstance(scan_id, str) or not SCAN_ID.fullmatch(scan_id):
         return "A scan needs its own id (scan_id: 8 to 64 letters, digits or hyphens)."
     if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE:
         return "A scan needs the code read from the ticket."
@@ -54,7 +55,12 @@ def read_scan(item: Any) -> DoorScan | str:
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            when = parsed
+            try:
+                when = parsed.astimezone(timezone.utc)
+            except OverflowError:  # 0001-01-01 with a positive offset: before the year 1
+                when = None
+            if when is None or not 2000 <= when.year <= 2100:
+                return "A scan's time (at) must be a date between the years 2000 and 2100."
     elif at is not None:
         return "A scan's time (at) must be ISO 8601 text."
     return DoorScan(scan_id, code, when, _CONTROL.sub("", door).strip())

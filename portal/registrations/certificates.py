@@ -35,6 +35,7 @@ from portal.models.lookups import event_by_slug
 from portal.registrations import checkins
 from portal.registrations.limits import TooManyRequests, hit
 from portal.registrations.participants import find_by_token
+from portal.templating import local_date
 
 # Crockford's base 32: no I, L, O or U, so a code read aloud or typed is not misread.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -167,6 +168,8 @@ def _unused_code(session: Session) -> str:
 
 
 def _new(session: Session, actor: Actor | None, event: Event, registration_id: int, shows: dict[str, object], now: datetime) -> Certificate:
+    # The date of issue is on the certificate, as on its public page.
+    shows = {**shows, "issued_on": local_date(now, event.timezone)}
     certificate = Certificate(
         code=_unused_code(session), registration_id=registration_id, event_id=event.id, shows=shows,
         issued_at=now, issued_by=actor.id if actor else None,

@@ -264,10 +264,11 @@ def _first(session: Session, event: Event, registration: Registration, day: date
 
 
 def _window(event: Event) -> tuple[date, date]:
-    """The dates a door may scan on: the event's days, and one either side (the door opens the
-    evening before; a late sync)."""
+    """The dates a door may admit on: the evening before the first day (a registration desk
+    opening early counts for the first day), then the event's days. Never after the last:
+    a day after the event is not a day attended (a late sync carries the door's own time)."""
     days = checkins.event_days(event)
-    return days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
+    return days[0] - timedelta(days=1), days[-1]
 
 
 def _local_date(event: Event, at: datetime) -> date:

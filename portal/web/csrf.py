@@ -120,7 +120,7 @@ async def read_json(request: Request) -> Any:
         raise HTTPException(status_code=400, detail="The request ended before all of it arrived.") from None
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise HTTPException(status_code=400, detail="What was sent is not JSON the portal can read.") from None
 
 

@@ -152,7 +152,7 @@
       return refused("Not confirmed: " + words, "Do not admit: this registration is " + words + ".", ticket);
     }
     var at = new Date(scan.at), local = dateIn(at, event.timezone);
-    if (local < shift(event.days[0], -1) || local > shift(event.days[event.days.length - 1], 1)) {
+    if (local < shift(event.days[0], -1) || local > event.days[event.days.length - 1]) {
       return refused("Not today", "This event runs " + event.days[0] + " to " + event.days[event.days.length - 1] + ".", ticket);
     }
     var day = dayOf(event, local), first = ticket.days[day];

@@ -20,6 +20,7 @@ from portal.registrations import certificates, checkins
 from portal.registrations.certificates import ALPHABET, CountChanged, display_code, normalise_code
 from portal.registrations.limits import TooManyRequests
 from portal.settings import Settings, SettingsError
+from portal.templating import local_date
 
 SGT = ZoneInfo("Asia/Singapore")
 ISSUER = "Institute of Testing"
@@ -102,6 +103,8 @@ def test_what_a_certificate_shows(run, course, make_registration, attend):
     attend(event, ada, 3)  # a second scan on the same day is one day
     [certificate] = issue(run, event)
     days = checkins.event_days(event)
+    issued_on = certificate.shows.pop("issued_on")
+    assert issued_on == local_date(certificate.issued_at, event.timezone)
     assert certificate.shows == {
         "name": "Ada Lovelace",
         "event": "TATC March",

@@ -218,3 +218,18 @@ def test_the_doors_list_holds_only_what_the_door_shows(run, sessions, organiser,
     came = shown[CODE].days
     assert [(d.isoformat(), c.at, c.door) for d, c in came.items()] == [("2027-03-08", MONDAY_9, "North door")]
     assert not hasattr(shown[CODE], "email")
+
+
+def test_a_scan_the_day_after_the_event_is_refused_and_counts_for_no_day(run, sessions, organiser, course, ticket):
+    last = scans.checkins.event_days(course)[-1]
+    after = datetime.combine(last + timedelta(days=1), datetime.min.time().replace(hour=9), tzinfo=timezone(timedelta(hours=8)))
+    result = scan(run, organiser, course, CODE, now=after)
+    assert result.outcome == Outcome.WRONG_DAY
+    # Nor with the door's own clock saying so, synced later.
+    late = scan(run, organiser, course, CODE, now=after + timedelta(hours=2), scan_id="door-z-0000001", at=after)
+    assert late.outcome == Outcome.WRONG_DAY
+    assert rows(sessions) == 0
+    # The evening before the first day counts for the first day (a desk opening early).
+    first = scans.checkins.event_days(course)[0]
+    evening = datetime.combine(first - timedelta(days=1), datetime.min.time().replace(hour=18), tzinfo=timezone(timedelta(hours=8)))
+    assert scan(run, organiser, course, CODE, now=evening).outcome == Outcome.ADMITTED

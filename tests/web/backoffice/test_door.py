@@ -164,3 +164,26 @@ def test_the_registration_page_lists_every_check_in_with_its_door(organiser_clie
     section = page.text[page.text.index('id="door-check-ins"'):]
     assert section.index("Door A") < section.index("Door B")
     assert "the check-in" in section and "again" in section
+
+
+def test_damaged_scans_are_refused_one_by_one_never_a_server_error(organiser_client, sessions, today, holder):
+    csrf = token(organiser_client, f"/admin/events/{today.slug}/check-in")
+    scans = [
+        # "$" in a pattern matches before a final newline: such an id is not the same scan.
+        {"scan_id": "door-c-0000001\n", "code": CODE},
+        {"scan_id": "d" * 64 + "\n", "code": CODE},
+        # Times a datetime can hold but not convert, or centuries away.
+        {"scan_id": "door-c-0000002", "code": CODE, "at": "0001-01-01T00:00:00+23:59"},
+        {"scan_id": "door-c-0000003", "code": CODE, "at": "9999-12-31T23:59:59-23:59"},
+        {"scan_id": "door-c-0000004", "code": CODE, "at": "1999-12-31T23:59:59+00:00"},
+    ]
+    response = send_json(organiser_client, door_url(today, "sync"), {"scans": scans}, csrf)
+    assert response.status_code == 200
+    assert [r["outcome"] for r in response.json()["results"]] == ["invalid"] * 5
+    single = send_json(organiser_client, door_url(today, "scan"), scans[2], csrf)
+    assert single.status_code in (400, 422)
+    deep = organiser_client.post(
+        door_url(today, "sync"), content=b"[" * 5000 + b"]" * 5000, headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    )
+    assert deep.status_code == 400
+    assert check_ins(sessions) == 0
