@@ -3,8 +3,9 @@ the event's name and the ticket's QR code, on A4 sheets of eight with cutting ma
 for a badge printer (4 × 3 inches).
 
 The name takes the largest size that fits its box, from 26 points (on A4) down; below three
-quarters of that it wraps onto two lines if that is larger; at 9 points it is cut with an
-ellipsis rather than run past the badge. All text is drawn as plain text, in the fonts of its
+quarters of that it wraps onto two lines if that is larger, and onto three when two would be
+too small; at 12 points (above the organisation's and the event's sizes, so the name stays the
+largest text) it is cut with an ellipsis rather than run past the badge. All text is drawn as plain text, in the fonts of its
 scripts (fonts.py).
 """
 
@@ -63,6 +64,9 @@ _LAYOUTS = {"a4": A4, "single": SINGLE}
 _MARK_OFFSET = 1.5  # mm from the corner, so a mark is never on the badge
 _MARK_LENGTH = 4.0
 _GREY = 90  # the event's name and the role line
+# The smallest the name is drawn (points, on a 65 mm badge): above the organisation's and the
+# event's largest sizes (11 and 9), so that the name stays the largest text on the badge.
+NAME_FLOOR = 12.0
 
 
 def layout_of(name: str) -> Layout:
@@ -123,7 +127,8 @@ def parts(at: Box, *, qr: bool) -> dict[str, Part]:
     text_w = inner - (side + 2 * k if qr else 0.0)
     return {
         "event": Part(Box(x, y, inner, 8 * k), 9 * k, 5.5 * k, 2, align="C", colour=_GREY),
-        "name": Part(Box(x, y + 11 * k, inner, 23 * k), 26 * k, 9 * k, 2, "B", wrap_below=0.75, align="C"),
+        # The name is always the largest text: its floor is above the organisation's largest size.
+        "name": Part(Box(x, y + 11 * k, inner, 23 * k), 26 * k, NAME_FLOOR * k, 3, "B", wrap_below=0.75, align="C"),
         "organisation": Part(Box(x, y + 35 * k, text_w, 11 * k), 11 * k, 7 * k, 2),
         "role": Part(Box(x, y + 47 * k, text_w, 7.5 * k), 9 * k, 6 * k, 2, colour=_GREY),
         "qr": Part(Box(at.x + at.w - pad - side, at.y + at.h - pad - side, side, side), 0, 0),

@@ -131,8 +131,10 @@ class Setter:
         wrap_below: float = 0.75,
     ) -> Fitted:
         """The largest size (at most `largest`) at which the text fits the box: on one line if
-        that is at least `wrap_below` of `largest`, else on up to `lines` lines if that is
-        larger; at `smallest`, cut with an ellipsis if it still does not fit."""
+        that is at least `wrap_below` of `largest`, else on two lines if that is larger; a
+        third line (up to `lines`) only when the fewer would be under `smallest` or it makes
+        the text larger by more than 1/`wrap_below`; at `smallest`, cut with an ellipsis if it
+        still does not fit."""
         shown = plain(text)
         key = (shown, box.w, box.h, largest, smallest, lines, style, wrap_below)
         found = self._fits.get(key)
@@ -147,9 +149,12 @@ class Setter:
         one = min(largest, tallest, box.w / max(self.width(text, style), 1e-9))
         best = Fitted((text,), one, style)
         if most > 1 and one < largest * wrap_below:
-            wrapped = self._wrapped(text, box, largest, smallest, most, style)
-            if wrapped is not None and wrapped.size > one:
-                best = wrapped
+            for count in range(2, most + 1):
+                wrapped = self._wrapped(text, box, largest, smallest, count, style)
+                if wrapped is None or wrapped.size <= best.size:
+                    continue
+                if count == 2 or best.size < smallest or best.size < wrapped.size * wrap_below:
+                    best = wrapped
         if best.size >= smallest:
             return best
         return self._cut(text, box, smallest, min(most, max(1, int(tallest // smallest))), style)

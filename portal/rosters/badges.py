@@ -81,6 +81,10 @@ def _ticket(session: Session, event: Event, registration: Registration) -> str |
     return payload(give_code(registration, session=session))
 
 
+class NoBadges(InvalidInput):
+    """The selection picks no one: nothing to print."""
+
+
 def event_badges(
     session: Session, slug: str, selection: BadgeSelection = BadgeSelection(), *, most: int | None = MAX_BADGES,
 ) -> EventBadges:
@@ -101,7 +105,7 @@ def event_badges(
     ))
     if not rows:
         whose = "confirmed registration" if selection.status == S.CONFIRMED and not (selection.q or answered) else "registration that matches"
-        raise InvalidInput(f"There are no badges to print: the event has no {whose}.")
+        raise NoBadges(f"No one matches: no badges to print (the event has no {whose}).")
     if most is not None and len(rows) > most:
         raise InvalidInput(
             f"That is more than {most:,} badges for one download: choose part of the roster (a status, a search or an"

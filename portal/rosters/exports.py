@@ -119,7 +119,7 @@ class ExportInfo:
     def header(self) -> list[str]:
         return [
             *_base_header(self.timezone, self.endorsement), *(c.heading for c in self.columns),
-            *(f"Attended {d:%a %-d %b %Y}" for d in self.days),
+            *(f"Attended {d:%a %-d %b %Y} ({self.timezone})" for d in self.days),
         ]
 
 

@@ -22,6 +22,9 @@
           results.replaceChildren.apply(results, Array.prototype.slice.call(fresh.childNodes));
           window.history.replaceState(null, "", url);
         }
+        // The count of those checked in, as the server has it now (the door's scans change it).
+        var count = document.getElementById("check-in-count"), freshCount = page.getElementById("check-in-count");
+        if (count && freshCount) { count.textContent = freshCount.textContent; }
       })
       .catch(function () { /* keep the current list; the Find button still works */ });
   }

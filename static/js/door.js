@@ -18,6 +18,7 @@
   var LIVE_TIMEOUT = 4000;
   var SYNC_BATCH = 200;
   var REPEAT_MS = 3000;
+  var OWN_ADMISSION_MS = 10000;  // the camera re-reading a ticket it has just admitted keeps it green
   var STATUS_WORDS = { pending: "pending approval", waitlisted: "on the waiting list", cancelled: "cancelled", rejected: "rejected" };
 
   var el = function (id) { return document.getElementById(id); };
@@ -25,6 +26,7 @@
   var resultBox = el("door-result"), form = el("door-code-form"), field = el("door-code"), log = el("door-log");
   var cameraBox = el("door-camera"), cameraButton = el("door-camera-button"), video = el("door-video");
   var device = el("door-device"), doorName = el("door-name"), held = el("door-held"), forget = el("door-forget");
+  var countNow = el("check-in-count"), offlineNote = el("check-in-offline");
 
   var csrf = cfg.csrf;
   var list = load("tickets", null);       // {event, tickets: {CODE: ticket}, loaded_at}
@@ -32,6 +34,7 @@
   var signedOut = false;
   var syncing = false, retryTimer = null, backoff = 1000;
   var lastCode = "", lastCodeAt = 0;
+  var admittedHere = null;                // {code, at, result, how}: the last ticket this device saw admitted
 
   function storageWorks() {
     try { localStorage.setItem("portal-door-probe", "1"); localStorage.removeItem("portal-door-probe"); return true; } catch (e) { return false; }
@@ -74,6 +77,13 @@
   function timeIn(at, zone) {
     return new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(at);
   }
+  // A time with its zone named, as the server writes it: "14:03 (Asia/Singapore)".
+  function zoneName(zone) { return "(" + zone.replace(/_/g, " ") + ")"; }
+  function zonedTime(at, zone) { return timeIn(at, zone) + " " + zoneName(zone); }
+  function zonedDateTime(at, zone) {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: zone, day: "numeric", month: "short", year: "numeric" }).format(at) +
+      ", " + zonedTime(at, zone);
+  }
   function shift(day, n) {
     var d = new Date(day + "T00:00:00Z");
     d.setUTCDate(d.getUTCDate() + n);
@@ -86,7 +96,7 @@
 
   // --- what the door shows -----------------------------------------------------------------
   var SIGNS = { admitted: "✓", already: "!", refused: "✗" };
-  function show(result, how) {
+  function show(result, how, again) {
     resultBox.replaceChildren();
     resultBox.className = "door-result door-" + result.tone;
     var headline = document.createElement("p");
@@ -103,13 +113,14 @@
         resultBox.appendChild(p);
       });
     resultBox.hidden = false;
+    if (again) { return; }  // the same answer shown once more: no buzz, no new line in the log
     if (navigator.vibrate) { navigator.vibrate(result.tone === "admitted" ? 80 : [80, 60, 80]); }
     remember(result);
   }
   function remember(result) {
     var item = document.createElement("li");
     item.className = "door-log-" + result.tone;
-    item.textContent = timeIn(new Date(), zone()) + " " + result.headline + (result.name ? ": " + result.name : "");
+    item.textContent = zonedTime(new Date(), zone()) + " " + result.headline + (result.name ? ": " + result.name : "");
     log.insertBefore(item, log.firstChild);
     while (log.children.length > 10) { log.removeChild(log.lastChild); }
     log.hidden = false;
@@ -131,10 +142,41 @@
     note.textContent = words.join(" ");
     if (list) {
       var count = Object.keys(list.tickets).length;
-      held.textContent = count + " tickets of this event are held on this device (as of " + new Date(list.loaded_at).toLocaleString() + ").";
+      held.textContent = count + " tickets of this event are held on this device (as of " + zonedDateTime(new Date(list.loaded_at), zone()) + ").";
       statusLine.dataset.tickets = String(count);
     }
     forget.disabled = queue.length > 0;
+    // The buttons by name post to the server: offline they cannot work, so they wait.
+    if (offlineNote) { offlineNote.hidden = online; }
+    document.querySelectorAll("#check-in-results button").forEach(function (button) { button.disabled = !online; });
+  }
+
+  // --- the count and the list of names, without a reload -------------------------------------
+  // A person admitted here while offline: one more in the count, and their line in the list
+  // says so (the server's page replaces both when the network returns).
+  function countOneMore() {
+    if (!countNow) { return; }
+    var n = parseInt(countNow.textContent, 10);
+    if (!isNaN(n)) { countNow.textContent = String(n + 1); }
+  }
+  function markInList(code, at) {
+    var item = document.querySelector('#check-in-results li[data-code="' + code + '"]');
+    if (!item) { return; }
+    var box = document.createElement("div"), line = document.createElement("p"), sign = document.createElement("span");
+    var name = document.createElement("strong"), small = document.createElement("small");
+    box.className = "checked-in";
+    sign.setAttribute("aria-hidden", "true");
+    sign.textContent = "✓";
+    name.textContent = item.dataset.name || "";
+    small.textContent = "checked in " + zonedTime(at, zone()) + " on this device";
+    line.append(sign, " ", name, document.createElement("br"), small);
+    box.appendChild(line);
+    item.replaceChildren(box);
+  }
+  // The count and the list as the server has them now (check-in.js fetches the page again).
+  function fromServer() {
+    var search = document.querySelector("form[data-live-search] input[type=search]");
+    if (search) { search.dispatchEvent(new Event("input")); }
   }
 
   // --- deciding on this device (offline) ---------------------------------------------------
@@ -159,7 +201,7 @@
     var person = { name: ticket.name, organisation: ticket.organisation, code: shown(scan.code), day: day };
     if (first) {
       return Object.assign(person, { outcome: "already", tone: "already", headline: "Already checked in",
-        detail: "Checked in at " + timeIn(new Date(first.at), event.timezone) + ", " + first.door + "." });
+        detail: "Checked in at " + zonedTime(new Date(first.at), event.timezone) + ", " + first.door + "." });
     }
     ticket.days[day] = { at: scan.at, door: scan.door };
     save("tickets", list);
@@ -248,12 +290,14 @@
     syncing = true;
     var batch = queue.slice(0, SYNC_BATCH);
     post(cfg.syncUrl, { scans: batch }).then(function (body) {
-      var answered = {};
+      var answered = {}, recorded = false;
       body.results.forEach(function (result, i) {
         answered[batch[i].scan_id] = true;
+        recorded = recorded || !!result.recorded;
         learn(result);
         if (result.tone === "refused") { remember(result); }  // the server knew better: say so
       });
+      if (recorded || body.results.length) { fromServer(); }
       queue = queue.filter(function (scan) { return !answered[scan.scan_id]; });
       save("queue", queue);
       syncing = false;
@@ -274,6 +318,11 @@
     var here = function (how) {
       var result = decideHere(scan);
       show(result, result.tone === "refused" ? "" : how);
+      admitted(result, result.tone === "refused" ? "" : how);
+      if (result.outcome === "admitted") {
+        countOneMore();
+        markInList(scan.code, new Date(scan.at));
+      }
       updateStatus();
       if (result.tone === "admitted") { scheduleSync(1000); }
     };
@@ -281,19 +330,32 @@
     return post(cfg.scanUrl, scan, LIVE_TIMEOUT).then(function (result) {
       learn(result);
       show(result, "");
-      // The list of names below catches up (check-in.js searches again as if typed).
-      var search = document.querySelector("form[data-live-search] input[type=search]");
-      if (result.recorded && search) { search.dispatchEvent(new Event("input")); }
+      admitted(result, "");
+      // The count and the list of names below catch up (check-in.js fetches them again).
+      if (result.recorded) { fromServer(); }
     }, function () {
       here("Decided on this device: the server did not answer. It is sent when it does.");
     });
   }
+  function admitted(result, how) {
+    if (result.outcome === "admitted" && result.code) {
+      admittedHere = { code: result.code.replace("-", ""), at: Date.now(), result: result, how: how };
+    }
+  }
   // A code read by the camera or from a picture: the portal's tickets only, and the same
-  // ticket held in front of the camera is read once, not ten times a second.
+  // ticket held in front of the camera is read once, not ten times a second. Still held up a
+  // few seconds after this device admitted it, it keeps its green answer (not "Already
+  // checked in", which is for someone who came in before).
   function decoded(text) {
     if (!isTicket(text)) { return false; }
     var code = readCode(text), now = Date.now();
     if (!code || (code === lastCode && now - lastCodeAt < REPEAT_MS)) { return false; }
+    if (admittedHere && admittedHere.code === code && now - admittedHere.at < OWN_ADMISSION_MS) {
+      lastCode = code;
+      lastCodeAt = now;
+      show(admittedHere.result, admittedHere.how, true);
+      return true;
+    }
     lastCode = code;
     lastCodeAt = now;
     check(code);

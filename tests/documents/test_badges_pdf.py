@@ -119,7 +119,6 @@ def test_a_short_name_is_drawn_large_on_one_line():
 
 
 @pytest.mark.parametrize("name", [
-    "Maria del Carmen Fernández de la Concepción Rodríguez y Villanueva-Santamaría",
     "Siti Nurhaliza binti Tarudin Abdul Rahman Al-Haj",
     "王" * 30,
     "محمد بن عبد الله بن عبد العزيز بن عبد الرحمن آل سعود",
@@ -133,11 +132,31 @@ def test_a_long_name_wraps_onto_two_lines_and_stays_inside(name):
     assert "".join(fitted.lines).replace(" ", "") == name.replace(" ", "")
 
 
+LONGEST = "Dr Maria Fernanda de los Ángeles Villanueva-Castellanos y Montenegro-Hernández"
+
+
+@pytest.mark.parametrize("sheet", [A4, SINGLE])
+@pytest.mark.parametrize("name", [LONGEST, "Maria del Carmen Fernández de la Concepción Rodríguez y Villanueva-Santamaría"])
+def test_a_very_long_name_takes_three_lines_whole_and_stays_the_largest_text(name, sheet):
+    setter, part, fitted = _name_fit(name, sheet)
+    assert len(fitted.lines) == 3 and not fitted.cut
+    assert _inside(setter, part, fitted)
+    assert "".join(fitted.lines).replace(" ", "") == name.replace(" ", "")
+    others = parts(Box(0, 0, *sheet.badge), qr=True)
+    assert fitted.size > max(others["organisation"].largest, others["event"].largest, others["role"].largest)
+    # In the PDF: the whole surname comes back out, and the name's size is the page's largest.
+    pdf = badges_pdf([badge(name, event="Asia-Pacific Programme for Senior Military Officers 2027")], "a4" if sheet is A4 else "single")
+    text = page_texts(pdf)[0]
+    assert name.split()[-1] in text and "…" not in text
+    assert max(font_sizes(pdf)) == round(fitted.size, 2)
+
+
 @pytest.mark.parametrize("sheet", [A4, SINGLE])
 @pytest.mark.parametrize("name", ["W" * 200, " ".join(["Wolfeschlegelsteinhausenbergerdorff"] * 6), "अनिल" * 50])
 def test_a_name_too_long_for_any_size_is_cut_not_run_off_the_badge(name, sheet):
     setter, part, fitted = _name_fit(name, sheet)
-    assert fitted.cut and fitted.size == part.smallest and len(fitted.lines) <= 2
+    assert fitted.cut and fitted.size == part.smallest and len(fitted.lines) <= 3
+    assert part.smallest > parts(Box(0, 0, *sheet.badge), qr=True)["organisation"].largest
     assert fitted.lines[-1].endswith("…")
     assert _inside(setter, part, fitted)
 

@@ -187,8 +187,12 @@ def test_a_bad_badges_link_is_refused(organiser_client, demo, query):
 
 def test_nobody_to_print_and_no_such_event(organiser_client, make_event):
     event = make_event()
-    empty = organiser_client.get(f"/admin/events/{event.slug}/badges.pdf")
-    assert empty.status_code == 400 and "no badges to print" in empty.text
+    empty = organiser_client.get(f"/admin/events/{event.slug}/badges.pdf?status=waitlisted", follow_redirects=False)
+    # Back to the event page, which says why there is no PDF.
+    assert empty.status_code == 303 and empty.headers["location"].endswith(f"/admin/events/{event.slug}")
+    page = organiser_client.get(empty.headers["location"])
+    assert page.status_code == 200 and "No one matches: no badges to print" in page.text
+    assert "Please check what you sent" not in page.text and event.title in page.text
     assert organiser_client.get("/admin/events/no-such-event/badges.pdf").status_code == 404
 
 

@@ -74,7 +74,11 @@ def test_the_door_scans_offline_and_sends_each_scan_once(page: Page, context: Br
     expect(page.get_by_role("heading", name="Scan tickets")).to_be_visible()
 
     status, online, waiting, result = page.locator("#door-status"), page.locator("#door-online"), page.locator("#door-waiting"), page.locator("#door-result")
+    count, offline_note, names = page.locator("#check-in-count"), page.locator("#check-in-offline"), page.locator("#check-in-results")
     expect(status).to_have_attribute("data-tickets", "5")  # the ticket list is on the device
+    # Times are in the event's zone, named.
+    expect(page.locator("#door-held")).to_contain_text("(Asia/Singapore)")
+    expect(count).to_have_text("0")
     expect(online).to_have_text("Online")
     # The page and its files are kept for a reload without the network.
     page.wait_for_function("() => caches.match(location.pathname).then(Boolean)")
@@ -85,16 +89,25 @@ def test_the_door_scans_offline_and_sends_each_scan_once(page: Page, context: Br
     expect(result).to_contain_text("Checked in")
     expect(result).to_contain_text("Aisha Rahman")
     expect(result).to_contain_text("Ministry of Defence")
+    # The count and the list of names catch up without a reload.
+    expect(count).to_have_text("1")
+    expect(names.locator("li", has_text="Aisha Rahman")).to_contain_text("checked in")
+    expect(page.locator("#door-log li").first).to_contain_text("(Asia/Singapore) Checked in: Aisha Rahman")
     # A QR code that is not one of the portal's tickets is ignored.
     assert scan(page, "https://example.org/A1B2C3D4E5") is None
 
     # Offline: the page decides, and keeps what it admitted until it can send it.
     context.set_offline(True)
     expect(online).to_have_text("Offline")
+    # The buttons by name post to the server: offline they wait, and the page says why.
+    expect(offline_note).to_be_visible()
+    expect(names.get_by_role("button", name="Chen Wei")).to_be_disabled()
     scan(page, "PTK1:B1C2D3E4F5")
     expect(result).to_contain_text("Budi Santoso")
     expect(result).to_have_class("door-result door-admitted")
     expect(waiting).to_have_text("1")
+    expect(count).to_have_text("2")
+    expect(names.locator("li", has_text="Budi Santoso")).to_contain_text("(Asia/Singapore) on this device")
     page.get_by_label("Ticket code").fill("c1d2e-3f4g5")  # typed, as read off a ticket
     page.get_by_role("button", name="Check", exact=True).click()
     expect(result).to_contain_text("Chen Wei")
@@ -104,9 +117,17 @@ def test_the_door_scans_offline_and_sends_each_scan_once(page: Page, context: Br
     expect(result).to_contain_text("Policy <b>Centre</b>")
     assert result.locator("img, b").count() == 0
     expect(waiting).to_have_text("3")
+    expect(count).to_have_text("4")
+    expect(names.locator("img, b")).to_have_count(0)
     scan(page, "PTK1:A1B2C3D4E5")  # in already, a few seconds ago: amber, nothing kept
     expect(result).to_have_class("door-result door-already")
     expect(result).to_contain_text("Already checked in")
+    expect(result).to_contain_text("(Asia/Singapore)")
+    # The ticket just admitted here, held up to the camera again: still its green answer.
+    scan(page, "PTK1:D1E2F3G4H5")
+    expect(result).to_have_class("door-result door-admitted")
+    expect(result).to_contain_text("Policy <b>Centre</b>")
+    expect(count).to_have_text("4")
     scan(page, "PTK1:E1F2G3H4J5")
     expect(result).to_have_class("door-result door-refused")
     expect(result).to_contain_text("Not confirmed: cancelled")
@@ -126,6 +147,9 @@ def test_the_door_scans_offline_and_sends_each_scan_once(page: Page, context: Br
     context.set_offline(False)
     expect(page.locator("#door-waiting")).to_have_text("0")
     expect(page.locator("#door-online")).to_have_text("Online")
+    expect(page.locator("#check-in-offline")).to_be_hidden()
+    expect(page.locator("#check-in-count")).to_have_text("4")  # as the server has it, after the sync
+    expect(page.locator("#check-in-results li", has_text="Chen Wei").get_by_role("button", name="Undo")).to_be_enabled()
     with live.sessions() as session:
         event_id = session.scalar(select(Event.id).where(Event.slug == slug))
         came = session.execute(

@@ -20,7 +20,7 @@ from portal.registrations.actions import act_on_registration
 from portal.rosters import exports
 
 SGT = ZoneInfo("Asia/Singapore")
-DAYS = ["Attended Mon 8 Mar 2027", "Attended Tue 9 Mar 2027", "Attended Wed 10 Mar 2027"]
+DAYS = [f"Attended {d} (Asia/Singapore)" for d in ("Mon 8 Mar 2027", "Tue 9 Mar 2027", "Wed 10 Mar 2027")]
 
 
 def sgt(day: int, hour: int, minute: int = 0) -> datetime:

@@ -93,6 +93,11 @@ def test_the_printable_ticket_is_one_clean_private_page(client, make_event, regi
     assert "/static/css/ticket.css" in page.text and "pico" not in page.text
     assert f'href="http://testserver/registrations/{registration.token}"' in page.text
     assert '<meta name="robots" content="noindex, nofollow">' in page.text
+    # A Print button, shown by a script of its own (no inline script), not printed itself.
+    assert re.search(r'<div class="no-print[^"]*">\s*<p><button type="button" data-print hidden>Print this ticket</button>', page.text)
+    assert '<script src="http://testserver/static/js/print.js" defer></script>' in page.text
+    assert "<script>" not in page.text and "onclick" not in page.text
+    assert "window.print()" in client.get("/static/js/print.js").text
 
 
 def test_a_waitlisted_or_pending_registration_has_no_ticket_until_it_is_confirmed(client, make_event, make_programme, register_online):

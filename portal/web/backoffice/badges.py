@@ -5,14 +5,15 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.documents.badges import badges_pdf
 from portal.forms.badges import BadgesForm
 from portal.forms.fields import first_error
-from portal.rosters.badges import event_badges
+from portal.rosters.badges import NoBadges, event_badges
 from portal.web.backoffice.auth import require_organiser_download
+from portal.web.backoffice.base import flash
 from portal.web.plumbing import uow
 
 
@@ -22,7 +23,11 @@ async def download_badges(request: Request) -> Response:
     if not form.validate():
         raise HTTPException(400, f"This badges link has a value the portal does not understand ({first_error(form)}). Open the event again.")
     # A writing transaction: a confirmed registration without a check-in code gets one.
-    found = await uow(request, event_badges, request.path_params["slug"], form.selection(), write=True)
+    try:
+        found = await uow(request, event_badges, request.path_params["slug"], form.selection(), write=True)
+    except NoBadges as exc:  # back to the event page, which says so
+        back = RedirectResponse(request.url_for("admin:show_event", slug=request.path_params["slug"]), status_code=303)
+        return flash(request, back, exc.message)
     # Drawn outside the transaction, in the thread pool: 500 badges take a few seconds.
     pdf = await run_in_threadpool(badges_pdf, found.badges, form.layout.data)
     return Response(pdf, media_type="application/pdf", headers={

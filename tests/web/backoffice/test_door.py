@@ -187,3 +187,15 @@ def test_damaged_scans_are_refused_one_by_one_never_a_server_error(organiser_cli
     )
     assert deep.status_code == 400
     assert check_ins(sessions) == 0
+
+
+def test_the_door_page_marks_what_its_script_updates_and_works_without_it(organiser_client, today, holder, make_registration):
+    make_registration(today, name="Ben Tan", email="ben@example.org", checkin_code="ABCDE12345", checked_in_at=utcnow())
+    page = organiser_client.get(f"/admin/events/{today.slug}/check-in").text
+    # The count and each person's line, found by the scanner's script to update without a reload.
+    assert '<strong id="check-in-count">1</strong> of 2 checked in' in page
+    assert '<li data-code="7K3QX2M49D" data-name="&lt;script&gt;alert(&#34;door&#34;)&lt;/script&gt; &amp; Ölçek">' in page
+    # The offline note is the script's to show: hidden without it, and the buttons by name work.
+    assert re.search(r'<p id="check-in-offline" class="notice" hidden>Offline: scan or type codes; the buttons work'
+                     r' again when the network returns\.</p>', page)
+    assert "disabled" not in page

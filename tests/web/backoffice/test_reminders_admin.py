@@ -223,6 +223,15 @@ def test_the_event_page_says_whether_each_reminder_went_and_to_how_many(organise
     assert _reminder_line(page, "2 hours").endswith("(Asia/Singapore, UTC+08)")  # still to come: its time alone
 
 
+def test_a_reminder_that_found_no_one_registered_says_it_was_not_sent(organiser_client, make_event, run):
+    start = (utcnow() + timedelta(hours=20)).replace(microsecond=0)
+    event = make_event(starts_at=start, ends_at=start + timedelta(hours=2), reminders=["P2D"])
+    _mailing(run, f"reminder:{event.id}:P2D", event, queued=0, finished_at=utcnow() - timedelta(days=1))
+    line = _reminder_line(organiser_client.get(f"/admin/events/{event.slug}").text, "2 days")
+    assert line.endswith("· not sent: no one was registered before its time")
+    assert "to 0 people" not in line
+
+
 def test_a_reminder_whose_time_passed_without_a_mailing_says_what_happens(organiser_client, make_event):
     soon = (utcnow() + timedelta(hours=20)).replace(microsecond=0)
     due = make_event(starts_at=soon, ends_at=soon + timedelta(hours=2), reminders=["P2D"])
