@@ -13,6 +13,7 @@ from typing import Any
 
 from fpdf import FPDF
 
+from portal.documents import codes
 from portal.documents.fonts import Style, finish, new_document, plain
 from portal.documents.typeset import Box, Colour, Setter, draw_qr
 
@@ -38,7 +39,7 @@ def display_code(code: str) -> str:
     code = plain(code)
     if "-" in code or not code.isalnum():
         return code
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+    return codes.grouped(code, 4)
 
 
 def _lines(shows: Mapping[str, Any], code: str, verify_url: str) -> dict[str, tuple[str, Style]]:

@@ -13,38 +13,26 @@ the same way; registrations.tickets gives a registration its code.
 
 from __future__ import annotations
 
-import secrets
+from portal.documents import codes
 
-# Crockford's base 32: no I, L, O or U, so a code read aloud or typed is hard to get wrong.
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ALPHABET = codes.ALPHABET
 LENGTH = 10
 PREFIX = "PTK1:"
-
-_ALLOWED = frozenset(ALPHABET)
-# What people type for what they read: a letter for the digit it looks like.
-_LOOKALIKES = str.maketrans({"I": "1", "L": "1", "O": "0"})
-# Longer than anything a person could mean as a code (spaces and hyphens included).
-_MAX_TYPED = 40
 
 
 def new_code() -> str:
     """A new random check-in code."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    return codes.new(LENGTH)
 
 
 def normalise_code(text: str) -> str | None:
     """The code someone typed or read aloud, as stored; None when it cannot be one."""
-    if not isinstance(text, str) or len(text) > _MAX_TYPED:
-        return None
-    code = "".join(text.split()).replace("-", "").upper().translate(_LOOKALIKES)
-    if len(code) != LENGTH or not _ALLOWED.issuperset(code):
-        return None
-    return code
+    return codes.normalise(text, LENGTH)
 
 
 def display_code(code: str) -> str:
     """A code as people read it: 7K3QX-2M49D."""
-    return f"{code[:5]}-{code[5:]}"
+    return codes.grouped(code, 5)
 
 
 def payload(code: str) -> str:

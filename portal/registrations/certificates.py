@@ -16,7 +16,6 @@ never changes what an issued certificate says. Its code is 12 characters of Croc
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
+from portal.documents import codes
 from portal.errors import InvalidInput, InvalidTransition, NotFound
 from portal.models import Certificate, CheckIn, Event, EventStatus, LimitScope, Programme, Registration, RegistrationStatus
 from portal.models.lookups import event_by_slug
@@ -37,8 +37,7 @@ from portal.registrations.limits import TooManyRequests, hit
 from portal.registrations.participants import find_by_token
 from portal.templating import local_date
 
-# Crockford's base 32: no I, L, O or U, so a code read aloud or typed is not misread.
-ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ALPHABET = codes.ALPHABET
 CODE_LENGTH = 12
 # Verifications one client address may ask for in a minute: a person checks a few
 # certificates; a script walking codes is stopped.
@@ -46,29 +45,22 @@ VERIFY_PER_MINUTE = 30
 REPLACED = "replaced by a corrected certificate"
 MAX_NAME = 200
 MAX_REASON = 300
-_MISREAD = str.maketrans({"I": "1", "L": "1", "O": "0"})
-_TYPED_NOISE = re.compile(r"[\s\-_.]+")
 
 
 def new_code() -> str:
     """A fresh verification code."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    return codes.new(CODE_LENGTH)
 
 
 def normalise_code(text: str) -> str | None:
     """A code as typed (any case, with spaces or hyphens, I or L for 1, O for 0) as stored, or
     None if it cannot be one."""
-    if not isinstance(text, str) or len(text) > 60:
-        return None
-    code = _TYPED_NOISE.sub("", text).upper().translate(_MISREAD)
-    if len(code) != CODE_LENGTH or any(c not in ALPHABET for c in code):
-        return None
-    return code
+    return codes.normalise(text, CODE_LENGTH, dots=True)
 
 
 def display_code(code: str) -> str:
     """A code as people read it: 7K3Q-X2M4-9DAB."""
-    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+    return codes.grouped(code, 4)
 
 
 # --- who has earned one ----------------------------------------------------------------------

@@ -37,11 +37,15 @@ def event_days(event: Event) -> list[date]:
     return [first + timedelta(days=n) for n in range(max(1, min(days, MAX_DAYS)))]
 
 
+def local_day(event: Event, at: datetime) -> date:
+    """The date `at` falls on in the event's zone."""
+    return at.astimezone(ZoneInfo(event.timezone)).date()
+
+
 def day_of(event: Event, at: datetime) -> date:
     """The event day a check-in at `at` counts for."""
     days = event_days(event)
-    local = at.astimezone(ZoneInfo(event.timezone)).date()
-    return min(max(local, days[0]), days[-1])
+    return min(max(local_day(event, at), days[0]), days[-1])
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def admit(
     if scan_id is not None:
         seen = session.scalar(select(CheckIn).where(CheckIn.scan_id == scan_id))
         if seen is not None:
-            return Admission(seen, False, _first(session, registration.id, seen.day) or seen)
+            return Admission(seen, False, first_of_day(session, registration.id, seen.day) or seen)
     row = CheckIn(event_id=event.id, registration_id=registration.id, day=day, at=at, scan_id=scan_id, door=door[:100], organiser_id=organiser_id)
     try:
         with session.begin_nested():
@@ -80,14 +84,15 @@ def admit(
             session.flush()
     except IntegrityError:  # the same scan id, sent at the same moment by another request
         seen = session.scalars(select(CheckIn).where(CheckIn.scan_id == scan_id)).one()
-        return Admission(seen, False, _first(session, registration.id, seen.day) or seen)
+        return Admission(seen, False, first_of_day(session, registration.id, seen.day) or seen)
     if registration.checked_in_at is None or at < registration.checked_in_at:
         registration.checked_in_at = at
-    first = _first(session, registration.id, day)
+    first = first_of_day(session, registration.id, day)
     return Admission(row, True, first or row)
 
 
-def _first(session: Session, registration_id: int, day: date) -> CheckIn | None:
+def first_of_day(session: Session, registration_id: int, day: date) -> CheckIn | None:
+    """A registration's first check-in of one day: the check-in; any later one is again."""
     return session.scalars(
         select(CheckIn).where(CheckIn.registration_id == registration_id, CheckIn.day == day).order_by(CheckIn.at, CheckIn.id).limit(1)
     ).first()

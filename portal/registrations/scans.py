@@ -31,7 +31,7 @@ from portal.documents.tickets import PREFIX, code_from_payload, display_code, no
 from portal.models import CheckIn, Event, EventStatus, Organiser, Registration, RegistrationStatus
 from portal.registrations import checkins
 from portal.registrations.seats import lock_event
-from portal.templating import date_range, localtime, zone
+from portal.templating import date_range, localtime
 
 S = RegistrationStatus
 # A door's clock may be this far ahead of the server's before its time is set aside.
@@ -252,9 +252,7 @@ class _First:
 def _first(session: Session, event: Event, registration: Registration, day: date) -> _First | None:
     """The day's first check-in of a registration; a checked_in_at with no row (an older tap)
     counts for its day."""
-    row = session.scalars(
-        select(CheckIn).where(CheckIn.registration_id == registration.id, CheckIn.day == day).order_by(CheckIn.at, CheckIn.id).limit(1)
-    ).first()
+    row = checkins.first_of_day(session, registration.id, day)
     if row is not None:
         return _First(row.at, row.door, row.organiser_id, row.id)
     at = registration.checked_in_at
@@ -271,13 +269,9 @@ def _window(event: Event) -> tuple[date, date]:
     return days[0] - timedelta(days=1), days[-1]
 
 
-def _local_date(event: Event, at: datetime) -> date:
-    return at.astimezone(zone(event.timezone)).date()
-
-
 def _within(event: Event, at: datetime) -> bool:
     first, last = _window(event)
-    return first <= _local_date(event, at) <= last
+    return first <= checkins.local_day(event, at) <= last
 
 
 def _when(event: Event, at: datetime | None, now: datetime) -> tuple[datetime, str]:

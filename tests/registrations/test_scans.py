@@ -3,6 +3,7 @@ offline scans are counted when they arrive (once each; both doors' kept; the ear
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -218,6 +219,8 @@ def test_the_doors_list_holds_only_what_the_door_shows(run, sessions, organiser,
     came = shown[CODE].days
     assert [(d.isoformat(), c.at, c.door) for d, c in came.items()] == [("2027-03-08", MONDAY_9, "North door")]
     assert not hasattr(shown[CODE], "email")
+    # What a door device is given, and nothing more: no address, no manage token.
+    assert [f.name for f in dataclasses.fields(shown[CODE])] == ["code", "name", "organisation", "status", "days"]
 
 
 def test_a_scan_the_day_after_the_event_is_refused_and_counts_for_no_day(run, sessions, organiser, course, ticket):
