@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.audit import Actor, diff, plain, record
-from portal.catalogue.imports import SCHEDULE_FIELDS, apply_event_values, known_zone
+from portal.catalogue.imports import SCHEDULE_FIELDS, apply_event_values
 from portal.catalogue.programmes import list_programmes
+from portal.catalogue.records import known_zone
 from portal.catalogue.reminders import normalise_reminders
 from portal.db import utcnow
 from portal.errors import AlreadyExists, InvalidInput, InvalidTransition

@@ -19,40 +19,32 @@ otherwise lose its value without a word. Every complaint names the record and th
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.formfiles import FormSpec, save_from_file
-from portal.catalogue.reminders import FOLLOWUP_KEYS, checked_followup, normalise_reminders
+from portal.catalogue.records import CODE, SLUG, Record, did_you_mean, known_zone, no_repeats
+from portal.catalogue.timetable import apply_sessions, apply_speakers, read_sessions, read_speakers
 from portal.db import utcnow
 from portal.errors import ImportProblem
 from portal.mail.mailings import announce_event, followup_key
-from portal.models import Admission, Event, EventStatus, Mailing, Programme
-from portal.questions.schema import FormDefinition, FormDefinitionError, parse_form
+from portal.models import Admission, Event, EventStatus, Mailing, Programme, Speaker
 from portal.questions.store import Owner, definition, definition_for_event, find_form
-from portal.registrations.attendance import checked_rule, number_of_days
-
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-CODE = SLUG
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Changing one of these moves the event in somebody's calendar: SEQUENCE must rise.
 SCHEDULE_FIELDS = ("starts_at", "ends_at", "timezone", "all_day", "venue", "address", "online_url", "status")
 
-FILE_KEYS = ("programmes", "events")
+FILE_KEYS = ("programmes", "events", "speakers")
 FORM_KEYS = ("form", "organisation_required")
 PROGRAMME_KEYS = ("code", "name", "admission", "summary", "description", *FORM_KEYS)
 EVENT_KEYS = (
     "slug", "title", "programme", "category", "starts_at", "ends_at", "timezone", "all_day", "venue", "address",
     "online_url", "capacity", "waitlist", "status", "registration_opens", "registration_closes", "description",
-    "speakers", "reminders", "followup", "certificate_rule", *FORM_KEYS,
+    "speakers", "reminders", "followup", "certificate_rule", "sessions", *FORM_KEYS,
 )
 
 
@@ -63,166 +55,22 @@ class ImportReport:
     events_created: int = 0
     events_updated: int = 0
     forms_saved: int = 0
+    speakers_created: int = 0
+    speakers_updated: int = 0
+    sessions_saved: int = 0
 
     def __str__(self) -> str:
         forms = f"; forms: {self.forms_saved} saved" if self.forms_saved else ""
+        speakers = f"; speakers: {self.speakers_created} created, {self.speakers_updated} updated" if self.speakers_created or self.speakers_updated else ""
+        sessions = f"; sessions: {self.sessions_saved} saved" if self.sessions_saved else ""
         return (
             f"programmes: {self.programmes_created} created, {self.programmes_updated} updated; "
-            f"events: {self.events_created} created, {self.events_updated} updated{forms}"
+            f"events: {self.events_created} created, {self.events_updated} updated{forms}{speakers}{sessions}"
         )
 
 
-class _Record:
-    """Reads one record's fields, naming the record and field in every complaint."""
-
-    def __init__(self, where: str, data: Any) -> None:
-        self.where = where
-        if not isinstance(data, dict):
-            self.fail(None, "must be an object")
-        self.data: dict[str, Any] = data
-
-    def fail(self, key: str | None, problem: str) -> NoReturn:
-        raise ImportProblem(f"{self.where}{': ' + key if key else ''}: {problem}")
-
-    def only(self, allowed: tuple[str, ...]) -> None:
-        """Refuse a key the record may not have, rather than ignore what it holds."""
-        for key in self.data:
-            if key not in allowed:
-                self.fail(None, f"unknown key {key!r}{_did_you_mean(key, allowed)}")
-
-    def form(self) -> FormSpec:
-        """The record's registration form, if it says anything of it."""
-        organisation_required = self.data.get("organisation_required")
-        if organisation_required is not None and not isinstance(organisation_required, bool):
-            self.fail("organisation_required", "must be true or false")
-        questions: FormDefinition | None = None
-        if self.data.get("form") is not None:
-            try:
-                questions = parse_form(self.data["form"])
-            except FormDefinitionError as exc:
-                self.fail(None, exc.message)
-        return FormSpec(self.where, questions, organisation_required)
-
-    def text(self, key: str, *, required: bool = False, max_length: int = 500, default: str = "", multiline: bool = False) -> str:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, "is required")
-            return default
-        if not isinstance(value, str):
-            self.fail(key, "must be a string")
-        value = value.strip() if not multiline else value
-        if required and not value.strip():
-            self.fail(key, "must not be empty")
-        if len(value) > max_length:
-            self.fail(key, f"is longer than {max_length} characters")
-        if CONTROL.search(value) or (not multiline and ("\n" in value or "\r" in value)):
-            self.fail(key, "contains control characters")
-        return value
-
-    def pattern(self, key: str, regex: re.Pattern[str], explain: str, max_length: int = 120) -> str:
-        value = self.text(key, required=True, max_length=max_length)
-        if not regex.match(value):
-            self.fail(key, f"{value!r} {explain}")
-        return value
-
-    def choice(self, key: str, enum_cls: Any, default: Any = None) -> Any:
-        value = self.data.get(key)
-        if value is None and default is not None:
-            return default
-        allowed = [m.value for m in enum_cls]
-        if value not in allowed:
-            self.fail(key, f"must be one of {', '.join(allowed)} (got {value!r})")
-        return enum_cls(value)
-
-    def time(self, key: str, *, required: bool = False) -> datetime | None:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, "is required")
-            return None
-        if not isinstance(value, str):
-            self.fail(key, "must be an ISO 8601 string with an offset, e.g. 2027-03-08T09:00:00+08:00")
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(key, f"{value!r} is not an ISO 8601 date and time")
-        if parsed.tzinfo is None:
-            self.fail(key, f"{value!r} has no UTC offset; write it like 2027-03-08T09:00:00+08:00")
-        return parsed
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            self.fail(key, "must be true or false")
-        return value
-
-    def capacity(self, key: str) -> int | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 1_000_000:
-            self.fail(key, "must be null (unlimited) or a whole number from 0 to 1000000")
-        return value
-
-    def string_list(self, key: str) -> list[str]:
-        value = self.data.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(key, "must be a list of strings")
-        if len(value) > 50 or any(len(v) > 300 or CONTROL.search(v) for v in value):
-            self.fail(key, "has more than 50 entries, an entry over 300 characters, or control characters")
-        return [v.strip() for v in value]
-
-    def reminders(self, values: dict[str, Any]) -> None:
-        """`reminders` into `values` if the record has the key: None (the site's default), or
-        the durations normalised; left out, the event keeps what it has."""
-        if "reminders" not in self.data:
-            return
-        value = self.data["reminders"]
-        if value is not None and not isinstance(value, list):
-            self.fail("reminders", 'must be a list of ISO 8601 durations before the start, like ["P2D", "PT2H"], or [] for none')
-        try:
-            values["reminders"] = None if value is None else normalise_reminders(value)
-        except ValueError as exc:
-            self.fail("reminders", str(exc))
-
-    def followup(self, values: dict[str, Any]) -> None:
-        """`followup` into `values` if the record has the key: None, or the follow-up checked."""
-        if "followup" not in self.data:
-            return
-        value = self.data["followup"]
-        if value is None:
-            values["followup"] = None
-            return
-        if not isinstance(value, dict):
-            self.fail("followup", "must be an object {\"after\": \"P1D\", \"subject\": ..., \"body\": ...} or null")
-        for key in value:
-            if key not in FOLLOWUP_KEYS:
-                self.fail("followup", f"unknown key {key!r}{_did_you_mean(key, FOLLOWUP_KEYS)}")
-        for key in FOLLOWUP_KEYS:
-            if key not in value:
-                self.fail("followup", f"{key!r} is required")
-        try:
-            values["followup"] = checked_followup(value["after"], value["subject"], value["body"])
-        except ValueError as exc:
-            self.fail("followup", str(exc))
-
-
-    def certificate_rule(self, values: dict[str, Any]) -> None:
-        """`certificate_rule` into `values` if the record has the key: {"days": n}, {"share":
-        0.8} or null (every day), checked against the event's days; left out, it stays."""
-        if "certificate_rule" not in self.data:
-            return
-        try:
-            values["certificate_rule"] = checked_rule(
-                self.data["certificate_rule"], number_of_days(values["starts_at"], values["ends_at"], values["timezone"])
-            )
-        except ValueError as exc:
-            self.fail("certificate_rule", str(exc))
-
-
 def _read_programme(index: int, data: Any) -> dict[str, Any]:
-    record = _Record(f"programmes[{index}]", data)
+    record = Record(f"programmes[{index}]", data)
     code = record.pattern("code", CODE, "must be lowercase letters, digits and hyphens", max_length=40)
     record.where = f"programmes[{index}] (code {code!r})"
     record.only(PROGRAMME_KEYS)
@@ -236,19 +84,8 @@ def _read_programme(index: int, data: Any) -> dict[str, Any]:
     }
 
 
-def known_zone(name: str) -> ZoneInfo | None:
-    """The IANA time zone called `name`, or None when there is none. A name longer than any
-    zone's is refused before ZoneInfo looks for a file of that name (an OSError)."""
-    if not name or len(name) > 64:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return None
-
-
-def _read_event(index: int, data: Any, default_timezone: str, programme_codes: set[str]) -> dict[str, Any]:
-    record = _Record(f"events[{index}]", data)
+def _read_event(index: int, data: Any, default_timezone: str, programme_codes: set[str], speaker_keys: set[str]) -> dict[str, Any]:
+    record = Record(f"events[{index}]", data)
     slug = record.pattern("slug", SLUG, "must be lowercase letters, digits and hyphens")
     record.where = f"events[{index}] (slug {slug!r})"
     record.only(EVENT_KEYS)
@@ -294,6 +131,8 @@ def _read_event(index: int, data: Any, default_timezone: str, programme_codes: s
         "speakers": record.string_list("speakers"),
         "form": record.form(),
     }
+    if record.data.get("sessions") is not None:
+        values["sessions"] = read_sessions(record.where, record.data["sessions"], starts_at, ends_at, speaker_keys)
     record.reminders(values)
     record.followup(values)
     record.certificate_rule(values)
@@ -327,21 +166,24 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
         raise ImportProblem("the file must hold a JSON object with \"programmes\" and/or \"events\"")
     for key in data:
         if key not in FILE_KEYS:
-            raise ImportProblem(f"unknown top-level key {key!r}{_did_you_mean(key, FILE_KEYS)}: the file holds \"programmes\" and \"events\"")
+            raise ImportProblem(f"unknown top-level key {key!r}{did_you_mean(key, FILE_KEYS)}: the file holds \"programmes\", \"events\" and \"speakers\"")
     raw_programmes = data.get("programmes") or []
     raw_events = data.get("events") or []
     if not isinstance(raw_programmes, list) or not isinstance(raw_events, list):
         raise ImportProblem("\"programmes\" and \"events\" must be lists")
 
     programmes = [_read_programme(i, p) for i, p in enumerate(raw_programmes)]
-    _no_repeats([p["code"] for p in programmes], "programmes", "code")
+    no_repeats([p["code"] for p in programmes], "programmes", "code")
     existing_codes = set(session.scalars(select(Programme.code)))
     codes = existing_codes | {p["code"] for p in programmes}
-    events = [_read_event(i, e, default_timezone, codes) for i, e in enumerate(raw_events)]
-    _no_repeats([e["slug"] for e in events], "events", "slug")
+    speakers = read_speakers(data["speakers"]) if data.get("speakers") is not None else []
+    speaker_keys = set(session.scalars(select(Speaker.key))) | {s["key"] for s in speakers}
+    events = [_read_event(i, e, default_timezone, codes, speaker_keys) for i, e in enumerate(raw_events)]
+    no_repeats([e["slug"] for e in events], "events", "slug")
 
     now = utcnow()
-    counts = {"pc": 0, "pu": 0, "ec": 0, "eu": 0, "forms": 0}
+    counts = {"pc": 0, "pu": 0, "ec": 0, "eu": 0, "forms": 0, "sessions": 0}
+    counts["sc"], counts["su"] = apply_speakers(session, speakers, now=now)
     by_code = {p.code: p for p in session.scalars(select(Programme))}
     programme_forms: list[tuple[Programme, FormSpec]] = []
     for values in programmes:
@@ -377,9 +219,11 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
         if slugs else {}
     )
     event_forms: list[tuple[Event, FormSpec]] = []
+    event_sessions: list[tuple[Event, list[dict[str, Any]]]] = []
     published: list[Event] = []
     for index, values in enumerate(events):
         spec = values.pop("form")
+        timetable = values.pop("sessions", None)
         code = values.pop("programme")
         values["programme_id"] = by_code[code].id if code else None
         event = by_slug.get(values["slug"])
@@ -395,6 +239,8 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
             counts["eu"] += apply_event_values(event, values, now=now)
         if spec.says_something:
             event_forms.append((event, spec))
+        if timetable is not None:
+            event_sessions.append((event, timetable))
         if event.status == EventStatus.PUBLISHED and was != EventStatus.PUBLISHED:
             published.append(event)
     session.flush()
@@ -404,23 +250,14 @@ def import_data(session: Session, data: Any, *, default_timezone: str = "Asia/Si
         announce_event(session, event, now=now)
     for event, spec in event_forms:
         counts["forms"] += save_from_file(session, Owner(event_id=event.id), spec, definition_for_event(session, event))
+    for event, timetable in event_sessions:
+        counts["sessions"] += len(apply_sessions(session, event, timetable, now=now))
     session.flush()
-    return ImportReport(counts["pc"], counts["pu"], counts["ec"], counts["eu"], counts["forms"])
+    return ImportReport(
+        counts["pc"], counts["pu"], counts["ec"], counts["eu"], counts["forms"], counts["sc"], counts["su"], counts["sessions"]
+    )
 
 
 def _followup_sent(session: Session, event: Event) -> bool:
     """Whether the event's follow-up has begun to go out (its mailing exists)."""
     return session.scalar(select(Mailing.id).where(Mailing.key == followup_key(event.id))) is not None
-
-
-def _did_you_mean(key: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _no_repeats(values: list[str], where: str, key: str) -> None:
-    seen: set[str] = set()
-    for i, value in enumerate(values):
-        if value in seen:
-            raise ImportProblem(f"{where}[{i}]: {key}: {value!r} appears more than once in the file")
-        seen.add(value)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from portal.catalogue.imports import ImportReport, import_data
 from portal.db import utcnow
+from portal.demo import timetable
 from portal.models import Event, Programme, Registration, RegistrationStatus
 from portal.registrations.participants import new_token
 from portal.registrations.tickets import new_code
@@ -34,6 +35,7 @@ def load(session: Session, *, default_timezone: str = "Asia/Singapore") -> tuple
     targets = {e["slug"]: int(e.get("demo_registrations") or 0) for e in data["events"]}
     for e in data["events"]:
         e.pop("demo_registrations", None)
+    timetable.add_to(data)
     report = import_data(session, data, default_timezone=default_timezone)
 
     added = 0

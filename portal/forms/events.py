@@ -22,8 +22,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, StopValidation, ValidationError
 
 from portal.catalogue.editing import EventValues, Keep
-from portal.catalogue.imports import known_zone
 from portal.catalogue.programmes import ProgrammeValues
+from portal.catalogue.records import known_zone
 from portal.catalogue.reminders import parse_reminders_text
 from portal.forms.fields import STRIP, options, plain_line, plain_text
 from portal.models import Admission

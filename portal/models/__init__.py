@@ -13,6 +13,15 @@ from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
 from portal.models.outbox import MessageStatus, OutboxMessage
 from portal.models.programmes import Programme
 from portal.models.registrations import Registration
+from portal.models.timetable import (
+    EventSession,
+    SessionCheckIn,
+    SessionChoice,
+    SessionKind,
+    SessionSpeaker,
+    SessionStatus,
+    Speaker,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -27,6 +36,7 @@ __all__ = [
     "Endorsement",
     "Event",
     "EventMessage",
+    "EventSession",
     "Frequency",
     "Mailing",
     "MailingKind",
@@ -40,6 +50,12 @@ __all__ = [
     "Questionnaire",
     "RateLimit",
     "Registration",
+    "SessionCheckIn",
+    "SessionChoice",
+    "SessionKind",
+    "SessionSpeaker",
+    "SessionStatus",
+    "Speaker",
     "RegistrationStatus",
     "SignInThrottle",
     "ThrottleScope",
