@@ -221,7 +221,10 @@ def make_event(run: Callable[..., Any]) -> Callable[..., Event]:
 
     def _make(**overrides: Any) -> Event:
         n = next(_counter)
-        starts = utcnow().replace(microsecond=0) + timedelta(days=30)
+        # 02:00 UTC (10:00 in Singapore) in 30 days: a two-hour event stays on one day in its
+        # zone whatever the hour the suite runs (from now + 30 days it crossed midnight there
+        # between 14:00 and 16:00 UTC).
+        starts = (utcnow() + timedelta(days=30)).replace(hour=2, minute=0, second=0, microsecond=0)
         values: dict[str, Any] = {
             "slug": f"event-{n}",
             "title": f"Event {n}",

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -23,8 +24,13 @@ HOSTILE = '<script>alert("door")</script> & Ölçek'
 
 @pytest.fixture
 def today(make_event):  # type: ignore[no-untyped-def]
+    """An event on now, within one day in its zone (Singapore) whatever the hour the suite runs."""
     now = utcnow().replace(microsecond=0)
-    return make_event(title="Door Day", starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=3))
+    local = now.astimezone(ZoneInfo("Asia/Singapore"))
+    midnight = local.replace(hour=0, minute=0, second=0)
+    starts = max(local - timedelta(hours=1), midnight)
+    ends = min(local + timedelta(hours=3), midnight + timedelta(hours=23, minutes=59))
+    return make_event(title="Door Day", starts_at=starts.astimezone(UTC), ends_at=ends.astimezone(UTC))
 
 
 @pytest.fixture
