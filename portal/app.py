@@ -28,9 +28,9 @@ from portal.mail.planner import mailing_work
 from portal.mail.transports import LogTransport
 from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
-from portal.site import Site
+from portal.site import Site, path_for
 from portal.templating import make_environment
-from portal.web import certificates, endorse, feeds, health, public, subscribe
+from portal.web import agenda, certificates, endorse, feeds, health, public, subscribe
 from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
@@ -114,6 +114,10 @@ def _page_environment() -> jinja2.Environment:
     an app's settings."""
     env = make_environment()
     env.globals["csrf_field"] = csrf_field
+    # A public route's path straight from site.PATHS: where a page links the same route
+    # hundreds of times (a conference's timetable), url_for's search of the routes for each
+    # link was most of the rendering.
+    env.globals["path_for"] = path_for
     return env
 
 
@@ -141,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             *feeds.routes,
             *public.routes,
+            *agenda.routes,
             *endorse.routes,
             *certificates.routes,
             *subscribe.routes,

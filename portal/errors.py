@@ -42,6 +42,19 @@ class ChoiceFull(PortalError):
         self.value = value
 
 
+class SessionChoiceProblem(PortalError):
+    """The sessions a participant chose cannot all be held: one is full (with no waiting
+    list), cancelled or not to be chosen, or two overlap. `keys` names the sessions at fault,
+    so the form can mark them and keep everything else as chosen."""
+
+    status_code = 409
+    title = "Please check your sessions"
+
+    def __init__(self, message: str, *, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 class InvalidTransition(PortalError):
     """A registration cannot go from its current state to the one asked for."""
 

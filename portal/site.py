@@ -8,6 +8,7 @@ into an email and the route that answers it cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -18,14 +19,21 @@ PATHS = {
     "show_event": "/events/{slug}",
     "register": "/events/{slug}/register",
     "registered": "/events/{slug}/registered",
+    "show_session": "/events/{slug}/sessions/{key}",
+    "show_speaker": "/speakers/{key}",
+    "show_speaker_photo": "/speakers/{key}/photo",
     "list_programmes": "/programmes",
     "show_programme": "/programmes/{code}",
     "manage_registration": "/registrations/{token}",
     "cancel_registration": "/registrations/{token}/cancel",
     "show_ticket": "/registrations/{token}/ticket",
+    "choose_sessions": "/registrations/{token}/sessions",
     "show_calendar": "/calendar.ics",
     "show_programme_calendar": "/programmes/{code}/calendar.ics",
     "show_event_calendar": "/events/{slug}/calendar.ics",
+    "show_session_calendar": "/events/{slug}/sessions/{key}/calendar.ics",
+    "show_schedule_xml": "/events/{slug}/schedule.xml",
+    "show_schedule_json": "/events/{slug}/schedule.json",
     "show_personal_calendar": "/registrations/{token}/calendar.ics",
     "download_upload": "/registrations/{token}/files/{key}",
     "show_announcements": "/events.atom",
@@ -41,6 +49,8 @@ PATHS = {
 }
 
 
+# Kept: a conference's timetable links the same speakers and sessions hundreds of times a page.
+@lru_cache(maxsize=8192)
 def path_for(name: str, /, **params: Any) -> str:
     """The path of the route `name`, its parameters percent-encoded."""
     return PATHS[name].format(**{key: quote(str(value), safe="") for key, value in params.items()})

@@ -235,19 +235,30 @@ def published_block(event: Event, programme: Programme | None, site: Site) -> by
 _NOT_YET_SEATED = {"pending": "Pending", "waitlisted": "Waiting list"}
 
 
+def not_yet_seated(standing: str) -> str | None:
+    """How a participant's own feed labels what they do not hold a seat at yet (pending, on
+    the waiting list), or None with a seat."""
+    return _NOT_YET_SEATED.get(str(standing))
+
+
+def mark_tentative(component: icalendar.Event, title: str) -> icalendar.Event:
+    """Retitle a VEVENT and make it TENTATIVE and TRANSPARENT, so that a calendar neither shows
+    it as settled nor counts the time as busy."""
+    for name, value in (("summary", title), ("status", "TENTATIVE"), ("transp", "TRANSPARENT")):
+        component.pop(name)
+        component.add(name, value)
+    return component
+
+
 def personal_block(event: Event, programme: Programme | None, site: Site, standing: str) -> bytes:
     """The event's VEVENT for the participant's own feed. With a seat (or for a cancelled
     event) it is the published block; pending or on the waiting list it says so in the title
-    and is TENTATIVE and TRANSPARENT, so that a calendar neither shows it as settled nor
-    counts the time as busy."""
-    label = _NOT_YET_SEATED.get(str(standing))
+    and is tentative (mark_tentative)."""
+    label = not_yet_seated(standing)
     if label is None or event.status == EventStatus.CANCELLED:
         return published_block(event, programme, site)
     component = _vevent(event, programme, site, method=None, stamp=None)
-    for name, value in (("summary", f"{label}: {summary(event)}"), ("status", "TENTATIVE"), ("transp", "TRANSPARENT")):
-        component.pop(name)
-        component.add(name, value)
-    return component.to_ical()
+    return mark_tentative(component, f"{label}: {summary(event)}").to_ical()
 
 
 # The calendar's head depends only on these arguments: an email's .ics and every feed reuse
@@ -310,8 +321,13 @@ def event_calendar(
         blocks = [published_block(event, programme, site) for event, programme in items]
         return published_calendar(blocks, site=site, name=name, timezone_name=timezone_name, source_url=source_url)
     when = stamp or datetime.now(timezone.utc)
-    head = _head(site=site, name=name, timezone_name=timezone_name, method=method, source_url=source_url)
     blocks = [_itip_block(event, programme, site, method, when, attendee) for event, programme in items]
+    return scheduling_calendar(blocks, site=site, name=name, timezone_name=timezone_name, method=method)
+
+
+def scheduling_calendar(blocks: Iterable[bytes], *, site: Site, name: str, timezone_name: str | None, method: str) -> bytes:
+    """An iTIP message (METHOD:REQUEST or CANCEL) around VEVENT blocks made by `itip_block`."""
+    head = _head(site=site, name=name, timezone_name=timezone_name, method=method, source_url=None)
     return b"".join([head, *blocks, _CALENDAR_END])
 
 
@@ -333,6 +349,12 @@ def _itip_block(event: Event, programme: Programme | None, site: Site, method: s
         component.pop("dtstamp")
         shared = component.to_ical()
         vevent_blocks.put(key, shared)
+    return itip_block(shared, method, stamp, attendee)
+
+
+def itip_block(shared: bytes, method: str, stamp: datetime, attendee: str | None) -> bytes:
+    """A VEVENT serialised without DTSTAMP (the part every participant's message shares),
+    with this message's DTSTAMP and ATTENDEE added."""
     own = icalendar.Event()
     own.add("dtstamp", _utc(stamp))
     if attendee and method in ("REQUEST", "CANCEL"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -46,6 +47,9 @@ def _inline(children: Sequence[Token] | None) -> str:
     return "".join(parts)
 
 
+# Kept by text: a conference's feed turns each session's Markdown again whenever every block
+# is made (its event renamed), and the text has not changed. Bounded: 512 descriptions.
+@lru_cache(maxsize=512)
 def plain_text(markdown: str | None) -> str:
     """Markdown as readable plain text: paragraphs kept apart, list items marked, link
     addresses spelt out after their words, emphasis and headings reduced to their words."""

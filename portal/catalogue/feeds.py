@@ -2,7 +2,14 @@
 a participant's personal feed, and the Atom feed of newly announced events.
 
 Each feed is read with one query for its events and their programmes (plus at most one to
-find the programme or the private token), never one per event.
+find the programme or the private token), never one per event. A conference's sessions, where
+a feed holds them, are read with two more (catalogue/sessionrows.py).
+
+An event's own feed holds the event alone unless asked for its sessions too
+(`/events/{slug}/calendar.ics?sessions=all`): whoever subscribed to an event for years keeps
+one entry, not a hundred. Breaks and meals are never in a feed. A participant's personal
+feed holds, besides their events, each session they chose and hold a place in (a choice on
+a session's waiting list is not in it).
 """
 
 from __future__ import annotations
@@ -31,7 +38,18 @@ from portal.calendars.ical import (
     vevent_blocks,
 )
 from portal.calendars.plaintext import clean_line, plain_text, shorten
-from portal.models import ACTIVE_STATUSES, PUBLIC_STATUSES, Event, Programme, Registration, find_event, programme_by_code
+from portal.calendars.sessions import personal_session_block, session_block
+from portal.catalogue import sessionrows
+from portal.models import (
+    ACTIVE_STATUSES,
+    PUBLIC_STATUSES,
+    Event,
+    Programme,
+    Registration,
+    SessionChoice,
+    find_event,
+    programme_by_code,
+)
 from portal.registrations.participants import find_by_token
 from portal.site import Site
 from portal.templating import date_range
@@ -139,14 +157,37 @@ def _assembled_feed(session: Session, query: Select[Any], site: Site, name: str,
     return Feed(body, CALENDAR_TYPE, changed)
 
 
-def event_feed(session: Session, site: Site, slug: str, *, source: str) -> Feed:
-    """One public event; drafts are not found."""
+def event_feed(session: Session, site: Site, slug: str, *, source: str, with_sessions: bool = False) -> Feed:
+    """One public event, and with `with_sessions` each of its sessions but breaks and meals;
+    drafts are not found."""
     event, programme = find_event(session, slug, statuses=PUBLIC_STATUSES)
-    return _calendar_feed([(event, programme)], site, f"{SITE_NAME}: {event.title}", event.timezone, source)
+    if not with_sessions:
+        return _calendar_feed([(event, programme)], site, f"{SITE_NAME}: {event.title}", event.timezone, source)
+    rows = [row for row in sessionrows.of_event(session, event) if not row.item.kind.quiet]
+    blocks = [published_block(event, programme, site)]
+    blocks += [session_block(row.item, event, row.speakers, site) for row in rows]
+    changed = _newest([event.updated_at, programme.updated_at if programme else None, *(row.changed for row in rows)])
+    body = published_calendar(
+        blocks, site=site, name=f"{SITE_NAME}: {event.title} (timetable)", timezone_name=event.timezone,
+        source_url=site.absolute(source),
+    )
+    return Feed(body, CALENDAR_TYPE, changed)
+
+
+def session_feed(session: Session, site: Site, slug: str, key: str, *, source: str) -> Feed:
+    """One session of a public event; NotFound for an unknown key or a draft event."""
+    event, _ = find_event(session, slug, statuses=PUBLIC_STATUSES)
+    row = sessionrows.one(session, event, key)
+    body = published_calendar(
+        [session_block(row.item, event, row.speakers, site)], site=site, name=f"{SITE_NAME}: {row.item.title}",
+        timezone_name=event.timezone, source_url=site.absolute(source),
+    )
+    return Feed(body, CALENDAR_TYPE, max(row.changed, event.updated_at))
 
 
 def personal_feed(session: Session, site: Site, token: str, *, source: str) -> Feed:
-    """The events of every active registration made with the token's email address."""
+    """The events of every active registration made with the token's email address, and the
+    sessions those registrations chose and hold a place in."""
     owner = find_by_token(session, token)
     rows = session.execute(
         select(Registration.status, Registration.updated_at, Event, Programme)
@@ -155,20 +196,52 @@ def personal_feed(session: Session, site: Site, token: str, *, source: str) -> F
         .where(Registration.email == owner.email)
         .order_by(Event.starts_at, Event.id)
     ).all()
+    chosen = _chosen_sessions(session, owner.email)
     blocks: list[bytes] = []
     seen: set[int] = set()
     for status, _, event, programme in rows:
         if status in ACTIVE_STATUSES and event.status in PUBLIC_STATUSES and event.id not in seen:
             seen.add(event.id)
             blocks.append(personal_block(event, programme, site, status))
+            for row, standing, _ in chosen.get(event.id, []):
+                blocks.append(personal_session_block(row.item, event, row.speakers, site, standing))
     # A registration cancelled or an event unpublished takes an event out of this feed.
     changed = _newest(
         [updated for _, updated, _, _ in rows]
         + [event.updated_at for _, _, event, _ in rows]
         + [programme.updated_at for *_, programme in rows if programme]
+        + [max(row.changed, chosen_at) for picks in chosen.values() for row, _, chosen_at in picks]
     )
     body = published_calendar(blocks, site=site, name=f"{SITE_NAME}: my registrations", source_url=site.absolute(source))
     return Feed(body, CALENDAR_TYPE, changed)
+
+
+# A chosen session in a personal feed: the session, its registration's status, when chosen.
+Chosen = tuple[sessionrows.SessionRow, str, datetime]
+
+
+def _chosen_sessions(session: Session, email: str) -> dict[int, list[Chosen]]:
+    """The sessions chosen, with a place held (not waiting), by the active registrations of
+    this email address: by event id, in time order."""
+    picks = session.execute(
+        select(SessionChoice.session_id, Registration.status, SessionChoice.created_at)
+        .join(Registration, Registration.id == SessionChoice.registration_id)
+        .where(
+            Registration.email == email,
+            Registration.status.in_(list(ACTIVE_STATUSES)),
+            SessionChoice.waiting.is_(False),
+        )
+    ).all()
+    if not picks:
+        return {}
+    found = sessionrows.by_ids(session, [session_id for session_id, _, _ in picks])
+    by_event: dict[int, list[Chosen]] = {}
+    seen: set[int] = set()
+    for session_id, status, chosen_at in sorted(picks, key=lambda p: (found[p[0]].item.starts_at, p[0])):
+        if session_id not in seen:
+            seen.add(session_id)
+            by_event.setdefault(found[session_id].item.event_id, []).append((found[session_id], str(status), chosen_at))
+    return by_event
 
 
 # --- Atom -------------------------------------------------------------------------------

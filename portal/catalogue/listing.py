@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from portal.catalogue.agenda import Timetable, load_timetable
 from portal.catalogue.programmes import list_programmes as all_programmes
 from portal.catalogue.search import matching
+from portal.catalogue.sessionsearch import TimetableHits, find_in_timetables
 from portal.db import utcnow
 from portal.models import (
     PUBLIC_STATUSES,
@@ -27,6 +29,7 @@ from portal.paging import Paged, clamp_page, offset
 from portal.questions.schema import FormDefinition
 from portal.questions.store import definition, form_for_event
 from portal.registrations.availability import RegistrationState, registration_state, state_after_refusal
+from portal.registrations.choices import SessionOption, session_options
 from portal.registrations.seats import confirmed_counts, places_taken
 from portal.text import search_words
 
@@ -108,6 +111,8 @@ class Listing:
     page: Page
     categories: list[str]
     programmes: list[Programme]
+    # With a search, on its first page: the conference sessions and speakers that match.
+    timetable_hits: TimetableHits = field(default_factory=TimetableHits)
 
 
 def get_listing(session: Session, *, now: datetime | None = None, **filters: Any) -> Listing:
@@ -115,7 +120,14 @@ def get_listing(session: Session, *, now: datetime | None = None, **filters: Any
     now = now or utcnow()
     # The filter names the programmes only (programmes.list_programmes): this module's
     # list_programmes also counts their runs and finds the next of each.
-    return Listing(list_events(session, now=now, **filters), public_categories(session), all_programmes(session))
+    listing = Listing(list_events(session, now=now, **filters), public_categories(session), all_programmes(session))
+    if filters.get("q") and listing.page.page == 1:
+        hits = find_in_timetables(
+            session, filters["q"], past=filters.get("past", False), programme=filters.get("programme"),
+            category=filters.get("category"), now=now,
+        )
+        listing = replace(listing, timetable_hits=hits)
+    return listing
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,10 @@ class EventPage:
     form: FormDefinition = field(default_factory=FormDefinition)
     form_key: tuple[int, int] | None = None
     places_taken: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # Read only for the event page (get_event_page(with_timetable=True)): its sessions by day.
+    timetable: Timetable | None = None
+    # The conference sessions to choose while registering, with their places.
+    sessions: list[SessionOption] = field(default_factory=list)
 
     def refused(self, *, full: bool, now: datetime | None = None) -> EventPage:
         """This page after a registration was refused as closed or full, without reading the
@@ -138,20 +154,28 @@ class EventPage:
         return replace(self, state=state)
 
 
-def get_event_page(session: Session, slug: str, *, now: datetime | None = None, with_form: bool = False) -> EventPage:
+def get_event_page(
+    session: Session, slug: str, *, now: datetime | None = None, with_form: bool = False, with_timetable: bool = False
+) -> EventPage:
     """One public event with its registration state (and, `with_form`, its registration
-    form and the places its choices have left); drafts are not found."""
+    form and the places its choices have left; `with_timetable`, its sessions by day);
+    drafts are not found."""
     now = now or utcnow()
     event, programme = find_event(session, slug, statuses=PUBLIC_STATUSES)
     admission = programme.admission if programme else Admission.OPEN
     counts = confirmed_counts(session, [event.id])
     page = EventPage(event, programme, registration_state(event, counts.get(event.id, 0), now, admission), admission)
+    if with_timetable:
+        page = replace(page, timetable=load_timetable(session, event))
     if not with_form:
         return page
     row = form_for_event(session, event)
     form = definition(row)
     taken = places_taken(session, event.id) if any(q.has_places for q in form.live()) else {}
-    return replace(page, form=form, form_key=(row.id, row.version) if row is not None else None, places_taken=taken)
+    return replace(
+        page, form=form, form_key=(row.id, row.version) if row is not None else None, places_taken=taken,
+        sessions=session_options(session, event.id),
+    )
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,13 @@ read the dates, place, status and availability the page shows."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from portal.calendars.ical import ORGANISATION, all_day_dates, zone
 from portal.calendars.plaintext import clean_line, plain_text, shorten
+from portal.catalogue.agenda import Timetable, TimetableEntry
 from portal.catalogue.listing import EventPage
 from portal.models import Event, EventStatus, Programme
 from portal.registrations.availability import RegistrationState
@@ -106,6 +108,43 @@ def event_data(event: Event, programme: Programme | None, state: RegistrationSta
     return data
 
 
+def session_data(entry: TimetableEntry, tz_name: str, *, url: str, speaker_url: Callable[[str], str]) -> dict[str, Any]:
+    """One session as a schema.org Event (an event's subEvent), its speakers as performers."""
+    tz = zone(tz_name)
+    s = entry.session
+    data: dict[str, Any] = {
+        "@type": "Event",
+        "name": clean_line(s.title),
+        "startDate": s.starts_at.astimezone(tz).isoformat(),
+        "endDate": s.ends_at.astimezone(tz).isoformat(),
+        "eventStatus": SCHEMA + ("EventCancelled" if s.cancelled else "EventScheduled"),
+        "url": url,
+    }
+    if clean_line(s.room):
+        data["location"] = {"@type": "Place", "name": clean_line(s.room)}
+    performers = []
+    for speaker in entry.speakers:
+        person: dict[str, Any] = {"@type": "Person", "name": clean_line(speaker.name), "url": speaker_url(speaker.key)}
+        if clean_line(speaker.affiliation):
+            person["worksFor"] = {"@type": "Organization", "name": clean_line(speaker.affiliation)}
+        performers.append(person)
+    if performers:
+        data["performer"] = performers
+    return data
+
+
+def sub_events(timetable: Timetable, slug: str, site: Site) -> list[dict[str, Any]]:
+    """The timetable's sessions as subEvents, breaks and meals left out."""
+    return [
+        session_data(
+            entry, timetable.timezone, url=site.url("show_session", slug=slug, key=entry.session.key),
+            speaker_url=lambda key: site.url("show_speaker", key=key),
+        )
+        for entry in timetable.entries
+        if not entry.quiet
+    ]
+
+
 def script_json(data: Any) -> str:
     """JSON that is safe as the text of an HTML <script type="application/ld+json"> block."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).translate(_HTML_SAFE)
@@ -117,4 +156,8 @@ def page_script(page: EventPage, site: Site) -> str:
     data = event_data(
         page.event, page.programme, page.state, url=site.url("show_event", slug=slug), register_url=site.url("register", slug=slug)
     )
+    if page.timetable:
+        events = sub_events(page.timetable, slug, site)
+        if events:
+            data["subEvent"] = events
     return script_json(data)

@@ -6,7 +6,7 @@ and to judge on a phone."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 EVENT = "iccs-2027"

@@ -36,6 +36,9 @@ KINDS = (
     "already_registered",
     "nomination_endorsed",
     "nomination_declined",
+    "session_promoted",
+    "session_changed",
+    "session_cancelled",
 )
 
 # Kinds that put the event in the participant's calendar, if they hold a seat.
@@ -145,6 +148,9 @@ def registration_context(
         "calendar_method": method,
         "changes": [],
         "ticket": None,
+        # The conference sessions it chose, as (session, waiting) in time order, where the
+        # message lists them (the confirmation of a registration that chose some).
+        "chosen_sessions": [],
         **extra,
     }
 

@@ -29,6 +29,7 @@ from portal.registrations.seats import (
     Seats,
     check_places,
     confirmed_count,
+    fill_session_places,
     held_places,
     lock_event,
     promote_from_waitlist,
@@ -286,6 +287,10 @@ def act_on_registrations(
     if seats.freed:
         session.flush()
         promoted = promote_from_waitlist(session, site, actor, event, now=now)
+    if any(r.after in (S.CANCELLED, S.REJECTED) for r in results):
+        # Whoever left frees the places they held in the event's sessions.
+        session.flush()
+        fill_session_places(session, site, event, now=now)
     return ActionReport(action, event.slug, results, [(r.id, r.name) for r in promoted])
 
 

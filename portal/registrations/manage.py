@@ -5,14 +5,16 @@ the files it holds, and its ticket; and what the printable ticket shows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from portal.db import utcnow
 from portal.questions.schema import FormDefinition
 from portal.questions.store import definition, form_for_event
 from portal.registrations import certificates, participants
+from portal.registrations.choices import SessionOption, can_change_sessions, session_options
 from portal.registrations.participants import RegistrationView
 from portal.registrations.seats import places_taken
 from portal.registrations.tickets import Ticket, ticket_of
@@ -31,6 +33,10 @@ class ManagePage:
     ticket: Ticket | None = None
     # The code of the registration's certificate of attendance, once issued and while valid.
     certificate: str | None = None
+    # The conference sessions to choose (empty when the event has none), and why they cannot
+    # change now (None when they can).
+    sessions: list[SessionOption] = field(default_factory=list)
+    sessions_fixed: str | None = None
 
 
 def manage_page(session: Session, token: str, *, now: datetime | None = None) -> ManagePage:
@@ -47,6 +53,8 @@ def manage_page(session: Session, token: str, *, now: datetime | None = None) ->
         files=files_of(session, view.registration.id) if any(q.type == "file" for q in form.questions) else {},
         ticket=ticket_of(view.registration, view.event),
         certificate=certificates.live_code(session, view.registration.id),
+        sessions=session_options(session, view.event.id, view.registration.id),
+        sessions_fixed=can_change_sessions(view.event, view.registration, now or utcnow()),
     )
 
 

@@ -42,9 +42,12 @@ from portal.registrations.availability import check_open
 from portal.registrations.seats import (
     Pick,
     check_places,
+    fill_session_places,
     hold_places,
+    hold_sessions,
     move_places,
     picks,
+    plan_sessions,
     promote_from_waitlist,
     seats_left,
     waitlist_position,
@@ -79,6 +82,8 @@ class Submission:
     organisation: str = ""
     answers: dict[str, Any] = field(default_factory=dict)
     files: tuple[StoredFile, ...] = ()
+    # The keys of the conference sessions chosen (those that take choices).
+    sessions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ def register(
         wanted = picks(form, answers)
         check_places(session, event.id, form, wanted)
         officer = endorsement.officer_email(form, answers)
+    plan = plan_sessions(session, event.id, submission.sessions) if submission.sessions else None
     registration = Registration(
         event_id=event.id,
         email=email,
@@ -187,6 +193,8 @@ def register(
             filename=stored.filename, content_type=stored.content_type, size=stored.size, created_at=now,
         ))
     hold_places(session, registration, wanted)
+    if plan is not None:
+        hold_sessions(session, registration, plan, now=now)
 
     kind = {S.CONFIRMED: "confirmed", S.WAITLISTED: "waitlisted", S.PENDING: "received"}[status]
     # Under the event's lock the newcomer is last in the queue: everyone waitlisted before is
@@ -194,6 +202,9 @@ def register(
     queue_registration_message(
         session, site, kind, registration, event,
         position=counts.get(S.WAITLISTED, 0) + 1 if status == S.WAITLISTED else None,
+        chosen_sessions=sorted(
+            [(s, False) for s in plan.held] + [(s, True) for s in plan.waiting], key=lambda pair: (pair[0].starts_at, pair[0].id)
+        ) if plan is not None else [],
     )
     if officer:
         endorsement.ask(session, site, registration, event, programme, officer)
@@ -318,4 +329,6 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
     queue_registration_message(session, site, "cancelled", registration, event, held_seat=was == S.CONFIRMED)
     if was == S.CONFIRMED:
         promote_from_waitlist(session, site, None, event, now=now, by=AuditActor.PORTAL)
+    # Its sessions' places are free now, whatever its status was.
+    fill_session_places(session, site, event, now=now)
     return registration

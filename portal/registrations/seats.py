@@ -10,7 +10,7 @@ The public form and the back office both call these.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,16 +21,19 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
-from portal.errors import ChoiceFull, InvalidTransition
+from portal.errors import ChoiceFull, InvalidTransition, SessionChoiceProblem
 from portal.mail.messages import queue_registration_message
 from portal.models import (
     ACTIVE_STATUSES,
     AuditActor,
     ChoicePick,
     Event,
+    EventSession,
     EventStatus,
     Registration,
     RegistrationStatus,
+    SessionChoice,
+    SessionStatus,
     event_by_slug,
 )
 from portal.questions.schema import FormDefinition, shown
@@ -289,3 +292,149 @@ def confirmed_counts(session: Session, event_ids: list[int]) -> dict[int, int]:
         .group_by(Registration.event_id)
     )
     return {event_id: count for event_id, count in rows}
+
+
+# Sessions of a conference that participants choose (a workshop of 30). A choice holds one
+# of the session's places while its registration is active and it is not waiting; with
+# `waiting` it is on the session's own waiting list, given a freed place in order. Like
+# seats, every change happens under the event's lock.
+
+
+def session_places_taken(session: Session, event_id: int, only: Iterable[int] | None = None) -> dict[int, int]:
+    """Places held per session id at one event (choices not waiting, by active registrations);
+    with `only`, just those sessions."""
+    query = (
+        select(SessionChoice.session_id, func.count())
+        .join(Registration, Registration.id == SessionChoice.registration_id)
+        .where(SessionChoice.event_id == event_id, SessionChoice.waiting.is_(False), Registration.status.in_(ACTIVE_STATUSES))
+        .group_by(SessionChoice.session_id)
+    )
+    if only is not None:
+        query = query.where(SessionChoice.session_id.in_(list(only)))
+    return {session_id: count for session_id, count in session.execute(query)}
+
+
+def session_waiting_counts(session: Session, event_id: int) -> dict[int, int]:
+    """How many wait for a place, per session id, at one event."""
+    rows = session.execute(
+        select(SessionChoice.session_id, func.count())
+        .join(Registration, Registration.id == SessionChoice.registration_id)
+        .where(SessionChoice.event_id == event_id, SessionChoice.waiting.is_(True), Registration.status.in_(ACTIVE_STATUSES))
+        .group_by(SessionChoice.session_id)
+    )
+    return {session_id: count for session_id, count in rows}
+
+
+def choosable_sessions(session: Session, event_id: int) -> list[EventSession]:
+    """The event's sessions that participants choose, in time order (cancelled ones too)."""
+    return list(session.scalars(
+        select(EventSession).where(EventSession.event_id == event_id, EventSession.choose.is_(True))
+        .order_by(EventSession.starts_at, EventSession.room, EventSession.id)
+    ))
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What choosing a set of sessions comes to: each chosen session, and whether it waits."""
+
+    held: list[EventSession]
+    waiting: list[EventSession]
+
+
+def plan_sessions(session: Session, event_id: int, keys: Iterable[str], *, own: Mapping[int, bool] | None = None) -> SessionPlan:
+    """Check the sessions chosen by key, at a locked event: every one a session to choose and
+    not cancelled, no two at the same time, and each with a place (or its waiting list open),
+    else SessionChoiceProblem naming them. `own` are the registration's choices already made
+    (session id -> waiting): a place held stays held whatever the count (the organiser may
+    have lowered the places since), and a place waited for keeps its turn."""
+    own = dict(own or {})
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return SessionPlan([], [])
+    by_key = {s.key: s for s in choosable_sessions(session, event_id)}
+    unknown = [k for k in wanted if k not in by_key]
+    if unknown:
+        raise SessionChoiceProblem("One of the sessions you chose cannot be chosen; choose from the list.", keys=tuple(unknown))
+    chosen = sorted((by_key[k] for k in wanted), key=lambda s: (s.starts_at, s.id))
+    for gone in chosen:
+        if gone.status == SessionStatus.CANCELLED and gone.id not in own:
+            raise SessionChoiceProblem(f"{gone.title} has been cancelled; choose another.", keys=(gone.key,))
+    live = [s for s in chosen if s.status != SessionStatus.CANCELLED]
+    for i, first in enumerate(live):
+        for second in live[i + 1:]:
+            if second.starts_at >= first.ends_at:
+                break
+            raise SessionChoiceProblem(
+                f"{first.title} and {second.title} are at the same time; choose one of them.", keys=(first.key, second.key)
+            )
+    asking = [s for s in live if s.places is not None and s.id not in own]
+    taken = session_places_taken(session, event_id, only=[s.id for s in asking]) if asking else {}
+    held, waiting = [], []
+    for choice in live:
+        if choice.id in own:
+            (waiting if own[choice.id] else held).append(choice)
+        elif choice.places is None or taken.get(choice.id, 0) < choice.places:
+            held.append(choice)
+        elif choice.waitlist:
+            waiting.append(choice)
+        else:
+            raise SessionChoiceProblem(f"{choice.title} is full; choose another.", keys=(choice.key,))
+    # A cancelled session the registration chose before stays chosen (it shows as cancelled).
+    held.extend(s for s in chosen if s.status == SessionStatus.CANCELLED)
+    return SessionPlan(held, waiting)
+
+
+def hold_sessions(session: Session, registration: Registration, plan: SessionPlan, *, now: datetime) -> tuple[list[EventSession], list[EventSession]]:
+    """Make the registration's choices what `plan` says: (added, dropped) sessions."""
+    existing = {c.session_id: c for c in session.scalars(select(SessionChoice).where(SessionChoice.registration_id == registration.id))}
+    keep = {s.id for s in [*plan.held, *plan.waiting]}
+    dropped = [c for sid, c in existing.items() if sid not in keep]
+    for choice in dropped:
+        session.delete(choice)
+    added = []
+    for chosen, waiting in [*((s, False) for s in plan.held), *((s, True) for s in plan.waiting)]:
+        if chosen.id in existing:
+            continue
+        added.append(chosen)
+        session.add(SessionChoice(
+            registration_id=registration.id, session_id=chosen.id, event_id=registration.event_id,
+            waiting=waiting, waiting_since=now if waiting else None, created_at=now,
+        ))
+    session.flush()
+    dropped_ids = {c.session_id for c in dropped}
+    return added, [s for s in session.scalars(select(EventSession).where(EventSession.id.in_(dropped_ids)))] if dropped_ids else []
+
+
+def fill_session_places(session: Session, site: Site, event: Event, *, now: datetime | None = None) -> list[tuple[Registration, EventSession]]:
+    """Give every freed place of a session with a waiting list to the first waiting for it,
+    in order, and tell them. The event must be locked. None at a cancelled event or session."""
+    now = now or utcnow()
+    if event.status == EventStatus.CANCELLED:
+        return []
+    sessions = [s for s in choosable_sessions(session, event.id) if s.waitlist and s.places is not None and s.status != SessionStatus.CANCELLED]
+    if not sessions:
+        return []
+    taken = session_places_taken(session, event.id, only=[s.id for s in sessions])
+    promoted: list[tuple[Registration, EventSession]] = []
+    for waited in sessions:
+        free = waited.places - taken.get(waited.id, 0) if waited.places is not None else 0
+        if free <= 0:
+            continue
+        rows = session.execute(
+            select(SessionChoice, Registration)
+            .join(Registration, Registration.id == SessionChoice.registration_id)
+            .where(SessionChoice.session_id == waited.id, SessionChoice.waiting.is_(True), Registration.status.in_(ACTIVE_STATUSES))
+            .order_by(SessionChoice.waiting_since, SessionChoice.id)
+            .limit(free)
+        ).all()
+        for choice, registration in rows:
+            choice.waiting = False
+            choice.waiting_since = None
+            promoted.append((registration, waited))
+            audit.record(
+                session, None, "registration.session_promote", event_id=event.id, registration_id=registration.id,
+                before={"session": waited.key, "waiting": True}, after={"session": waited.key, "waiting": False}, now=now,
+                by=AuditActor.PORTAL,
+            )
+            queue_registration_message(session, site, "session_promoted", registration, event, chosen_session=waited)
+    return promoted

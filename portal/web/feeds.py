@@ -1,5 +1,6 @@
 """The feeds that calendar apps and feed readers poll: iCalendar for the site, a programme, a
-category, one event and one participant, and Atom for new announcements.
+category, one event (with its sessions when asked), one session and one participant, Atom for
+new announcements, and a conference's schedule for companion apps (frab's XML and JSON).
 
 Pollers come back every hour for years, so the common answer must be cheap. A public feed is
 kept, as bytes, per process under the data's change version (portal/changes.py) and the day:
@@ -29,8 +30,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from portal.catalogue import feeds
+from portal.catalogue import feeds, schedule
 from portal.db import utcnow
+from portal.errors import InvalidInput
 from portal.web.pagecache import change_version, shared_page
 from portal.web.params import text_param
 from portal.web.plumbing import public_route, site, uow
@@ -208,14 +210,19 @@ async def _built(request: Request, build: Callable[..., feeds.Feed], *args: Any,
 
 
 async def _public_feed(
-    request: Request, key: tuple[Hashable, ...], build: Callable[..., feeds.Feed], *args: Any, **kwargs: Any
+    request: Request,
+    key: tuple[Hashable, ...],
+    build: Callable[..., feeds.Feed],
+    *args: Any,
+    extra: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> Response:
     """Serve a public feed from this process's cache while the data is unchanged."""
     version = await change_version(request)
     cache = feed_cache(request)
     full_key = (*key, version)
     entry = await cache.get_or_build(full_key, lambda: _built(request, build, *args, **kwargs))
-    return _respond(request, entry, PUBLIC_CACHE)
+    return _respond(request, entry, PUBLIC_CACHE, extra)
 
 
 @shared_page
@@ -241,10 +248,46 @@ async def show_programme_calendar(request: Request) -> Response:
     )
 
 
+def _with_sessions(request: Request) -> bool:
+    """`?sessions=all` asks an event's feed for its sessions too; without it, the event alone."""
+    value = text_param(request, "sessions")
+    if value is None:
+        return False
+    if value != "all":
+        raise InvalidInput("The sessions parameter takes one value, all: ?sessions=all adds the event's sessions.")
+    return True
+
+
 @shared_page
 async def show_event_calendar(request: Request) -> Response:
     slug = request.path_params["slug"]
-    return await _public_feed(request, ("event", slug), feeds.event_feed, slug, source=request.url.path)
+    with_sessions = _with_sessions(request)
+    source = request.url.path + ("?sessions=all" if with_sessions else "")
+    return await _public_feed(
+        request, ("event", slug, with_sessions), feeds.event_feed, slug, source=source, with_sessions=with_sessions
+    )
+
+
+@shared_page
+async def show_session_calendar(request: Request) -> Response:
+    slug, key = request.path_params["slug"], request.path_params["key"]
+    return await _public_feed(request, ("session", slug, key), feeds.session_feed, slug, key, source=request.url.path)
+
+
+# Companion apps on the web read the schedule from the browser: it is public, read-only data.
+SCHEDULE_HEADERS = {"Access-Control-Allow-Origin": "*"}
+
+
+@shared_page
+async def show_schedule_xml(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    return await _public_feed(request, ("schedule.xml", slug), schedule.schedule_xml, slug, extra=SCHEDULE_HEADERS)
+
+
+@shared_page
+async def show_schedule_json(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    return await _public_feed(request, ("schedule.json", slug), schedule.schedule_json, slug, extra=SCHEDULE_HEADERS)
 
 
 @shared_page
@@ -263,6 +306,9 @@ routes = [
     public_route("show_calendar", show_calendar, methods=METHODS),
     public_route("show_programme_calendar", show_programme_calendar, methods=METHODS),
     public_route("show_event_calendar", show_event_calendar, methods=METHODS),
+    public_route("show_session_calendar", show_session_calendar, methods=METHODS),
+    public_route("show_schedule_xml", show_schedule_xml, methods=METHODS),
+    public_route("show_schedule_json", show_schedule_json, methods=METHODS),
     public_route("show_personal_calendar", show_personal_calendar, methods=METHODS),
     public_route("show_announcements", show_announcements, methods=METHODS),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -12,10 +13,11 @@ from starlette.responses import RedirectResponse, Response
 
 from portal.calendars.ical import google_calendar_link
 from portal.catalogue import listing, schemaorg
-from portal.errors import ChoiceFull, EventFull, InvalidTransition, NotFound, RegistrationClosed
+from portal.errors import ChoiceFull, EventFull, InvalidTransition, NotFound, RegistrationClosed, SessionChoiceProblem
 from portal.forms.questions import QuestionForm, Sent, held_places
 from portal.forms.registration import details_form, registration_form
-from portal.registrations import limits, manage, participants, uploads
+from portal.registrations import choices, limits, manage, participants, uploads
+from portal.registrations.choices import SessionOption
 from portal.registrations.limits import RegistrationLimits, TooManyRequests
 from portal.registrations.participants import StoredFile, Submission
 from portal.web.csrf import read_form
@@ -55,13 +57,17 @@ async def list_events(request: Request) -> Response:
     return render(
         request,
         "public/events.html",
-        {"page": data.page, "past": past, "filters": filters, "categories": data.categories, "programmes": data.programmes},
+        {
+            "page": data.page, "past": past, "filters": filters, "categories": data.categories, "programmes": data.programmes,
+            "timetable_hits": data.timetable_hits,
+        },
     )
 
 
 @shared_page
 async def show_event(request: Request) -> Response:
-    data = await uow(request, listing.get_event_page, _path(request, "slug"))
+    data = await uow(request, listing.get_event_page, _path(request, "slug"), with_timetable=True)
+    # Its seats, and the places left of its sessions (a session's choice bumps the event's).
     shows_seats(request, [data.event.id])
     here = site(request)
     context = {
@@ -104,6 +110,14 @@ def _keep_files(directory: Path, form: QuestionForm) -> list[StoredFile]:
     return kept
 
 
+def _sessions_sent(formdata: FormData, offered: list[SessionOption]) -> tuple[str, ...]:
+    """The keys of the sessions ticked (`sessions`, one value each), in the order offered;
+    a key the page did not offer is kept, so that the service refuses it in words."""
+    sent = [v for v in formdata.getlist("sessions") if isinstance(v, str) and 0 < len(v) <= 120]
+    order = {option.session.key: i for i, option in enumerate(offered)}
+    return tuple(sorted(dict.fromkeys(sent), key=lambda k: order.get(k, len(order))))
+
+
 async def register(request: Request) -> Response:
     slug = _path(request, "slug")
     # The event is read once: it decides the form's questions and is shown again if the form
@@ -114,19 +128,22 @@ async def register(request: Request) -> Response:
     options = {"taken": data.places_taken, "phone_region": settings.phone_region}
     if request.method != "POST":
         status = 200 if data.state.can_register else 409
-        return render(request, "public/register.html", {"data": data, "form": form_type(**options), "problem": None}, status_code=status)
-    formdata = await read_form(request, max_files=form_type.file_count, max_fields=form_type.max_fields)
+        context = {"data": data, "form": form_type(**options), "problem": None, "chosen": (), "session_problem": None}
+        return render(request, "public/register.html", context, status_code=status)
+    formdata = await read_form(request, max_files=form_type.file_count, max_fields=form_type.max_fields + len(data.sessions))
+    chosen = _sessions_sent(formdata, data.sessions)
     form = form_type(formdata, files=await _files_sent(formdata, form_type.file_limits()), **options)
     if form["website"].data:
         # The honeypot was filled in: a bot. Answer as if it worked; keep nothing.
         return RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
     problem, status, headers = None, 422, None
+    session_problem: SessionChoiceProblem | None = None
     if form.validate():
         directory = settings.upload_directory
         stored = await run_in_threadpool(_keep_files, directory, form)
         submission = Submission(
             name=form["name"].data or "", email=form["email"].data or "", organisation=form["organisation"].data or "",
-            answers=form.answers(), files=tuple(stored),
+            answers=form.answers(), files=tuple(stored), sessions=chosen,
         )
         allowed = RegistrationLimits(settings.registrations_per_ip_per_minute, settings.registrations_per_email_per_minute)
         created = False
@@ -142,6 +159,12 @@ async def register(request: Request) -> Response:
             # Everything else stays as typed; the question says its choice is now full.
             form.choice_full(exc.key, exc.value, exc.message)
             status = 409
+        except SessionChoiceProblem as exc:
+            # The sessions come back as chosen, the one at fault marked, and the page read
+            # again so that a session that filled meanwhile shows as full.
+            session_problem = exc
+            status = 409
+            data = await uow(request, listing.get_event_page, slug, with_form=True)
         except TooManyRequests as exc:
             # The form comes back as typed, so sending it again later is one click.
             problem, status, headers = exc.message, 429, {"Retry-After": str(exc.retry_after)}
@@ -152,9 +175,8 @@ async def register(request: Request) -> Response:
             # same to the visitor), keeps none of the files written for it.
             if not created:
                 await run_in_threadpool(uploads.discard, directory, [f.stored_name for f in stored])
-    return render(
-        request, "public/register.html", {"data": data, "form": form, "problem": problem}, status_code=status, headers=headers
-    )
+    context = {"data": data, "form": form, "problem": problem, "chosen": chosen, "session_problem": session_problem}
+    return render(request, "public/register.html", context, status_code=status, headers=headers)
 
 
 async def registered(request: Request) -> Response:
@@ -177,9 +199,8 @@ async def show_programme(request: Request) -> Response:
 
 
 
-async def manage_registration(request: Request) -> Response:
-    token = _path(request, "token")
-    page = await uow(request, manage.manage_page, token)
+def _details_form(request: Request, page: manage.ManagePage, formdata: FormData | None = None) -> QuestionForm:
+    """The manage page's form of details: as sent (`formdata`), else as stored."""
     registration = page.view.registration
     stored = registration.answers or {}
     cls = details_form(page.form, page.form_key)
@@ -190,33 +211,60 @@ async def manage_registration(request: Request) -> Response:
         "stored_files": page.files,
         "phone_region": request.app.state.settings.phone_region,
     }
-    saved = request.query_params.get("saved") == "1"
-    problem, status = None, 422
-    if request.method == "POST":
-        form = cls(await read_form(request, max_fields=cls.max_fields), **options)
-        if form.validate():
-            submission = Submission(
-                name=form["name"].data or "", email=registration.email,
-                organisation=form["organisation"].data or "", answers=form.merged_answers(stored),
-            )
-            try:
-                await uow(request, participants.update_details, token, submission, write=True)
-            except InvalidTransition as exc:
-                problem, status = exc.message, 409
-            except ChoiceFull as exc:
-                form.choice_full(exc.key, exc.value, exc.message)
-                status = 409
-            else:
-                return RedirectResponse(request.url_for("manage_registration", token=token).include_query_params(saved=1), status_code=303)
-        context = {
-            "view": page.view, "form": form, "saved": False, "problem": problem, "ticket": page.ticket, "certificate": page.certificate,
-        }
-        return render(request, "public/manage.html", context, status_code=status, headers=PRIVATE)
-    form = cls(data={"name": registration.name, "organisation": registration.organisation, **stored}, **options)
+    if formdata is not None:
+        return cls(formdata, **options)
+    return cls(data={"name": registration.name, "organisation": registration.organisation, **stored}, **options)
+
+
+def _manage_page(request: Request, page: manage.ManagePage, form: QuestionForm, status: int = 200, **shown: Any) -> Response:
     context = {
-        "view": page.view, "form": form, "saved": saved, "problem": None, "ticket": page.ticket, "certificate": page.certificate,
+        "view": page.view, "page": page, "form": form, "ticket": page.ticket, "certificate": page.certificate,
+        "saved": False, "problem": None, "session_problem": None, "chosen": (), "sessions_saved": False, **shown,
     }
-    return render(request, "public/manage.html", context, headers=PRIVATE)
+    return render(request, "public/manage.html", context, status_code=status, headers=PRIVATE)
+
+
+async def manage_registration(request: Request) -> Response:
+    token = _path(request, "token")
+    page = await uow(request, manage.manage_page, token)
+    registration = page.view.registration
+    if request.method != "POST":
+        saved, sessions_saved = request.query_params.get("saved") == "1", request.query_params.get("sessions") == "saved"
+        return _manage_page(request, page, _details_form(request, page), saved=saved, sessions_saved=sessions_saved)
+    cls = details_form(page.form, page.form_key)
+    form = _details_form(request, page, await read_form(request, max_fields=cls.max_fields))
+    problem, status = None, 422
+    if form.validate():
+        submission = Submission(
+            name=form["name"].data or "", email=registration.email,
+            organisation=form["organisation"].data or "", answers=form.merged_answers(registration.answers or {}),
+        )
+        try:
+            await uow(request, participants.update_details, token, submission, write=True)
+        except InvalidTransition as exc:
+            problem, status = exc.message, 409
+        except ChoiceFull as exc:
+            form.choice_full(exc.key, exc.value, exc.message)
+            status = 409
+        else:
+            return RedirectResponse(request.url_for("manage_registration", token=token).include_query_params(saved=1), status_code=303)
+    return _manage_page(request, page, form, status, problem=problem)
+
+
+async def choose_sessions(request: Request) -> Response:
+    """The participant's conference sessions, chosen again from the manage page."""
+    token = _path(request, "token")
+    page = await uow(request, manage.manage_page, token)
+    chosen = _sessions_sent(await read_form(request, max_fields=len(page.sessions) + 100), page.sessions)
+    try:
+        await uow(request, choices.change_sessions, site(request), token, list(chosen), write=True)
+    except (SessionChoiceProblem, InvalidTransition) as exc:
+        # Read again: the places (and the registration) may have changed under the choice.
+        page = await uow(request, manage.manage_page, token)
+        problem = exc if isinstance(exc, SessionChoiceProblem) else SessionChoiceProblem(exc.message)
+        return _manage_page(request, page, _details_form(request, page), 409, session_problem=problem, chosen=chosen)
+    target = request.url_for("manage_registration", token=token).include_query_params(sessions="saved")
+    return RedirectResponse(f"{target}#sessions-heading", status_code=303)
 
 
 async def show_ticket(request: Request) -> Response:
@@ -260,4 +308,5 @@ routes = [
     public_route("download_upload", download_upload),
     public_route("cancel_registration", cancel_registration, methods=["GET", "POST"]),
     public_route("show_ticket", show_ticket),
+    public_route("choose_sessions", choose_sessions, methods=["POST"]),
 ]

@@ -12,7 +12,7 @@ import pytest
 from portal.calendars import ical
 from portal.mail.messages import KINDS, queue_registration_message
 from portal.mail.transports import Envelope, build_message
-from portal.models import Admission, OutboxMessage, Registration, RegistrationStatus
+from portal.models import Admission, EventSession, OutboxMessage, Registration, RegistrationStatus, SessionKind
 from portal.templating import date_range
 from tests.conftest import BASE_URL, csrf_from
 
@@ -187,12 +187,26 @@ def queue(run, site, kind, registration, event, **extra):
     return run(_queue)
 
 
+def _a_session(session, event):
+    made = EventSession(
+        event_id=event.id, key="ws", title="Workshop <W>", kind=SessionKind.WORKSHOP, starts_at=event.starts_at,
+        ends_at=event.ends_at, room="Room 2", choose=True,
+    )
+    session.add(made)
+    session.flush()
+    return made
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_has_both_parts_the_link_and_the_time(kind, run, site, make_event, make_registration, smtp_server, deliver):
     event = make_event(title="A & B")
     status = {"received": S.PENDING, "waitlisted": S.WAITLISTED, "rejected": S.REJECTED, "cancelled": S.CANCELLED}.get(kind, S.CONFIRMED)
     registration = make_registration(event, status=status, name="Bo <Bold>")
-    queue(run, site, kind, registration, event)
+    extra = {}
+    if kind.startswith("session_"):
+        # A message about one of the conference's sessions names it.
+        extra["chosen_session"] = run(lambda session: _a_session(session, event))
+    queue(run, site, kind, registration, event, **extra)
 
     assert deliver(smtp_server) == (1, 0)
     (arrival,) = smtp_server.arrivals

@@ -17,6 +17,7 @@ from portal.accounts import organisers
 from portal.db import utcnow
 from portal.models import Admission, Event, OutboxMessage, Registration, RegistrationStatus
 from tests.conftest import BASE_URL, csrf_from, future
+from tests.timetables import add_session, add_speakers
 
 S = RegistrationStatus
 
@@ -384,8 +385,11 @@ def test_every_post_route_refuses_a_request_without_a_csrf_token(app, client, ru
     organiser = run(organisers.add_organiser, "admin@example.org", "correct horse battery", is_admin=True)
     values = {
         "slug": event.slug, "token": registration.token, "code": programme.code,
-        "id": registration.id, "id:organiser": organiser.id, "fmt": "csv", "form": "default", "index": 0,
+        "id": registration.id, "id:organiser": organiser.id, "fmt": "csv", "form": "default", "index": 0, "key": "cv",
     }
+    # A session and a speaker keyed "cv", so their handlers are reached.
+    add_session(run, event, "cv", event.starts_at, event.ends_at, choose=True, places=5, check_in=True)
+    add_speakers(run, {"key": "cv", "name": "Speaker"})
     body = {"name": "x", "email": "x@example.org", "consent": "y", "password": "correct horse battery", "action": "cancel"}
     client.get(f"/events/{event.slug}/register")  # a CSRF cookie, so only the token is missing
     sign_in = app.url_path_for("admin:sign_in")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from portal.models import AuditEntry, Event, Organiser, Registration, RegistrationStatus
 from tests.web.backoffice.conftest import PASSWORD, sign_in, token
+from tests.timetables import add_session, add_speakers
 from tests.web.security.test_headers import _routes
 
 
@@ -33,11 +34,14 @@ def post_paths(app: Any, values: dict[str, Any]) -> list[str]:
 
 
 def test_a_token_from_another_browser_is_refused_on_every_post_route(app, admin_client, browser, admin, make_organiser,
-                                                                      make_programme, make_event, make_registration, sessions):
+                                                                      make_programme, make_event, make_registration, sessions, run):
     programme = make_programme()
     event = make_event(programme_id=programme.id)
     registration = make_registration(event, name="Ann")
     other = make_organiser("other@example.org")
+    # A session and a speaker keyed "cv" (the key every {key} gets), so their handlers are reached.
+    add_session(run, event, "cv", event.starts_at, event.ends_at, choose=True, places=5, check_in=True)
+    add_speakers(run, {"key": "cv", "name": "Speaker"})
     values = {"slug": event.slug, "token": registration.token, "code": programme.code, "id": registration.id, "id:organiser": other.id,
               "form": "default", "index": 0, "key": "cv"}
     # The attacker's own browser, signed in as well: its token is real, but not for this browser.

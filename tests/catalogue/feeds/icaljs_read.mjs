@@ -1,0 +1,31 @@
+// Reads an iCalendar body on standard input with ical.js (the parser inside Thunderbird and
+// Nextcloud) and writes what it understood as JSON: the calendar's METHOD and name, and each
+// VEVENT's properties as ical.js resolves them (times as UTC instants). A body ical.js cannot
+// parse makes it exit non-zero with the parser's message. Used by icaljs.py.
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+
+const ICAL = (await import(pathToFileURL(process.argv[2]).href)).default;
+const root = new ICAL.Component(ICAL.parse(readFileSync(0, "utf8")));
+const events = root.getAllSubcomponents("vevent").map((component) => {
+  const event = new ICAL.Event(component);
+  const related = component.getFirstProperty("related-to");
+  return {
+    uid: event.uid,
+    summary: event.summary,
+    location: event.location,
+    description: event.description,
+    start: event.startDate.toJSDate().toISOString(),
+    end: event.endDate.toJSDate().toISOString(),
+    sequence: event.sequence,
+    status: component.getFirstPropertyValue("status"),
+    url: component.getFirstPropertyValue("url"),
+    related: related ? { uid: related.getFirstValue(), reltype: related.getParameter("reltype") } : null,
+    attendees: component.getAllProperties("attendee").map((p) => p.getFirstValue()),
+  };
+});
+process.stdout.write(JSON.stringify({
+  method: root.getFirstPropertyValue("method"),
+  name: root.getFirstPropertyValue("x-wr-calname"),
+  events,
+}));
