@@ -15,10 +15,12 @@ from portal.web.backoffice import (
     organisers,
     outbox,
     roster,
+    speakers,
     subscribers,
+    timetable,
 )
 
 routes = [
     *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *door.routes, *forms.routes, *organisers.routes,
-    *outbox.routes, *subscribers.routes, *certificates.routes, *badges.routes,
+    *outbox.routes, *subscribers.routes, *certificates.routes, *badges.routes, *timetable.routes, *speakers.routes,
 ]

@@ -3,14 +3,17 @@ without a guard fails here."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from portal.models import AuditEntry, Event, EventStatus, Organiser, Registration, RegistrationStatus, Subscriber, Upload
+from portal.catalogue import photos
+from portal.models import AuditEntry, Event, EventSession, EventStatus, Organiser, Registration, RegistrationStatus, Speaker, Subscriber, Upload
 from portal.models.door import Certificate
 from portal.registrations import uploads
 from tests.web.backoffice.conftest import PASSWORD, sign_in, token
@@ -39,6 +42,14 @@ def world(make_programme, make_event, make_registration, make_organiser, setting
     shows = {"name": "Ada", "event": event.title, "programme": "", "dates": "Mon 8 Mar 2027", "days_attended": [], "days": 1, "issuer": "RSIS"}
     certificate = Certificate(code="ACCESS7EST01", registration_id=registration.id, event_id=event.id, shows=shows)
     run(lambda session: (session.add(certificate), session.flush()))
+    # A session and a speaker both keyed "cv", the key every {key} in a path gets.
+    run(lambda session: session.add(EventSession(
+        event_id=event.id, key="cv", title="Session", starts_at=event.starts_at, ends_at=event.ends_at, check_in=True,
+    )))
+    picture = io.BytesIO()
+    Image.new("RGB", (8, 8), (255, 255, 255)).save(picture, "PNG")
+    photo = photos.store(settings.upload_directory, photos.prepare(picture.getvalue()))
+    run(lambda session: session.add(Speaker(key="cv", name="Speaker", photo=photo)))
     return {
         "slug": event.slug, "code": programme.code, "registration": registration.id, "organiser": other.id, "fmt": "csv",
         "form": f"programme-{programme.code}", "index": 0, "key": "cv", "subscriber": subscriber.id,
@@ -78,7 +89,7 @@ def test_signed_out_get_is_sent_to_sign_in_or_refused(app, client, world):
         response = client.get(path)
         if route.endpoint.access == "public":
             assert response.status_code == 200, path
-        elif route.name in ("export_roster", "download_badges"):  # downloads: a file cannot follow a redirect
+        elif route.name in ("export_roster", "download_badges", "export_session"):  # downloads: a file cannot follow a redirect
             assert response.status_code == 401, path
             assert "Sign in" in response.text
         else:
