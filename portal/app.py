@@ -30,7 +30,7 @@ from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
 from portal.site import Site, path_for
 from portal.templating import make_environment
-from portal.web import agenda, certificates, endorse, feeds, health, public, subscribe
+from portal.web import agenda, certificates, endorse, feeds, fragments, health, public, subscribe
 from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
@@ -118,6 +118,7 @@ def _page_environment() -> jinja2.Environment:
     # hundreds of times (a conference's timetable), url_for's search of the routes for each
     # link was most of the rendering.
     env.globals["path_for"] = path_for
+    env.globals["timetable_day"] = fragments.timetable_day_renderer(env)
     return env
 
 

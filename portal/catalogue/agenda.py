@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,6 +55,16 @@ class TimetableEntry:
     spans: bool = False
     # Its hours in the event's zone, "09:00–10:30" (the timetable names the zone once).
     hours: str = ""
+
+    @cached_property
+    def fingerprint(self) -> tuple[Any, ...]:
+        """Everything the public pages show of it (its timetable entry, its JSON-LD): kept
+        renderings of it are reused exactly while this is unchanged."""
+        s = self.session
+        return (
+            s.id, s.key, s.title, str(s.kind), s.starts_at, s.ends_at, s.room, s.track, s.places, s.waitlist, str(s.status),
+            self.taken, self.column, self.spans, self.hours, self.speakers,
+        )
 
     @property
     def places_left(self) -> int | None:

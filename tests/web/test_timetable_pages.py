@@ -105,6 +105,34 @@ def test_the_event_page_shows_the_timetable_by_day_with_places_and_labels(client
     assert "/static/js/timetable.js" in page
 
 
+def test_the_timetable_shows_every_change_at_once(client, conference, make_registration, run, day) -> None:
+    """Each day of the timetable is kept rendered (web/fragments.py) while it would come out
+    the same: a renamed speaker, a moved or retitled session, a place taken, a cancellation
+    each show on the next visit, on the day they belong to, and the other day is unchanged."""
+    event, made = conference
+    before = client.get("/events/iccs").text
+    assert "1 place left" in text_of(session_item(before, "ws-c"))
+    add_speakers(run, {"key": "lee", "name": "Lee Wen-Hui Ling", "affiliation": "NUS"})
+    add_session(run, event, "ws-b", at(day, 10, 45), at(day, 12), title="Workshop B: Trust, again", kind=SessionKind.WORKSHOP,
+                room="Room 3", choose=True, places=2)
+    choose(run, make_registration(event), made["ws-c"])
+    add_session(run, event, "opening", at(day, 9), at(day, 10), title="Opening keynote", kind=SessionKind.KEYNOTE,
+                room="Auditorium", speakers=["tan"], status=SessionStatus.CANCELLED)
+    after = client.get("/events/iccs").text
+    assert "Lee Wen-Hui Ling" in text_of(session_item(after, "ws-a"))
+    assert "Workshop B: Trust, again" in text_of(session_item(after, "ws-b")) and "10:45–12:00" in text_of(session_item(after, "ws-b"))
+    assert re.search(r"\bFull\b", text_of(session_item(after, "ws-c")))
+    assert "Cancelled" in text_of(session_item(after, "opening"))
+    # The structured data too (its sessions' JSON is kept the same way).
+    subs = {s["name"]: s for s in jsonld(after)["subEvent"]}
+    assert [p["name"] for p in subs["Workshop A: Faith and the city"]["performer"]] == ["Lee Wen-Hui Ling", "Dr Tan Ah Kow"]
+    assert subs["Workshop B: Trust, again"]["startDate"].endswith("10:45:00+08:00")
+    assert subs["Opening keynote"]["eventStatus"] == "https://schema.org/EventCancelled"
+    # The second day, untouched, is the same HTML as before.
+    second = f'id="day-{(day + timedelta(days=1)).isoformat()}"'
+    assert after.split(second, 1)[1].split("</section>", 1)[0] == before.split(second, 1)[1].split("</section>", 1)[0]
+
+
 def test_an_event_without_sessions_has_no_timetable(client, make_event) -> None:
     event = make_event()
     page = client.get(f"/events/{event.slug}").text
