@@ -160,6 +160,30 @@ def test_a_change_raises_sequence_keeps_the_uid_and_reaches_the_cached_feed(clie
     assert all(e["status"] == "CANCELLED" for e in read_with_icaljs(body)["events"])
 
 
+def test_renaming_the_conference_or_moving_its_venue_reaches_every_session(client, conference, edit_event):
+    """A session's entry is kept in two parts (calendars/sessions.py): what shows its event and
+    the rest. An event-wide change remakes the first for every session; the entry stays whole:
+    each property once, read alike by icalendar, vobject and ical.js."""
+    event, sessions = conference
+    path = f"/events/{event.slug}/calendar.ics?sessions=all"
+    before = parse(client.get(path).content)
+    edit_event(event.slug, title="ICCS Renamed", venue="Harbour Hall")
+    body = client.get(path).content
+    after = parse(body)
+    read = by_uid(read_with_icaljs(body))
+    for key in ("opening", "panel-a", "talk-b"):
+        uid = sessions[key].uid
+        entry, old = after.event(uid), before.event(uid)
+        assert "Part of ICCS Renamed: " in str(entry["DESCRIPTION"])
+        assert str(entry["LOCATION"]).endswith("Harbour Hall, 1 Harbour Road")
+        assert int(entry["SEQUENCE"]) == int(old["SEQUENCE"]) + 1  # the place changed
+        for name in ("UID", "DTSTART", "DTEND", "URL", "CATEGORIES", "CREATED"):
+            assert entry[name].to_ical() == old[name].to_ical(), name
+        names = [line.split(":", 1)[0].split(";", 1)[0] for line in entry.to_ical().decode().split("\r\n") if line and line[0] != " "]
+        assert len(names) == len(set(names)), names
+        assert read[uid]["location"] == str(entry["LOCATION"])
+
+
 def test_a_speakers_change_reaches_the_feed(client, conference, run):
     event, sessions = conference
     path = f"/events/{event.slug}/sessions/opening/calendar.ics"
