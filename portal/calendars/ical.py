@@ -1,14 +1,28 @@
 """iCalendar: the one builder and the one UID function behind every feed and every email
 attachment, and the Google Calendar link that says the same thing.
 
-Times. A timed event is written in UTC (DTSTART:20270308T010000Z). Every event is a single
-occurrence, never a recurrence, so a UTC instant is exact, needs no VTIMEZONE, and every
-client shows it in its viewer's own zone; a VTIMEZONE earns its keep only when a recurrence
-crosses a daylight-saving change, and hand-made VTIMEZONE blocks are a classic source of
-events shifted by an hour in one client or another. The event's own zone is still named, in
-X-WR-TIMEZONE, for the clients that display a calendar in it. An all-day event is written as
-dates (VALUE=DATE) in the event's zone, with the exclusive DTEND that RFC 5545 asks for, so a
-Monday-to-Friday course ends on Saturday's date and shows as five whole days everywhere.
+Times. A timed event is written in UTC (DTSTART:20270308T010000Z): a UTC instant is exact,
+needs no VTIMEZONE, and every client shows it in its viewer's own zone. The event's own zone
+is still named, in X-WR-TIMEZONE, for the clients that display a calendar in it. An all-day
+event is written as dates (VALUE=DATE) in the event's zone, with the exclusive DTEND that RFC
+5545 asks for, so a Monday-to-Friday course ends on Saturday's date and shows as five whole
+days everywhere.
+
+Days. An event held at the same hours on several days (Monday 09:00 to Friday 17:00) is one
+VEVENT with the first day's hours and RRULE:FREQ=DAILY;COUNT=5, and DESCRIPTION begins
+"Five days, 09:00–17:00 (Asia/Singapore) each day" (days.py says which events and why). It
+keeps its UID, SEQUENCE and status, so an update or a METHOD:CANCEL reaches the whole series.
+Its times are UTC too unless a daylight-saving change falls in its span; then they name the
+zone (TZID) and the calendar carries the zone's VTIMEZONE, made from the zone database by
+icalendar, never by hand (days.vtimezones, added around the blocks that need it).
+
+Alarms. A participant's own copy of an event they hold a seat at (their personal feed, and
+the METHOD:REQUEST an email carries) has one DISPLAY alarm, ALARM (a day) before the start,
+relative to it (TRIGGER:-P1D), so that a moved event moves its reminder; in a series that is
+before each day's start, as RFC 5545 has a relative trigger. None for a cancelled event, a
+place on the waiting list or an application not yet decided, nor in a CANCEL. Public feeds
+have none: whoever subscribes to a whole programme wants no alarm for each of its runs.
+A conference's sessions have none (the event's own reminder is enough).
 
 DTSTAMP. A published feed (no METHOD) stamps each event with its LAST-MODIFIED time, as RFC
 5545 §3.8.7.2 allows for objects without a METHOD. A feed is then the same bytes for the same
@@ -30,6 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 from icalendar import vText
 
+from portal.calendars.days import Days, event_days, vtimezones
 from portal.calendars.plaintext import clean_line, plain_text, shorten
 from portal.models import Event, EventStatus, Programme
 from portal.site import Site
@@ -40,8 +55,13 @@ PRODID = f"-//{ORGANISATION}//Events//EN"
 # weeks ahead, and it bounds the load a few thousand subscribers put on the portal.
 REFRESH = timedelta(hours=1)
 METHODS = (None, "PUBLISH", "REQUEST", "CANCEL")
+# How long before each start the participant's own copy of an event reminds them (its
+# VALARM, TRIGGER:-P1D); None: no alarm.
+ALARM: timedelta | None = timedelta(days=1)
 
 _CALENDAR_END = b"END:VCALENDAR\r\n"
+_VEVENT_END = b"END:VEVENT\r\n"
+_VALARM_BEGIN = b"\r\nBEGIN:VALARM\r\n"
 
 
 def event_uid(event: Event) -> str:
@@ -111,6 +131,11 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def days_of(event: Event) -> Days | None:
+    """The event's days when a calendar shows it as days (days.py's rule), else None."""
+    return event_days(event.starts_at, event.ends_at, zone(event.timezone), all_day=bool(event.all_day))
+
+
 def _vevent(
     event: Event,
     programme: Programme | None,
@@ -123,15 +148,22 @@ def _vevent(
     component = icalendar.Event()
     component.add("uid", event_uid(event))
     component.add("dtstamp", _utc(stamp or event.updated_at))
+    days = days_of(event)
     if event.all_day:
         first, stop = all_day_dates(event)
         component.add("dtstart", first)
         component.add("dtend", stop)
-    else:
+    elif days is None:
         component.add("dtstart", _utc(event.starts_at))
         component.add("dtend", _utc(event.ends_at))
+    else:
+        # In the zone (TZID) only when a daylight-saving change falls in the days.
+        component.add("dtstart", _utc(days.start) if days.steady else days.start)
+        component.add("dtend", _utc(days.end) if days.steady else days.end)
+        component.add("rrule", days.rule())
     component.add("summary", summary(event))
-    component.add("description", description(event, programme, url))
+    about = description(event, programme, url)
+    component.add("description", f"{days.words()}\n\n{about}" if days else about)
     place = location(event)
     if place:
         component.add("location", place)
@@ -250,13 +282,35 @@ def mark_tentative(component: icalendar.Event, title: str) -> icalendar.Event:
     return component
 
 
+def alarm(event: Event) -> icalendar.Alarm | None:
+    """The participant's reminder, ALARM before each start: a DISPLAY alarm that shows the
+    event's title; None without ALARM or for a cancelled event."""
+    if ALARM is None or event.status == EventStatus.CANCELLED:
+        return None
+    component = icalendar.Alarm()
+    component.add("action", "DISPLAY")
+    component.add("trigger", -ALARM)
+    component.add("description", summary(event))
+    return component
+
+
 def personal_block(event: Event, programme: Programme | None, site: Site, standing: str) -> bytes:
-    """The event's VEVENT for the participant's own feed. With a seat (or for a cancelled
-    event) it is the published block; pending or on the waiting list it says so in the title
-    and is tentative (mark_tentative)."""
+    """The event's VEVENT for the participant's own feed. With a seat it is the published
+    block with the participant's alarm (kept under a key of its own); for a cancelled event,
+    the published block; pending or on the waiting list it says so in the title and is
+    tentative (mark_tentative), without an alarm for a seat they do not hold."""
     label = not_yet_seated(standing)
     if label is None or event.status == EventStatus.CANCELLED:
-        return published_block(event, programme, site)
+        block = published_block(event, programme, site)
+        reminder = alarm(event)
+        if reminder is None:
+            return block
+        key = ("alarm", ALARM, _key_of(event, programme, site))
+        kept = vevent_blocks.get(key)
+        if kept is None:
+            kept = block[: -len(_VEVENT_END)] + reminder.to_ical() + _VEVENT_END
+            vevent_blocks.put(key, kept)
+        return kept
     component = _vevent(event, programme, site, method=None, stamp=None)
     return mark_tentative(component, f"{label}: {summary(event)}").to_ical()
 
@@ -295,7 +349,8 @@ def published_calendar(
     # A personal feed's source is its private address: built each time, never kept.
     build = _head.__wrapped__ if source_url else _head
     head = build(site=site, name=name, timezone_name=timezone_name, method=None, source_url=source_url)
-    return b"".join([head, *blocks, _CALENDAR_END])
+    blocks = list(blocks)
+    return b"".join([head, *vtimezones(blocks), *blocks, _CALENDAR_END])
 
 
 def event_calendar(
@@ -328,10 +383,8 @@ def event_calendar(
 def scheduling_calendar(blocks: Iterable[bytes], *, site: Site, name: str, timezone_name: str | None, method: str) -> bytes:
     """An iTIP message (METHOD:REQUEST or CANCEL) around VEVENT blocks made by `itip_block`."""
     head = _head(site=site, name=name, timezone_name=timezone_name, method=method, source_url=None)
-    return b"".join([head, *blocks, _CALENDAR_END])
-
-
-_VEVENT_END = b"END:VEVENT\r\n"
+    blocks = list(blocks)
+    return b"".join([head, *vtimezones(blocks), *blocks, _CALENDAR_END])
 
 
 def _itip_block(event: Event, programme: Programme | None, site: Site, method: str, stamp: datetime, attendee: str | None) -> bytes:
@@ -342,11 +395,14 @@ def _itip_block(event: Event, programme: Programme | None, site: Site, method: s
     transaction: that part is made once per version (kept with the feeds' blocks, under a
     key of its own) and the two lines of this message are added to it. A VEVENT's properties
     have no order (RFC 5545), and each line is folded on its own."""
-    key = ("itip", method, site.mail_from, _key_of(event, programme, site))
+    key = ("itip", method, site.mail_from, ALARM, _key_of(event, programme, site))
     shared = vevent_blocks.get(key)
     if shared is None:
         component = _vevent(event, programme, site, method=method, stamp=stamp)
         component.pop("dtstamp")
+        reminder = alarm(event) if method == "REQUEST" else None
+        if reminder is not None:
+            component.add_component(reminder)
         shared = component.to_ical()
         vevent_blocks.put(key, shared)
     return itip_block(shared, method, stamp, attendee)
@@ -354,23 +410,28 @@ def _itip_block(event: Event, programme: Programme | None, site: Site, method: s
 
 def itip_block(shared: bytes, method: str, stamp: datetime, attendee: str | None) -> bytes:
     """A VEVENT serialised without DTSTAMP (the part every participant's message shares),
-    with this message's DTSTAMP and ATTENDEE added."""
+    with this message's DTSTAMP and ATTENDEE added: after its other properties and before
+    its alarm, since a component's properties come before its subcomponents."""
     own = icalendar.Event()
     own.add("dtstamp", _utc(stamp))
     if attendee and method in ("REQUEST", "CANCEL"):
         own.add("attendee", f"mailto:{attendee}", parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"})
     lines = own.to_ical().split(b"\r\n", 1)[1]  # without its BEGIN:VEVENT line; ends with END:VEVENT
     assert shared.endswith(_VEVENT_END) and lines.endswith(_VEVENT_END)
-    return shared[: -len(_VEVENT_END)] + lines
+    alarm_at = shared.find(_VALARM_BEGIN)
+    cut = len(shared) - len(_VEVENT_END) if alarm_at < 0 else alarm_at + 2
+    return shared[:cut] + lines[: -len(_VEVENT_END)] + shared[cut:]
 
 
 def google_calendar_link(event: Event, url: str) -> str:
     """A link that opens Google Calendar's 'new event' form filled in with this event."""
+    days = days_of(event)
     if event.all_day:
         first, stop = all_day_dates(event)
         dates = f"{first:%Y%m%d}/{stop:%Y%m%d}"
     else:
-        dates = f"{_utc(event.starts_at):%Y%m%dT%H%M%SZ}/{_utc(event.ends_at):%Y%m%dT%H%M%SZ}"
+        start, end = (days.start, days.end) if days else (event.starts_at, event.ends_at)
+        dates = f"{_utc(start):%Y%m%dT%H%M%SZ}/{_utc(end):%Y%m%dT%H%M%SZ}"
     # Browsers and Google cut very long links; the page link carries the rest.
     details = "\n\n".join(p for p in (shorten(plain_text(event.description), 600), url) if p)
     params = {"action": "TEMPLATE", "text": summary(event), "dates": dates, "details": details}
@@ -379,4 +440,6 @@ def google_calendar_link(event: Event, url: str) -> str:
         params["location"] = place
     if not event.all_day:
         params["ctz"] = event.timezone
+        if days:  # repeated in ctz, so each day keeps its local hours
+            params["recur"] = f"RRULE:FREQ=DAILY;COUNT={days.count}"
     return "https://calendar.google.com/calendar/render?" + urlencode(params, safe="/", quote_via=quote)

@@ -19,7 +19,9 @@ READER = Path(__file__).with_name("icaljs_read.mjs")
 
 def read_with_icaljs(body: bytes) -> dict[str, Any]:
     """{"method", "name", "events": [{"uid", "summary", "start", "end" (ISO, UTC), "sequence",
-    "status", "location", "description", "url", "related": {"uid", "reltype"}, "attendees"}]}"""
+    "status", "location", "description", "url", "related": {"uid", "reltype"}, "attendees",
+    "occurrences": [{"start", "end"}] (a recurring event's each, expanded; else its one),
+    "alarms": [{"action", "trigger", "description"}]}]}"""
     node = shutil.which("node")
     if node is None or not ICALJS.is_file():
         pytest.fail(f"ical.js or node is missing ({ICALJS}): run `./scripts/install test`, which fetches npm package ical.js.")
