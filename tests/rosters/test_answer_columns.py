@@ -20,6 +20,7 @@ from portal.questions import store
 from portal.questions.schema import parse_form
 from portal.questions.store import Owner
 from portal.registrations import uploads
+from portal.rosters.columns import COLUMNS, choose_roster_columns
 
 HOSTILE_LABEL = '@SUM(1)<script>alert("label")</script>'
 HOSTILE_ANSWER = '=HYPERLINK("http://evil.example","<b>click</b>")'
@@ -64,9 +65,16 @@ def world(make_programme, make_event, make_registration, run, settings):  # type
     return {"programme": programme, "event": event, "aisha": aisha, "ben": ben, "mallory": mallory, "stored": stored}
 
 
+@pytest.fixture
+def every_column(run, organiser):  # type: ignore[no-untyped-def]
+    """The organiser has chosen to see every roster column but the actions (by default the
+    answers and the endorsement are hidden: tests/web/backoffice/test_roster_columns.py)."""
+    run(choose_roster_columns, organiser.id, [c for c in COLUMNS if c != "actions"])
+
+
 def roster_rows(page: str) -> dict[str, list[str]]:
     """The roster table's rows by name: each cell's text."""
-    body = page.split('<table class="striped roster">', 1)[1].split("</table>", 1)[0]
+    body = page.split('<table class="striped roster cards-on-phone">', 1)[1].split("</table>", 1)[0]
     rows = {}
     for row in re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1], re.DOTALL):
         cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL)]
@@ -75,11 +83,11 @@ def roster_rows(page: str) -> dict[str, list[str]]:
 
 
 def headings(page: str) -> list[str]:
-    head = page.split('<table class="striped roster">', 1)[1].split("</thead>", 1)[0]
+    head = page.split('<table class="striped roster cards-on-phone">', 1)[1].split("</thead>", 1)[0]
     return [html.unescape(re.sub(r"<[^>]+>", "", h)).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", head, re.DOTALL)]
 
 
-def test_the_roster_has_a_column_per_question(organiser_client, world):
+def test_the_roster_has_a_column_per_question(organiser_client, world, every_column):
     page = organiser_client.get("/admin/events/appsmo-2027")
     assert page.status_code == 200
     heads = headings(page.text)
@@ -103,7 +111,7 @@ def test_the_roster_has_a_column_per_question(organiser_client, world):
     assert "&lt;script&gt;alert(&#34;label&#34;)&lt;/script&gt;" in page.text
 
 
-def test_a_relabelled_choice_shows_its_new_label_over_old_answers(organiser_client, world, run):
+def test_a_relabelled_choice_shows_its_new_label_over_old_answers(organiser_client, world, run, every_column):
     relabelled = [dict(q) for q in FORM]
     relabelled[2] = {**FORM[2], "label": "Morning workshop", "choices": [{"value": "a", "label": "Workshop Alpha", "places": 2}, {"value": "b", "label": "Workshop B"}]}
     run(store.save_form, None, Owner(programme_id=world["programme"].id), parse_form(relabelled))
@@ -246,7 +254,7 @@ def test_the_exports_show_the_endorsement_after_the_status(organiser_client, wor
     assert {row[1]: row[5] or "" for row in sheet[1:]} == by_name
 
 
-def test_without_a_nominator_question_the_exports_have_no_endorsement(organiser_client, make_event, make_registration):
+def test_without_a_nominator_question_the_exports_have_no_endorsement(organiser_client, make_event, make_registration, every_column):
     event = make_event(slug="seminar")
     make_registration(event, name="Ann Lee")
     header = read_csv(organiser_client.get("/admin/events/seminar/export.csv").content)[0]

@@ -22,6 +22,7 @@ from portal.registrations import actions, uploads
 from portal.registrations.actions import ActionReport, RosterAction
 from portal.rosters import door, exports
 from portal.rosters import roster as rosters
+from portal.rosters.columns import roster_columns
 from portal.rosters.numbers import NumbersCache
 from portal.web.backoffice.auth import require_organiser, require_organiser_download
 from portal.web.backoffice.base import actor, flash, page
@@ -67,7 +68,8 @@ def report_messages(report: ActionReport, *, names: bool = False) -> list[str]:
         who = result.name or f"Registration {result.registration_id}"
         messages.append(f"Not changed: {who} {result.problem}.")
     if len(skipped) > 5:
-        messages.append(f"{len(skipped) - 5} more were not changed for the same kinds of reasons.")
+        n = len(skipped) - 5
+        messages.append(f"{n} more {'was' if n == 1 else 'were'} not changed for the same kinds of reasons.")
     if report.promoted:
         shown = ", ".join(name for _, name in report.promoted[:10])
         more = f" and {len(report.promoted) - 10} more" if len(report.promoted) > 10 else ""
@@ -123,8 +125,9 @@ async def show_event(request: Request) -> Response:
         raise _bad_link(form)
     data = await uow(request, rosters.roster, request.path_params["slug"], _query(form), _numbers_cache(request))
     mail = await uow(request, eventmail.event_mail, data.event.slug, request.app.state.settings.reminders)
+    shown = await uow(request, roster_columns, actor(request).id)
     context = {
-        "data": data, "form": form, "params": form.link_params(), "mail": mail,
+        "data": data, "form": form, "params": form.link_params(), "mail": mail, "columns": shown,
         "registration_url": IdLinks(request, "admin:show_registration"),
         "roster_base": request.url_for("admin:show_event", slug=data.event.slug),
     }

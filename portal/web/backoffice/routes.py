@@ -7,6 +7,7 @@ from portal.web.backoffice import (
     auth,
     badges,
     certificates,
+    columns,
     door,
     events,
     followup,
@@ -21,6 +22,6 @@ from portal.web.backoffice import (
 )
 
 routes = [
-    *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *door.routes, *forms.routes, *organisers.routes,
+    *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *columns.routes, *door.routes, *forms.routes, *organisers.routes,
     *outbox.routes, *subscribers.routes, *certificates.routes, *badges.routes, *timetable.routes, *speakers.routes,
 ]
