@@ -14,6 +14,17 @@ SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SLUG = re.compile(SLUG_PATTERN)
 
 
+def slug_from(text: str, max_length: int = 60) -> str:
+    """A slug made from a title: accents dropped, lower case, every run of other characters a
+    single hyphen, cut at a hyphen to at most `max_length`; "" when nothing is left (a title
+    in a script without Latin letters)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0] if "-" in slug[:max_length] else slug[:max_length]
+    return slug
+
+
 def normalise_email(email: str) -> str:
     """The form an address is stored and compared in: no surrounding space, lower case."""
     return email.strip().lower()

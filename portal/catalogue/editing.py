@@ -29,7 +29,7 @@ from portal.models import ACTIVE_STATUSES, Event, EventStatus, Programme, Regist
 from portal.registrations.attendance import checked_rule, number_of_days
 from portal.registrations.seats import active_count, confirmed_count, lock_event, promote_from_waitlist
 from portal.site import Site
-from portal.text import SLUG
+from portal.text import SLUG, slug_from
 
 # What registrants are told about when it changes: the time and the place.
 NOTIFY_FIELDS = tuple(f for f in SCHEDULE_FIELDS if f != "status")
@@ -78,15 +78,37 @@ class EventForm:
     event: Event | None
     programme_code: str | None
     programmes: list[Programme]
+    categories: list[str] = field(default_factory=list)
 
 
 def event_form(session: Session, slug: str | None = None) -> EventForm:
     programmes = list_programmes(session)
+    categories = known_categories(session)
     if slug is None:
-        return EventForm(None, None, programmes)
+        return EventForm(None, None, programmes, categories)
     event = event_by_slug(session, slug)
     code = next((p.code for p in programmes if p.id == event.programme_id), None)
-    return EventForm(event, code, programmes)
+    return EventForm(event, code, programmes, categories)
+
+
+# Offered in the event form beside the categories events already have.
+USUAL_CATEGORIES = ("seminar", "webinar", "conference", "course", "workshop", "forum", "lecture", "book-launch")
+
+
+def known_categories(session: Session) -> list[str]:
+    """The categories to offer: the usual ones and every one an event has, in order."""
+    used = session.scalars(select(Event.category).distinct())
+    return sorted({*USUAL_CATEGORIES, *(c for c in used if c)})
+
+
+def proposed_slug(session: Session, title: str) -> str:
+    """A URL slug for a new event made from its title, free: "tatc-march-2027", or
+    "tatc-march-2027-2" when that one is taken; "event" for a title with no Latin letters."""
+    base = slug_from(title) or "event"
+    taken = set(session.scalars(select(Event.slug).where(Event.slug.like(f"{base}%"))))
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
 
 
 def _checked(session: Session, values: EventValues) -> dict[str, Any]:
@@ -133,12 +155,14 @@ def _snapshot(event: Event, keys: list[str]) -> dict[str, Any]:
 
 
 def create_event(session: Session, actor: Actor, slug: str, values: EventValues, *, now: datetime | None = None) -> Event:
-    """A new event, as a draft: publishing is a separate, deliberate step."""
+    """A new event, as a draft: publishing is a separate, deliberate step. An empty `slug`
+    takes one made from the title (proposed_slug)."""
     now = now or utcnow()
+    slug = slug or proposed_slug(session, values.title)
     if not SLUG.match(slug) or len(slug) > 120:
-        raise InvalidInput("The address name must be lowercase letters, digits and single hyphens, e.g. tatc-2027-03.")
+        raise InvalidInput("The URL slug must be lowercase letters, digits and single hyphens, e.g. tatc-2027-03.")
     if session.scalar(select(Event.id).where(Event.slug == slug)) is not None:
-        raise AlreadyExists(f"An event with the address name {slug!r} exists already; choose another.")
+        raise AlreadyExists(f"An event with the URL slug {slug!r} exists already; choose another.")
     columns = _checked(session, values)
     event = Event(slug=slug, status=EventStatus.DRAFT, sequence=0, created_at=now, published_at=None)
     apply_event_values(event, columns, now=now)

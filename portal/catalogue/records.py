@@ -4,7 +4,9 @@ and the field (catalogue.imports and catalogue.timetable read their records with
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+import zoneinfo
 from datetime import datetime
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -167,6 +169,15 @@ class Record:
             )
         except ValueError as exc:
             self.fail("certificate_rule", str(exc))
+
+
+@functools.lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """The IANA zones to offer in a form, sorted: Area/Location names and UTC, without the
+    Etc/, SystemV/ and similar aliases (they stay accepted when typed)."""
+    skip = ("Etc/", "SystemV/", "posix/", "right/", "US/", "Canada/", "Mexico/", "Brazil/", "Chile/")
+    names = {z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(skip)}
+    return ("UTC", *sorted(names))
 
 
 def known_zone(name: str) -> ZoneInfo | None:

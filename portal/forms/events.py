@@ -331,16 +331,22 @@ def _certificate_data(rule: dict[str, Any] | None) -> dict[str, Any]:
     return {"certificate_choice": "all"}
 
 
+_SLUG_CHECKS = [Length(max=120), Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. tatc-2027-03.")]
+
+
 class NewEventForm(EventForm):
     slug = StringField(
-        "Address name", [InputRequired("Choose the name for the event's web address."), Length(max=120),
-                         Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. tatc-2027-03.")],
-        filters=[_lower], description="Part of the event's web address: /events/tatc-2027-03. It cannot change later.",
+        "URL slug", [Optional(), *_SLUG_CHECKS], filters=[*STRIP, _lower],
+        description="The end of the event's web address, /events/tatc-2027-03. Leave it empty to make it from the title. "
+        "It cannot change later.",
     )
 
 
 class DuplicateForm(Form):
-    slug = NewEventForm.slug
+    slug = StringField(
+        "URL slug", [InputRequired("Choose the end of the new event's web address."), *_SLUG_CHECKS], filters=[_lower],
+        description="The end of the new event's web address, /events/tatc-2027-03. It cannot change later.",
+    )
     title = EventForm.title
     starts_at = _local_field("Starts", True, "In the event's own time zone. Every other time moves by the same amount.")
 

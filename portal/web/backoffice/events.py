@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -10,11 +12,13 @@ from starlette.routing import Route
 from portal.catalogue import dashboard as overview
 from portal.catalogue import editing
 from portal.catalogue import programmes as programme_admin
+from portal.catalogue.records import zone_names
 from portal.catalogue.reminders import reminders_words
 from portal.errors import AlreadyExists, InvalidInput, InvalidTransition
 from portal.forms.events import DuplicateForm, EventForm, NewEventForm, NewProgrammeForm, ProgrammeForm, aware, local
 from portal.forms.fields import options
-from portal.models import Programme, programme_by_code
+from portal.models import Event, Programme, programme_by_code
+from portal.templating import plural
 from portal.web.backoffice.auth import require_organiser
 from portal.web.backoffice.base import actor, flash, page
 from portal.web.csrf import read_form
@@ -43,6 +47,12 @@ def _with_programmes(request: Request, form: EventForm, programmes: list[Program
     return form.use_default_reminders(reminders_words(request.app.state.settings.reminders))
 
 
+def _form_context(data: editing.EventForm, form: EventForm, event: Event | None, problem: str | None) -> dict[str, Any]:
+    """The event form's page: the form, the event (None for a new one), the categories and
+    zones its fields suggest."""
+    return {"form": form, "event": event, "problem": problem, "data": data, "zones": zone_names()}
+
+
 @require_organiser
 async def new_event(request: Request) -> Response:
     data = await uow(request, editing.event_form)
@@ -54,7 +64,7 @@ async def new_event(request: Request) -> Response:
                 event = await uow(request, editing.create_event, actor(request), form.slug.data or "", form.values(), write=True)
             except (InvalidInput, AlreadyExists) as exc:
                 problem, status = exc.message, exc.status_code
-                if isinstance(exc, AlreadyExists):  # the address name is taken: mark that field
+                if isinstance(exc, AlreadyExists):  # the URL slug is taken: mark that field
                     form.slug.errors = [*form.slug.errors, exc.message]
             else:
                 response = RedirectResponse(request.url_for("admin:show_event", slug=event.slug), status_code=303)
@@ -65,7 +75,31 @@ async def new_event(request: Request) -> Response:
         programme = request.query_params.get("programme", "")[:40]
         initial = {"timezone": request.app.state.settings.timezone, "programme": programme, "reminders_choice": "default"}
         form = _with_programmes(request, NewEventForm(data=initial), data.programmes)
-    return page(request, "admin/event_form.html", {"form": form, "event": None, "problem": problem}, status_code=status)
+    return page(request, "admin/event_form.html", _form_context(data, form, None, problem), status_code=status)
+
+
+def saved_messages(report: editing.UpdateReport) -> list[str]:
+    """What saving an event did, each count with its singular and plural."""
+    messages = ["Saved." if report.changed else "Nothing changed."]
+    if n := report.promoted:
+        now_seated = "has a seat and is" if n == 1 else "have seats and are"
+        messages.append(f"{plural(n, 'person', 'people')} from the waiting list now {now_seated} being emailed.")
+    if n := report.notified:
+        messages.append(f"{plural(n, 'registrant')} {'is' if n == 1 else 'are'} being emailed about the new time or place.")
+    if n := report.over_capacity:
+        messages.append(
+            f"{plural(n, 'more person', 'more people')} {'is' if n == 1 else 'are'} confirmed than the new capacity allows. "
+            + ("They keep their seat; nobody else gets one until a confirmed person cancels." if n == 1
+               else "They keep their seats; nobody else gets one until enough of them cancel.")
+        )
+    return messages
+
+
+def cancelled_message(told: int) -> str:
+    """What cancelling an event did, the count with its singular and plural."""
+    if not told:
+        return "The event is cancelled; nobody registered needed telling. The feeds show it as cancelled."
+    return f"The event is cancelled. {plural(told, 'registrant')} {'is' if told == 1 else 'are'} being emailed; the feeds show it as cancelled."
 
 
 @require_organiser
@@ -81,23 +115,13 @@ async def edit_event(request: Request) -> Response:
             except InvalidInput as exc:
                 problem, status = exc.message, exc.status_code
             else:
-                messages = ["Saved." if report.changed else "Nothing changed."]
-                if report.promoted:
-                    messages.append(f"{report.promoted} from the waiting list now have a seat, and are being emailed.")
-                if report.notified:
-                    messages.append(f"{report.notified} registrants are being emailed about the new time or place.")
-                if report.over_capacity:
-                    messages.append(
-                        f"{report.over_capacity} more are confirmed than the new capacity allows. They keep their seats; "
-                        "nobody else gets one until enough of them cancel."
-                    )
                 response = RedirectResponse(request.url_for("admin:show_event", slug=slug), status_code=303)
-                return flash(request, response, *messages)
+                return flash(request, response, *saved_messages(report))
         else:
             status = 422
     else:
         form = _with_programmes(request, EventForm(data=EventForm.data_of(data.event, data.programme_code)), data.programmes)
-    return page(request, "admin/event_form.html", {"form": form, "event": data.event, "problem": problem}, status_code=status)
+    return page(request, "admin/event_form.html", _form_context(data, form, data.event, problem), status_code=status)
 
 
 async def _status_action(request: Request, service: object, done: str) -> Response:
@@ -131,7 +155,7 @@ async def cancel_event(request: Request) -> Response:
             told = await uow(request, editing.cancel_event, site(request), actor(request), slug, write=True)
         except InvalidTransition as exc:
             return flash(request, response, exc.message)
-        return flash(request, response, f"The event is cancelled. {told} registrants are being emailed; the feeds show it as cancelled.")
+        return flash(request, response, cancelled_message(told))
     event, active = await uow(request, editing.cancellation_preview, slug)
     return page(request, "admin/event_cancel.html", {"event": event, "active": active})
 

@@ -123,10 +123,10 @@ def test_lowering_the_capacity_under_the_confirmed_says_what_happens(organiser_c
     edit = f"/admin/events/{event.slug}/edit"
     saved = post(organiser_client, edit, form_of(event, capacity="1"), token_from=edit)
     shown = organiser_client.get(saved.headers["location"]).text
-    assert "Saved." in shown and "3 more are confirmed than the new capacity allows. They keep their seats" in shown
+    assert "Saved." in shown and "3 more people are confirmed than the new capacity allows. They keep their seats" in shown
     assert event_row(sessions, event.slug).capacity == 1
     quiet = post(organiser_client, edit, form_of(event_row(sessions, event.slug), capacity="4"), token_from=edit)
-    assert "more are confirmed" not in organiser_client.get(quiet.headers["location"]).text
+    assert "than the new capacity allows" not in organiser_client.get(quiet.headers["location"]).text
 
 
 def test_unpublish_an_event_nobody_registered_for(organiser_client, make_event, sessions):
