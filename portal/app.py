@@ -30,7 +30,7 @@ from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
 from portal.site import Site, path_for
 from portal.templating import make_environment
-from portal.web import agenda, certificates, endorse, feeds, fragments, health, public, subscribe
+from portal.web import agenda, branding, certificates, endorse, feeds, fragments, health, lostlink, public, subscribe
 from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
@@ -145,12 +145,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *feeds.routes,
+            # Before public's /registrations/{token}, which would take "lost" for a token.
+            *lostlink.routes,
             *public.routes,
             *agenda.routes,
             *endorse.routes,
             *certificates.routes,
             *subscribe.routes,
             *health.routes,
+            *branding.routes,
             Mount(ADMIN_PATH, routes=backoffice.routes, name="admin"),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
@@ -172,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.branding = branding.load_branding(settings.branding_dir)
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.templates = templates

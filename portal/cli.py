@@ -268,7 +268,8 @@ def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) ->
         os.replace(handle.name, target)
     if progress is not None:
         sys.stderr.write("\n")
-    print(f"wrote {info.total:,} registrations to {'standard output' if to_stdout else target}", file=sys.stderr)
+    written = f"{info.total:,} registration{'' if info.total == 1 else 's'}"
+    print(f"wrote {written} to {'standard output' if to_stdout else target}", file=sys.stderr)
     return 0
 
 

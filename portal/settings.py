@@ -38,7 +38,11 @@ VARIABLES = {
     "PORTAL_LIST_MAILBOX": "unset: List-Unsubscribe gives the HTTPS link only",
     "PORTAL_FAN_OUT_BATCH": "500",
     "PORTAL_ISSUER": "RSIS Events",
+    "PORTAL_BRANDING_DIR": "static/img in the checkout: the portal's own favicon, and the site's name as text for a logo",
 }
+
+# The portal's own favicon; no logo, so the header shows the site's name as text.
+DEFAULT_BRANDING_DIR = Path(__file__).resolve().parent.parent / "static" / "img"
 
 _DAYS = tuple(day.lower() for day in WEEKDAYS)
 
@@ -172,6 +176,9 @@ class Settings:
     fan_out_batch: int = 500
     # Who issues certificates of attendance: the organisation named on each one.
     issuer: str = "RSIS Events"
+    # Where the favicon (favicon.svg, favicon.ico) and the logo (logo.svg or logo.png) are
+    # read from, once at start; web/branding.py serves them.
+    branding_dir: Path = DEFAULT_BRANDING_DIR
 
     @property
     def upload_directory(self) -> Path:
@@ -244,6 +251,13 @@ class Settings:
         if len(issuer) > 200:
             raise SettingsError("PORTAL_ISSUER is at most 200 characters: the organisation named on certificates")
         upload_dir = Path(env["PORTAL_UPLOAD_DIR"]) if env.get("PORTAL_UPLOAD_DIR") else var_dir / "uploads"
+        branding_dir = Path(env["PORTAL_BRANDING_DIR"]) if env.get("PORTAL_BRANDING_DIR") else DEFAULT_BRANDING_DIR
+        branding_dir = branding_dir if branding_dir.is_absolute() else cwd / branding_dir
+        if not branding_dir.is_dir():
+            raise SettingsError(
+                f"PORTAL_BRANDING_DIR {str(branding_dir)!r} is not a directory: name one holding favicon.svg, "
+                "favicon.ico, logo.svg or logo.png, or leave it unset for the portal's own favicon"
+            )
         smtp_url = env.get("PORTAL_SMTP_URL") or None
         if smtp_url:
             parse_smtp_url(smtp_url)  # refuse it now, not at the first email
@@ -269,6 +283,7 @@ class Settings:
             list_mailbox=list_mailbox,
             fan_out_batch=fan_out_batch,
             issuer=issuer,
+            branding_dir=branding_dir,
         )
 
 

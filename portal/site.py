@@ -24,6 +24,8 @@ PATHS = {
     "show_speaker_photo": "/speakers/{key}/photo",
     "list_programmes": "/programmes",
     "show_programme": "/programmes/{code}",
+    "lost_link": "/registrations/lost",
+    "lost_link_sent": "/registrations/lost/sent",
     "manage_registration": "/registrations/{token}",
     "cancel_registration": "/registrations/{token}/cancel",
     "show_ticket": "/registrations/{token}/ticket",
@@ -46,6 +48,8 @@ PATHS = {
     "find_certificate": "/certificates",
     "verify_certificate": "/certificates/{code}",
     "download_certificate": "/registrations/{token}/certificate.pdf",
+    "show_favicon": "/favicon.ico",
+    "show_brand_file": "/branding/{name}",
 }
 
 

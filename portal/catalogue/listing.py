@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.orm import Session
@@ -69,15 +70,25 @@ def list_events(
     category: str | None = None,
     q: str | None = None,
     past: bool = False,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    tz: str = "Asia/Singapore",
     page: int = 1,
     per_page: int = 20,
     now: datetime | None = None,
 ) -> Page:
     """Public events, upcoming (soonest first) or past (latest first), filtered and paginated;
-    with a search, the best matches first and the date only between equal ones."""
+    with a search, the best matches first and the date only between equal ones. `date_from`
+    and `date_to` (days in the zone `tz`, both included) keep the events running on any of
+    those days."""
     now = now or utcnow()
     conditions = [Event.status.in_(PUBLIC_STATUSES)]
     conditions.append(Event.ends_at < now if past else Event.ends_at >= now)
+    after, before = running_between(date_from, date_to, tz)
+    if after is not None:
+        conditions.append(Event.ends_at > after)
+    if before is not None:
+        conditions.append(Event.starts_at < before)
     if programme:
         conditions.append(Programme.code == programme)
     if category:
@@ -104,6 +115,23 @@ def list_events(
     return Page(_cards(session, query, now), total, page, per_page)
 
 
+def month_of(now: datetime, tz: str) -> tuple[date, date]:
+    """The first and last days of the month `now` falls in, in the zone `tz`."""
+    today = now.astimezone(ZoneInfo(tz)).date()
+    first = today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def running_between(first: date | None, last: date | None, tz: str) -> tuple[datetime | None, datetime | None]:
+    """The times an event must end after and start before to run on a day from `first` to
+    `last` (both included, either open) in the zone `tz`."""
+    def midnight(day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz))
+
+    return (midnight(first) if first else None, midnight(last + timedelta(days=1)) if last else None)
+
+
 @dataclass(frozen=True)
 class Listing:
     """The /events page: one page of events, and what its filters offer."""
@@ -113,6 +141,8 @@ class Listing:
     programmes: list[Programme]
     # With a search, on its first page: the conference sessions and speakers that match.
     timetable_hits: TimetableHits = field(default_factory=TimetableHits)
+    # The first and last days of the current month in the site's zone: the "This month" link.
+    this_month: tuple[date, date] | None = None
 
 
 def get_listing(session: Session, *, now: datetime | None = None, **filters: Any) -> Listing:
@@ -121,10 +151,12 @@ def get_listing(session: Session, *, now: datetime | None = None, **filters: Any
     # The filter names the programmes only (programmes.list_programmes): this module's
     # list_programmes also counts their runs and finds the next of each.
     listing = Listing(list_events(session, now=now, **filters), public_categories(session), all_programmes(session))
+    listing = replace(listing, this_month=month_of(now, filters.get("tz", "Asia/Singapore")))
     if filters.get("q") and listing.page.page == 1:
         hits = find_in_timetables(
             session, filters["q"], past=filters.get("past", False), programme=filters.get("programme"),
             category=filters.get("category"), now=now,
+            during=running_between(filters.get("date_from"), filters.get("date_to"), filters.get("tz", "Asia/Singapore")),
         )
         listing = replace(listing, timetable_hits=hits)
     return listing

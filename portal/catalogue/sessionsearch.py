@@ -73,12 +73,19 @@ def _every_word(column: InstrumentedAttribute[str], words: list[str]) -> ColumnE
     return and_(*(func.lower(column).like(like_pattern(word), escape="\\") for word in words))
 
 
-def _event_conditions(now: datetime, *, past: bool, programme: str | None, category: str | None) -> list[ColumnElement[bool]]:
+def _event_conditions(
+    now: datetime, *, past: bool, programme: str | None, category: str | None, during: tuple[datetime | None, datetime | None]
+) -> list[ColumnElement[bool]]:
     conditions = [Event.status.in_(PUBLIC_STATUSES), Event.ends_at < now if past else Event.ends_at >= now]
     if programme:
         conditions.append(Event.programme_id.in_(select(Programme.id).where(Programme.code == programme)))
     if category:
         conditions.append(Event.category == category)
+    after, before = during
+    if after is not None:
+        conditions.append(Event.ends_at > after)
+    if before is not None:
+        conditions.append(Event.starts_at < before)
     return conditions
 
 
@@ -89,15 +96,17 @@ def find_in_timetables(
     past: bool = False,
     programme: str | None = None,
     category: str | None = None,
+    during: tuple[datetime | None, datetime | None] = (None, None),
     now: datetime | None = None,
 ) -> TimetableHits:
     """Sessions (breaks and meals aside) and speakers matching every word of q, at the public
-    events the listing's filters choose; at most MAX_HITS of each."""
+    events the listing's filters choose (`during`: events running after the first time and
+    before the second); at most MAX_HITS of each."""
     words = search_words(q or "")
     if not words:
         return TimetableHits()
     now = now or utcnow()
-    events = _event_conditions(now, past=past, programme=programme, category=category)
+    events = _event_conditions(now, past=past, programme=programme, category=category, during=during)
     order = (Event.starts_at.desc(), EventSession.starts_at.desc()) if past else (Event.starts_at, EventSession.starts_at)
     session_rows = session.execute(
         select(

@@ -39,6 +39,8 @@ KINDS = (
     "session_promoted",
     "session_changed",
     "session_cancelled",
+    # The links of every registration of one address (mail.lostlinks), not about one registration.
+    "lost_links",
 )
 
 # Kinds that put the event in the participant's calendar, if they hold a seat.

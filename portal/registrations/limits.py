@@ -138,6 +138,10 @@ SUBSCRIBE = Throttle(
     LimitScope.SUBSCRIBE_IP, LimitScope.SUBSCRIBE_EMAIL, "Many requests to subscribe have come",
     "Several requests to subscribe this email address have been sent", "Nothing was sent",
 )
+LOST_LINK = Throttle(
+    LimitScope.LOST_LINK_IP, LimitScope.LOST_LINK_EMAIL, "Many requests for lost links have come",
+    "Several requests for this email address's links have been sent", "Nothing was sent",
+)
 
 
 def check(session: Session, throttle: Throttle, address: str, email: str, limits: RegistrationLimits, *, now: datetime | None = None) -> None:

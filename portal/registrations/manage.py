@@ -11,12 +11,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
+from portal.models import Admission, RegistrationStatus
 from portal.questions.schema import FormDefinition
 from portal.questions.store import definition, form_for_event
 from portal.registrations import certificates, participants
+from portal.registrations.availability import RegistrationState, registration_state
 from portal.registrations.choices import SessionOption, can_change_sessions, session_options
 from portal.registrations.participants import RegistrationView
-from portal.registrations.seats import places_taken
+from portal.registrations.seats import confirmed_count, places_taken
 from portal.registrations.tickets import Ticket, ticket_of
 from portal.registrations.uploads import files_of
 
@@ -37,12 +39,20 @@ class ManagePage:
     # change now (None when they can).
     sessions: list[SessionOption] = field(default_factory=list)
     sessions_fixed: str | None = None
+    # Once the participant cancelled: where the event's registration stands now, so that the
+    # page can offer to register again (None otherwise).
+    register_again: RegistrationState | None = None
 
 
 def manage_page(session: Session, token: str, *, now: datetime | None = None) -> ManagePage:
     """The manage page's data for the holder of a registration's private link."""
+    now = now or utcnow()
     view = participants.view_registration(session, token, now=now)
     row = form_for_event(session, view.event)
+    again = None
+    if view.registration.status == RegistrationStatus.CANCELLED:
+        admission = view.programme.admission if view.programme else Admission.OPEN
+        again = registration_state(view.event, confirmed_count(session, view.event.id), now, admission)
     form = definition(row)
     taken = places_taken(session, view.event.id) if any(q.has_places for q in form.live()) else {}
     return ManagePage(
@@ -54,7 +64,8 @@ def manage_page(session: Session, token: str, *, now: datetime | None = None) ->
         ticket=ticket_of(view.registration, view.event),
         certificate=certificates.live_code(session, view.registration.id),
         sessions=session_options(session, view.event.id, view.registration.id),
-        sessions_fixed=can_change_sessions(view.event, view.registration, now or utcnow()),
+        sessions_fixed=can_change_sessions(view.event, view.registration, now),
+        register_again=again,
     )
 
 

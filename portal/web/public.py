@@ -20,9 +20,11 @@ from portal.registrations import choices, limits, manage, participants, uploads
 from portal.registrations.choices import SessionOption
 from portal.registrations.limits import RegistrationLimits, TooManyRequests
 from portal.registrations.participants import StoredFile, Submission
+from portal.site import path_for
+from portal.web import sentto
 from portal.web.csrf import read_form
 from portal.web.pagecache import shared_page, shows_seats
-from portal.web.params import page_number, text_param
+from portal.web.params import date_range_params, page_number, text_param
 from portal.web.plumbing import PRIVATE, public_route, render, send_upload, site, uow
 from portal.web.security import client_address
 
@@ -47,19 +49,23 @@ async def home(request: Request) -> Response:
 @shared_page
 async def list_events(request: Request) -> Response:
     past = request.query_params.get("when") == "past"
+    date_from, date_to = date_range_params(request)
     filters = {
         "programme": text_param(request, "programme"),
         "category": text_param(request, "category"),
         "q": text_param(request, "q"),
+        "date_from": date_from,
+        "date_to": date_to,
     }
-    data = await uow(request, listing.get_listing, past=past, page=page_number(request), per_page=PER_PAGE, **filters)
+    tz = request.app.state.settings.timezone
+    data = await uow(request, listing.get_listing, past=past, tz=tz, page=page_number(request), per_page=PER_PAGE, **filters)
     shows_seats(request, (card.event.id for card in data.page.items))
     return render(
         request,
         "public/events.html",
         {
             "page": data.page, "past": past, "filters": filters, "categories": data.categories, "programmes": data.programmes,
-            "timetable_hits": data.timetable_hits,
+            "timetable_hits": data.timetable_hits, "this_month": data.this_month,
         },
     )
 
@@ -169,7 +175,9 @@ async def register(request: Request) -> Response:
             # The form comes back as typed, so sending it again later is one click.
             problem, status, headers = exc.message, 429, {"Retry-After": str(exc.retry_after)}
         else:
-            return RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
+            # The address typed goes with the redirect, whether it was new or registered already.
+            done = RedirectResponse(request.url_for("registered", slug=slug), status_code=303)
+            return sentto.remember(request, done, submission.email, path_for("registered", slug=slug))
         finally:
             # A registration refused, or an address already registered (which must look the
             # same to the visitor), keeps none of the files written for it.
@@ -180,8 +188,10 @@ async def register(request: Request) -> Response:
 
 
 async def registered(request: Request) -> Response:
+    """What a participant can rely on after registering: the same page for a new and an
+    already-registered address (it shows only the event's public state and what they typed)."""
     data = await uow(request, listing.get_event_page, _path(request, "slug"))
-    return render(request, "public/registered.html", {"data": data})
+    return render(request, "public/registered.html", {"data": data, "email": sentto.recall(request)}, headers=PRIVATE)
 
 
 @shared_page

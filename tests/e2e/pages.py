@@ -38,6 +38,7 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
             ("programme", f"/programmes/{live.forum_code}"), ("apply", f"/events/{forum}/register"),
             ("confirmation", f"/events/{slug}/registered"), ("manage", f"/registrations/{token}"),
             ("cancel", f"/registrations/{token}/cancel"), ("ticket", f"/registrations/{token}/ticket"),
+            ("lost-link-sent", "/registrations/lost/sent"),
         ]:
             save(name, web.get(path))
         save("not-found", web.get("/events/no-such-event"), 404)
@@ -45,6 +46,8 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
         save("register-errors", web.post(f"/events/{slug}/register", data={
             "csrf_token": csrf(form), "name": "", "email": "not an address"}), 422)
         save("manage-errors", web.post(f"/registrations/{token}", data={"csrf_token": csrf(form), "name": ""}), 422)
+        lost = save("lost-link", web.get("/registrations/lost"))
+        save("lost-link-errors", web.post("/registrations/lost", data={"csrf_token": csrf(lost), "email": "not an address"}), 422)
 
         sign_in = save("sign-in", web.get("/admin/sign-in"))
         save("sign-in-refused", web.post("/admin/sign-in", data={
@@ -63,6 +66,7 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
             ("admin-programmes", "/admin/programmes"), ("new-programme", "/admin/programmes/new"),
             ("outbox", "/admin/outbox"), ("organisers", "/admin/organisers"), ("password", "/admin/account/password"),
             ("roster-pending", f"/admin/events/{forum}?status=pending"),
+            ("roster-columns", f"/admin/events/{forum}/columns?status=pending"),
         ]:
             save(name, web.get(path))
         save("new-event-errors", web.post("/admin/events/new", data={"csrf_token": csrf(pages["new-event"])}), 422)

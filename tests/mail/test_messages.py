@@ -10,6 +10,7 @@ import icalendar
 import pytest
 
 from portal.calendars import ical
+from portal.mail import lostlinks
 from portal.mail.messages import KINDS, queue_registration_message
 from portal.mail.transports import Envelope, build_message
 from portal.models import Admission, EventSession, OutboxMessage, Registration, RegistrationStatus, SessionKind
@@ -182,6 +183,9 @@ def queue(run, site, kind, registration, event, **extra):
     def _queue(session):
         reg = session.get(Registration, registration.id)
         ev = session.get(type(event), event.id)
+        if kind == lostlinks.KIND:
+            # Not about one registration: the links of an address's registrations, here one.
+            return lostlinks.queue_lost_links(session, site, reg.email, [(reg, ev, None)]).id
         return queue_registration_message(session, site, kind, reg, ev, **extra).id
 
     return run(_queue)

@@ -513,11 +513,11 @@ def test_registration_closed_after_the_form_was_loaded_says_so_and_keeps_the_typ
     assert "Registration for this event has closed." in response.text
     assert value_of(response.text, "name") == "Late Larry"
     # Kept to copy, with nothing to send it to.
-    assert 'type="submit"' not in response.text.split('name="csrf_token"', 1)[1] and "what you typed is kept" in response.text
+    assert 'type="submit"' not in response.text.split('name="csrf_token"', 1)[1] and "What you typed is kept above." in response.text
     assert [(r.id, r.status) for r in db_rows()] == [(kept.id, S.CONFIRMED)]
     closed_form = client.get(f"/events/{event.slug}/register")
     assert closed_form.status_code == 409
-    assert "not taking registrations" in closed_form.text
+    assert "Registration has closed." in closed_form.text
 
 
 def test_a_full_event_without_a_waiting_list_says_so_and_keeps_the_typing(client, make_event, make_registration, db_rows):

@@ -95,7 +95,7 @@ def world(make_programme, make_event, make_registration, make_organiser):  # typ
     programme = make_programme(code="tatc")
     event = make_event(programme_id=programme.id, description="A *talk*.")
     registration = make_registration(event)
-    return {"slug": event.slug, "code": programme.code, "token": registration.token, "id": registration.id, "fmt": "csv", "key": "cv",
+    return {"slug": event.slug, "code": programme.code, "token": registration.token, "id": registration.id, "fmt": "csv", "key": "cv", "name": "favicon.svg",
             "form": "default", "index": 0}
 
 

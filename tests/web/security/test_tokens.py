@@ -103,7 +103,7 @@ def test_no_public_page_or_feed_shows_a_private_token(app, client, browser, make
     thanks = registrant.get(response.headers["location"])
     assert thanks.status_code == 200 and token not in thanks.text
     world = {"slug": event.slug, "code": programme.code, "token": "not-the-token", "id": 1, "fmt": "csv", "key": "cv",
-             "form": "default", "index": 0}
+             "name": "favicon.svg", "form": "default", "index": 0}
     public = [p for p in get_paths(app, world) if not p.startswith(("/admin", "/registrations"))]
     assert len(public) >= 10
     for path in public + ["/events.atom", "/calendar.ics?programme=tatc", "/events?q=ann"]:
