@@ -42,7 +42,9 @@ from portal.audit import Actor
 from portal.errors import InvalidInput
 from portal.forms.accounts import PasswordForm, SignInForm
 from portal.web import csrf
+from portal.web.backoffice import kept
 from portal.web.backoffice.base import ADMIN_PATH, actor, flash, page
+from portal.web.backoffice.kept import KeptForm
 from portal.web.csrf import read_form
 from portal.web.plumbing import uow
 from portal.web.security import client_address
@@ -145,9 +147,14 @@ def _safe_next(value: str | None) -> str | None:
     return value
 
 
-def _refuse(request: Request, *, download: bool, expired: str | None) -> Response:
+async def _refuse(request: Request, *, download: bool, expired: str | None) -> Response:
     if download:
         raise HTTPException(401, "Sign in to the back office to download this.")
+    if request.method == "POST" and (held := await kept.from_refused_post(request, _safe_next)) is not None:
+        # The sign-in page itself, not a redirect, so that it can carry what was typed
+        # (kept.py). 401: the form was not saved, which a 200 would hide from scripts.
+        form = SignInForm(data={"next": held.back or ""})
+        return _sign_in_page(request, form, held=held, expired=expired, status=401)
     url = request.url_for("admin:sign_in")
     if request.method in ("GET", "HEAD"):
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -162,15 +169,25 @@ def _sets_cookie(response: Response, name: str) -> bool:
     return any(k == b"set-cookie" and v.startswith(prefix) for k, v in response.raw_headers)
 
 
+def _seconds_left(request: Request, cookie: SessionCookie) -> int:
+    """How long the session lasts after this request, if no other comes: for the page's
+    warning before it ends (static/js/session_clock.js)."""
+    settings = request.app.state.settings
+    now = _now()
+    seen = now if now - cookie.seen > REFRESH_AFTER else cookie.seen  # as the guard re-signs it
+    return max(0, int(min(seen + settings.session_idle_minutes * 60, cookie.began + settings.session_max_hours * 3600) - now))
+
+
 def _guard(handler: Handler, *, admin: bool, download: bool) -> Handler:
     async def wrapper(request: Request) -> Response:
         who, cookie, expired = await _signed_in(request)
         if who is None or cookie is None:
-            response = _refuse(request, download=download, expired=expired)
+            response = await _refuse(request, download=download, expired=expired)
             if cookie is not None:
                 _clear_cookie(request, response)
             return response
         request.state.actor = who  # also for the error page, which shows the menu to who is signed in
+        request.state.session_left = _seconds_left(request, cookie)
         if admin and not who.is_admin:
             raise HTTPException(403, "Only admins can do this: it manages organiser accounts.")
         response = await handler(request)
@@ -247,15 +264,25 @@ def _paused(until: float, *, busy: bool, what: str) -> tuple[str, str]:
     return message, str(wait)
 
 
+def _sign_in_page(request: Request, form: SignInForm, *, held: KeptForm | None = None, expired: str | None = None, problem: str | None = None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    context = {
+        "form": form, "problem": problem, "expired": expired if expired in (IDLE, LIMIT) else None,
+        "max_hours": request.app.state.settings.session_max_hours, "held": held, "kept_prefix": kept.PREFIX,
+    }
+    return page(request, "admin/sign_in.html", context, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
+
+
 @public
 async def sign_in(request: Request) -> Response:
     next_url = _safe_next(request.query_params.get("next"))
     expired = request.query_params.get("expired")
-    problem, status = None, 200
-    headers = {"Cache-Control": "no-store"}
+    problem, status, held = None, 200, None
+    headers: dict[str, str] = {}
     if request.method == "POST":
-        form = SignInForm(await read_form(request))
+        formdata = await read_form(request, max_fields=kept.MAX_FIELDS + 10)
+        form = SignInForm(formdata)
         next_url = _safe_next(form.next.data)
+        held = kept.from_sign_in(formdata, _safe_next)
         if form.validate():
             checked = await _check_password(request, form.email.data or "", form.password.data or "")
             if isinstance(checked, signin.Refusal):
@@ -265,11 +292,15 @@ async def sign_in(request: Request) -> Response:
                 attempt, verdict = checked
                 result = await uow(request, signin.finish_sign_in, attempt, verdict, write=True) if verdict.matched else None
                 if result is not None and result.actor is not None and result.session_key is not None:
-                    response = RedirectResponse(next_url or request.url_for("admin:dashboard"), status_code=303)
                     # A fresh session id every time: whatever cookie came in is replaced; so is
-                    # the CSRF cookie, so no token obtained before signing in works after it.
-                    _write_cookie(request, response, _new_session(result.actor.id, result.session_key))
+                    # the CSRF cookie, so no token obtained before signing in works after it
+                    # (the page of kept changes is rendered with the new one).
                     csrf.renew(request)
+                    if held is not None:
+                        response = page(request, "admin/kept.html", {"held": held, "me": result.actor}, headers={"Cache-Control": "no-store"})
+                    else:
+                        response = RedirectResponse(next_url or request.url_for("admin:dashboard"), status_code=303)
+                    _write_cookie(request, response, _new_session(result.actor.id, result.session_key))
                     return response
                 if attempt.paused_until is not None:
                     problem, headers["Retry-After"] = _paused(attempt.paused_until.timestamp(), busy=False, what=SIGNING_IN)
@@ -281,11 +312,7 @@ async def sign_in(request: Request) -> Response:
         form.password.data = ""
     else:
         form = SignInForm(data={"next": next_url or ""})
-    context = {
-        "form": form, "problem": problem, "expired": expired if expired in (IDLE, LIMIT) else None,
-        "max_hours": request.app.state.settings.session_max_hours,
-    }
-    return page(request, "admin/sign_in.html", context, status_code=status, headers=headers)
+    return _sign_in_page(request, form, held=held, expired=expired, problem=problem, status=status, headers=headers)
 
 
 @public
