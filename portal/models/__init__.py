@@ -9,6 +9,7 @@ from portal.models.forms import ChoicePick, Questionnaire, Upload
 from portal.models.limits import LimitScope, RateLimit
 from portal.models.lookups import PUBLIC_STATUSES, event_by_slug, find_event, programme_by_code, public_categories
 from portal.models.mailings import EventMessage, Frequency, Mailing, MailingKind, Subscriber
+from portal.models.notes import RegistrationNote
 from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
 from portal.models.outbox import MessageStatus, OutboxMessage
 from portal.models.programmes import Programme
@@ -50,6 +51,7 @@ __all__ = [
     "Questionnaire",
     "RateLimit",
     "Registration",
+    "RegistrationNote",
     "SessionCheckIn",
     "SessionChoice",
     "SessionKind",

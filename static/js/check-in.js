@@ -33,4 +33,8 @@
     window.clearTimeout(timer);
     timer = window.setTimeout(search, 250);
   });
+  // Typed before this script ran (a slow page, a busy phone): search for it now, or the list
+  // would stay as the page came until the next key.
+  var shown = window.URLSearchParams ? (new URLSearchParams(window.location.search).get("q") || "") : "";
+  if (input.value.trim() !== shown.trim()) { search(); }
 })();

@@ -77,6 +77,10 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
         # The door's answer to a typed code (without JavaScript), and to an empty one.
         save("door-result", web.post(f"/admin/events/{forum}/door/scan", data={"csrf_token": csrf(roster), "code": "ZZZZZ-ZZZZZ"}))
         save("door-result-errors", web.post(f"/admin/events/{forum}/door/scan", data={"csrf_token": csrf(roster), "code": ""}), 422)
+        # Correcting a registration's details, and a walk-in the door sends back.
+        edit = save("registration-edit", web.get(f"{registration.group(1)}/edit"))
+        save("registration-edit-errors", web.post(f"{registration.group(1)}/edit", data={"csrf_token": csrf(edit), "name": ""}), 422)
+        save("walk-in-errors", web.post(f"/admin/events/{forum}/walk-in", data={"csrf_token": csrf(roster), "walk_in-name": ""}), 422)
 
     files = []
     for name, html in pages.items():

@@ -15,6 +15,7 @@ from portal.web.backoffice import (
     messages,
     organisers,
     outbox,
+    registration_edit,
     roster,
     speakers,
     subscribers,
@@ -22,6 +23,6 @@ from portal.web.backoffice import (
 )
 
 routes = [
-    *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *columns.routes, *door.routes, *forms.routes, *organisers.routes,
+    *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *registration_edit.routes, *columns.routes, *door.routes, *forms.routes, *organisers.routes,
     *outbox.routes, *subscribers.routes, *certificates.routes, *badges.routes, *timetable.routes, *speakers.routes,
 ]
