@@ -18,6 +18,7 @@ from portal.errors import AlreadyExists, InvalidInput, InvalidTransition
 from portal.forms.events import DuplicateForm, EventForm, NewEventForm, NewProgrammeForm, ProgrammeForm, aware, local
 from portal.forms.fields import options
 from portal.models import Event, Programme, programme_by_code
+from portal.rosters.charts import seat_bars
 from portal.templating import plural
 from portal.web.backoffice.auth import require_organiser
 from portal.web.backoffice.base import actor, flash, page
@@ -29,7 +30,12 @@ from portal.web.plumbing import site, uow
 @require_organiser
 async def dashboard(request: Request) -> Response:
     data = await uow(request, overview.dashboard)
-    return page(request, "admin/dashboard.html", {"data": data})
+    # Registrations made (every status) and confirmed now, against each event's capacity.
+    seat_rows = seat_bars([
+        (r.event.slug, r.event.title, sum(r.counts.values()), r.counts.get("confirmed", 0), r.event.capacity)
+        for r in data.upcoming
+    ])
+    return page(request, "admin/dashboard.html", {"data": data, "seat_rows": seat_rows})
 
 
 @require_organiser

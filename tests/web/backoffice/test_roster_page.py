@@ -95,7 +95,7 @@ def test_the_page_shows_counts_chart_and_rows(organiser_client, crowd):
     page = organiser_client.get(f"/admin/events/{event.slug}")
     assert page.status_code == 200
     text = page.text
-    assert "<svg" in text and 'class="bar"' in text and "Registrations per day: 11 in all" in text
+    assert "<svg" in text and 'class="bar"' in text and "11 registrations over " in text
     assert "style=" not in text[text.index("<svg"):text.index("</svg>")]
     assert all(p.name in text for p in people)
     filtered = organiser_client.get(f"/admin/events/{event.slug}", params={"status": "waitlisted"})
@@ -230,10 +230,10 @@ def test_the_numbers_are_kept_until_the_data_changes(run, make_event, make_regis
 def test_the_page_shows_new_numbers_after_a_change(organiser_client, make_event, make_registration):
     event = make_event(capacity=None)
     make_registration(event)
-    assert "Registrations per day: 1 in all" in organiser_client.get(f"/admin/events/{event.slug}").text
+    assert "1 registration over " in organiser_client.get(f"/admin/events/{event.slug}").text
     make_registration(event, status=RegistrationStatus.PENDING)
     page = organiser_client.get(f"/admin/events/{event.slug}").text
-    assert "Registrations per day: 2 in all" in page and "<dt>Pending</dt><dd>1</dd>" in page
+    assert "2 registrations over " in page and "<dt>Pending</dt><dd>1</dd>" in page
 
 
 def test_row_links_point_at_each_registration(organiser_client, crowd):
