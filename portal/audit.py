@@ -107,7 +107,8 @@ def _shown(value: Any, tz: str) -> str:
 def _changes(before: dict[str, Any], after: dict[str, Any], tz: str) -> list[tuple[str, str | None, str]]:
     """(field, before, after) in words; before is None for a note that only the after side
     carries (such as a promotion's reason), which is shown without an arrow."""
-    keys = list(dict.fromkeys([*before, *after]))
+    # A nonce only tells a confirmation from its repeat (actions.act_on_registrations): no words.
+    keys = [k for k in dict.fromkeys([*before, *after]) if k != "nonce"]
     return [(k.replace("_", " "), _shown(before.get(k), tz) if k in before else None, _shown(after.get(k), tz)) for k in keys]
 
 

@@ -3,16 +3,17 @@ door. A value that does not fit is a bad link or button (400), not a form to cor
 
 from __future__ import annotations
 
-from wtforms import Form, SelectField, SelectMultipleField, StringField
+from wtforms import Form, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from portal.forms.fields import MAX_TEXT, STRIP, options
+from portal.forms.fields import MAX_TEXT, STRIP, options, plain_text
 from portal.models import RegistrationStatus
 from portal.questions.schema import KEY_PATTERN
 from portal.registrations.actions import RosterAction
 from portal.rosters.roster import SORTS
 
 _STATUS_CHOICES = options([("", "Every status")] + [(s.value, s.value) for s in RegistrationStatus])
+NOTE_LENGTH = 1000
 _CURSOR = [Optional(), Length(max=600), Regexp(r"^[A-Za-z0-9_-]+$", message="damaged")]
 
 
@@ -46,16 +47,30 @@ class RosterQueryForm(Form):
         return {k: v for k, v in params.items() if v and not (k == "sort" and v == "registered") and not (k == "dir" and v == "asc")}
 
 
+def _note_field() -> TextAreaField:
+    """Put into each email an action sends, under "A note from the organisers"; plain text."""
+    return TextAreaField(
+        "A note for the email",
+        description=f"Plain text, up to {NOTE_LENGTH:,} characters. It is put in each email under \u201cA note from the organisers\u201d, and kept in the event's audit log.",
+        validators=[Optional(), Length(max=NOTE_LENGTH, message=f"Keep the note under {NOTE_LENGTH:,} characters."), plain_text],
+        filters=STRIP, default="",
+    )
+
+
 class BulkActionForm(RosterQueryForm):
     action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
     id = SelectMultipleField(coerce=int, validate_choice=False)
-    # "yes" once the organiser has seen what a cancellation would do (admin/confirm_cancel.html).
+    # "yes" once the organiser has seen whom the action would email (admin/confirm_action.html).
     confirmed = StringField(validators=[Optional(), Length(max=3)], default="")
+    # One value per confirmation page: sent twice (a double click), it acts once.
+    nonce = StringField(validators=[Optional(), Length(max=64), Regexp(r"^[A-Za-z0-9_-]+$", message="damaged")], default="")
+    note = _note_field()
 
 
 class RegistrationActionForm(Form):
     action = SelectField(choices=options([(a.value, a.value) for a in RosterAction]), validators=[InputRequired()])
     confirmed = StringField(validators=[Optional(), Length(max=3)], default="")
+    note = _note_field()
 
 
 class CheckInActionForm(Form):

@@ -153,6 +153,8 @@ def registration_context(
         # The conference sessions it chose, as (session, waiting) in time order, where the
         # message lists them (the confirmation of a registration that chose some).
         "chosen_sessions": [],
+        # What the organisers wrote for the people a roster action emails (plain text).
+        "organiser_note": "",
         **extra,
     }
 

@@ -21,7 +21,7 @@ from portal.audit import Actor
 from portal.db import utcnow
 from portal.errors import ChoiceFull, InvalidTransition, NotFound
 from portal.mail.messages import queue_registration_message
-from portal.models import ACTIVE_STATUSES, Event, EventStatus, Registration, RegistrationStatus
+from portal.models import ACTIVE_STATUSES, AuditEntry, Event, EventStatus, Registration, RegistrationStatus, event_by_slug
 from portal.questions.store import definition_for_event
 from portal.registrations.attendance import day_words, first_check_ins
 from portal.registrations.checkins import admit, day_of, undo_day
@@ -33,6 +33,7 @@ from portal.registrations.seats import (
     held_places,
     lock_event,
     promote_from_waitlist,
+    seats_left,
     waitlist_position,
     waitlisted_count,
 )
@@ -83,6 +84,8 @@ class ActionReport:
     results: list[ActionResult]
     # Taken from the waiting list because the action freed seats: (id, name), in queue order.
     promoted: list[tuple[int, str]]
+    # The same confirmation came a second time (a double click): nothing was done again.
+    repeated: bool = False
 
     @property
     def changed(self) -> list[ActionResult]:
@@ -168,25 +171,31 @@ def _has_other_active(session: Session, registration: Registration) -> bool:
     ) is not None
 
 
-def _move(registration: Registration, to: RegistrationStatus, seats: Seats, now: datetime) -> None:
-    was = registration.status
+def _count_move(seats: Seats, was: RegistrationStatus, to: RegistrationStatus) -> None:
+    """The running counts after one registration moves from `was` to `to`."""
     if was == S.CONFIRMED:
         seats.confirmed -= 1
         seats.freed = True
     if was == S.WAITLISTED:
         seats.waiting -= 1
+    if to == S.CONFIRMED:
+        seats.confirmed += 1
+    elif to == S.WAITLISTED:
+        seats.waiting += 1
+
+
+def _move(registration: Registration, to: RegistrationStatus, seats: Seats, now: datetime) -> None:
+    _count_move(seats, registration.status, to)
     registration.status = to
     registration.updated_at = now
     if to == S.CONFIRMED:
         registration.confirmed_at = now
         registration.waitlisted_at = None
         give_code(registration)
-        seats.confirmed += 1
     elif to == S.WAITLISTED:
         # The back of the queue, whatever the registration's age.
         registration.waitlisted_at = now
         registration.confirmed_at = None
-        seats.waiting += 1
     else:
         registration.waitlisted_at = None
         if to == S.CANCELLED:
@@ -225,26 +234,20 @@ def act_on_registrations(
     *,
     now: datetime | None = None,
     door: str = "back office",
+    note: str = "",
+    nonce: str = "",
 ) -> ActionReport:
     """An organiser's action on one or many registrations of one event, under the event lock.
     Seats go first-come among the selected; seats it frees go to the waiting list in order.
-    A check-in counts for the event's day `now` falls on; `door` names where it was made."""
+    A check-in counts for the event's day `now` falls on; `door` names where it was made.
+    `note` goes into each email the action sends and into the audit log; a `nonce` already
+    used for this action (a confirmation sent twice) acts on nobody and says so."""
     now = now or utcnow()
     action = RosterAction(action)
-    if len(registration_ids) > MAX_BULK:
-        raise InvalidTransition(f"Select at most {MAX_BULK} registrations at a time.")
     event = lock_event(session, slug)
-    if event.status == EventStatus.CANCELLED:
-        raise InvalidTransition(
-            "This event is cancelled: its roster stays as it was when it was cancelled, and nobody on it can be moved or emailed."
-        )
-    selected = list(
-        session.scalars(
-            select(Registration)
-            .where(Registration.event_id == event.id, Registration.id.in_(set(registration_ids)))
-            .order_by(Registration.created_at, Registration.id)
-        )
-    )
+    selected = _selected(session, event, registration_ids)
+    if nonce and _nonce_used(session, event, action, selected, nonce):
+        return ActionReport(action, event.slug, [], [], repeated=True)
     seats = Seats(event, confirmed_count(session, event.id), waitlisted_count(session, event.id))
     results: list[ActionResult] = []
     for missing in sorted(set(registration_ids) - {r.id for r in selected}):
@@ -272,14 +275,20 @@ def act_on_registrations(
             continue
         _move(registration, to, seats, now)
         session.flush()
+        after: dict[str, object] = {"status": to}
+        if note:
+            after["note"] = note
+        if nonce:
+            after["nonce"] = nonce
         audit.record(
             session, actor, f"registration.{action}", event_id=event.id, registration_id=registration.id,
-            before={"status": before}, after={"status": to}, now=now,
+            before={"status": before}, after=after, now=now,
         )
         kind = _ACTION_MAIL[(action, to)]
         position = waitlist_position(session, registration) if to == S.WAITLISTED else None
         queue_registration_message(
-            session, site, kind, registration, event, position=position, held_seat=before == S.CONFIRMED
+            session, site, kind, registration, event, position=position, held_seat=before == S.CONFIRMED,
+            organiser_note=note,
         )
         results.append(ActionResult(registration.id, registration.name, before, to))
 
@@ -294,6 +303,78 @@ def act_on_registrations(
     return ActionReport(action, event.slug, results, [(r.id, r.name) for r in promoted])
 
 
+def _selected(session: Session, event: Event, registration_ids: list[int]) -> list[Registration]:
+    """The selected registrations on the event's roster, in the order an action takes them."""
+    if len(registration_ids) > MAX_BULK:
+        raise InvalidTransition(f"Select at most {MAX_BULK} registrations at a time.")
+    if event.status == EventStatus.CANCELLED:
+        raise InvalidTransition(
+            "This event is cancelled: its roster stays as it was when it was cancelled, and nobody on it can be moved or emailed."
+        )
+    return list(
+        session.scalars(
+            select(Registration)
+            .where(Registration.event_id == event.id, Registration.id.in_(set(registration_ids)))
+            .order_by(Registration.created_at, Registration.id)
+        )
+    )
+
+
+def _nonce_used(session: Session, event: Event, action: RosterAction, selected: list[Registration], nonce: str) -> bool:
+    # The audit entries of this action on these registrations carry the nonce that made them;
+    # under the event lock, a second submission sees the first one's entries.
+    entries = session.scalars(
+        select(AuditEntry.after).where(
+            AuditEntry.event_id == event.id, AuditEntry.action == f"registration.{action}",
+            AuditEntry.registration_id.in_([r.id for r in selected]),
+        )
+    )
+    return any(isinstance(after, dict) and after.get("nonce") == nonce for after in entries)
+
+
+# The actions that email each registration they change (see _ACTION_MAIL); check-in emails nobody.
+EMAILING = frozenset(action for action, _ in _ACTION_MAIL)
+
+
+@dataclass(frozen=True)
+class ActionPlan:
+    """What an action would do to the selected registrations, for the page that asks first."""
+
+    event: Event
+    action: RosterAction
+    # Those the action applies to, in the order it takes them: each is emailed.
+    emailed: list[Registration]
+    # (name, why not) of the selected it would leave as they are.
+    skipped: list[tuple[str, str]]
+    # Confirmed seats it frees, and how many on the waiting list would then be given one (and
+    # emailed too).
+    seats_freed: int
+    promotions: int
+
+
+def plan_action(session: Session, slug: str, action: RosterAction, registration_ids: list[int]) -> ActionPlan:
+    """act_on_registrations without acting: whom it would move and email, by the same rules."""
+    action = RosterAction(action)
+    event = event_by_slug(session, slug)
+    selected = _selected(session, event, registration_ids)
+    seats = Seats(event, confirmed_count(session, event.id), waitlisted_count(session, event.id))
+    emailed: list[Registration] = []
+    skipped = [("", "is not on this event's roster") for _ in set(registration_ids) - {r.id for r in selected}]
+    for registration in selected:
+        to, problem = _status_change(action, registration, seats, session)
+        if to is None:
+            skipped.append((registration.name, problem or ""))
+            continue
+        _count_move(seats, registration.status, to)
+        emailed.append(registration)
+    promotions = 0
+    if seats.freed:
+        left = seats_left(event, seats.confirmed)
+        promotions = seats.waiting if left is None else max(0, min(left, seats.waiting))
+    seats_freed = sum(r.status == S.CONFIRMED for r in emailed)
+    return ActionPlan(event, action, emailed, skipped, seats_freed, promotions)
+
+
 def event_slug_of(session: Session, registration_id: int) -> str:
     """The slug of the event a registration belongs to, or NotFound."""
     slug = session.scalar(
@@ -306,9 +387,9 @@ def event_slug_of(session: Session, registration_id: int) -> str:
 
 def act_on_registration(
     session: Session, site: Site, actor: Actor | None, registration_id: int, action: RosterAction, *,
-    now: datetime | None = None, door: str = "back office",
+    now: datetime | None = None, door: str = "back office", note: str = "",
 ) -> ActionReport:
     """An organiser's action on one registration (the registration page, the door)."""
     return act_on_registrations(
-        session, site, actor, event_slug_of(session, registration_id), action, [registration_id], now=now, door=door
+        session, site, actor, event_slug_of(session, registration_id), action, [registration_id], now=now, door=door, note=note
     )

@@ -11,7 +11,7 @@ new label over every answer already given.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +26,15 @@ from portal.registrations.endorsement import endorsement_label
 from portal.registrations.seats import places_taken
 
 RETIRED = " (retired)"
+# An answer under a key the form has not at all (a deleted question, another form's, older data).
+GONE = " (no longer asked)"
 JOIN = "; "
 
 
 @dataclass(frozen=True)
 class AnswerColumn:
     """One column of answers: a question of the form, or (question None) a key that answers
-    hold but the form no longer has, headed by the key."""
+    hold but the form no longer has, headed by its last known label (or the key)."""
 
     key: str
     heading: str
@@ -43,10 +45,13 @@ class AnswerColumn:
         return self.question is not None and self.question.type == "file"
 
 
-def answer_columns(definition: FormDefinition, extra_keys: Iterable[str] = (), taken: Iterable[str] = ()) -> list[AnswerColumn]:
+def answer_columns(
+    definition: FormDefinition, extra_keys: Iterable[str] = (), taken: Iterable[str] = (), labels: Mapping[str, str] | None = None,
+) -> list[AnswerColumn]:
     """The answer columns for a form: its questions that take an answer, then `extra_keys`
-    not among them. A heading that repeats one in `taken` (the roster's own columns) or an
-    earlier one gets the key beside it, so every column can be told apart."""
+    not among them, each headed by its last known label in `labels` (rosters.labels), or its
+    key, and marked "(no longer asked)". A heading that repeats one in `taken` (the roster's
+    own columns) or an earlier one gets the key beside it, so every column can be told apart."""
     seen = {t.casefold() for t in taken}
     columns: list[AnswerColumn] = []
     for question in definition.answer_questions():
@@ -59,7 +64,9 @@ def answer_columns(definition: FormDefinition, extra_keys: Iterable[str] = (), t
     for key in extra_keys:
         if key in known:
             continue
-        heading = key if key.casefold() not in seen else f"answer: {key}"
+        heading = (labels or {}).get(key, key) + GONE
+        if heading.casefold() in seen:
+            heading = f"{heading} [{key}]"
         seen.add(heading.casefold())
         columns.append(AnswerColumn(key, heading))
     return columns

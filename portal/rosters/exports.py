@@ -31,6 +31,7 @@ from portal.questions.store import definition_for_event
 from portal.registrations.checkins import event_days
 from portal.registrations.endorsement import endorsement_words
 from portal.rosters.answers import AnswerColumn, answer_columns, text_function
+from portal.rosters.labels import earlier_labels
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -103,7 +104,7 @@ class ExportInfo:
     timezone: str
     total: int
     # One per question that takes an answer (form order, retired last), then the keys that
-    # answers hold but the form has not (older data), headed by the key.
+    # answers hold but the form has not (older data), headed by their last known label.
     columns: list[AnswerColumn]
     # An Endorsement column after the status, as on the roster page: when the form has a
     # nominating officer's question, or a registration was asked to be endorsed.
@@ -146,7 +147,9 @@ def export_info(session: Session, slug: str) -> ExportInfo:
     endorsement = definition.nominator() is not None or session.scalar(
         select(Registration.id).where(Registration.event_id == event.id, Registration.endorsement.is_not(None)).limit(1)
     ) is not None
-    columns = answer_columns(definition, _answer_keys(session, event.id), _base_header(event.timezone, endorsement))
+    keys = _answer_keys(session, event.id)
+    gone = [k for k in keys if k not in definition.by_key()]
+    columns = answer_columns(definition, keys, _base_header(event.timezone, endorsement), earlier_labels(session, event, gone))
     days = event_days(event)
     return ExportInfo(event.id, event.slug, event.timezone, total, columns, endorsement, tuple(days) if len(days) > 1 else ())
 

@@ -42,6 +42,7 @@ from portal.rosters.answers import (
     text_function,
 )
 from portal.rosters.attendance import Attendance, Came, attended_days, event_attendance
+from portal.rosters.labels import earlier_labels
 from portal.rosters.numbers import Chart, EventNumbers, NumbersCache, event_numbers
 from portal.rosters.scanner import DoorEntry, check_ins_of
 
@@ -331,7 +332,9 @@ def registration_detail(session: Session, registration_id: int, *, now: datetime
     event = session.get_one(Event, registration.event_id)
     programme = session.get(Programme, event.programme_id) if event.programme_id else None
     given = registration.answers if isinstance(registration.answers, dict) else {}
-    columns = answer_columns(store.definition_for_event(session, event), sorted(given))
+    form = store.definition_for_event(session, event)
+    gone = [k for k in sorted(given) if k not in form.by_key()]
+    columns = answer_columns(form, sorted(given), labels=earlier_labels(session, event, gone))
     cells = row_cells(columns, [text_function(c.question) for c in columns], given)
     return RegistrationDetail(
         registration, event, programme, waitlist_position(session, registration),

@@ -96,6 +96,12 @@ def test_back_office_pages_have_no_serious_accessibility_problems(page: Page, li
     audit.check("dashboard")
     page.goto(f"/admin/events/{live.forum_event}")
     audit.check("roster")
+    # A bulk action that emails asks first, with a note for the emails.
+    page.get_by_role("checkbox").first.check()
+    page.locator("fieldset.bulk-actions button[value=reject]").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Reject 1 registration?")
+    expect(page.get_by_label("A note for the email")).to_be_visible()
+    audit.check("confirm action")
     page.goto(f"/admin/events/{live.forum_event}/check-in")
     audit.check("check-in")
     audit.assert_clean()

@@ -96,6 +96,12 @@ def test_an_organiser_approves_checks_in_and_exports(page: Page, live: LiveSite,
     expect(page.get_by_label("Status")).to_have_value("pending")
     page.get_by_role("checkbox", name=f"Select {applicant}").check()
     page.get_by_role("button", name="Approve", exact=True).click()
+    # It emails the applicant, so it asks first, with a note to put in the email.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Approve 1 registration?")
+    expect(page.get_by_text("This will email 1 person")).to_be_visible()
+    assert_fits_the_screen(page, device)
+    page.get_by_label("A note for the email").fill("Welcome aboard: the reading list follows.")
+    page.get_by_role("button", name="Approve 1 registration and email them").click()
     expect(page.get_by_role("status").filter(has_text="Approved")).to_be_visible()
     expect(page.get_by_role("checkbox", name=f"Select {applicant}")).to_have_count(0)  # no longer pending
     assert_fits_the_screen(page, device)

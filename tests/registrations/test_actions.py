@@ -236,7 +236,12 @@ def test_bulk_action_from_the_roster(organiser_client, application_event, make_r
     event = application_event(capacity=1)
     people = [make_registration(event, status=S.PENDING, name=f"Applicant {i}", created_at=T0 + timedelta(minutes=i)) for i in range(2)]
     roster = f"/admin/events/{event.slug}"
-    response = post(organiser_client, f"{roster}/registrations", {"action": "approve", "id": [p.id for p in people], "status": "pending"}, token_from=roster)
+    chosen = {"action": "approve", "id": [p.id for p in people], "status": "pending"}
+    # Approving emails each of them, so it asks first.
+    ask = post(organiser_client, f"{roster}/registrations", chosen, token_from=roster)
+    assert ask.status_code == 200 and "This will email 2 people" in ask.text
+    assert statuses(sessions, *people) == [S.PENDING, S.PENDING]
+    response = post(organiser_client, f"{roster}/registrations", {**chosen, "confirmed": "yes"}, token_from=roster)
     assert response.status_code == 303
     assert response.headers["location"] == f"http://testserver{roster}?status=pending"
     page = organiser_client.get(response.headers["location"])
@@ -311,7 +316,8 @@ def test_cancelling_from_the_roster_asks_first_and_says_what_will_happen(organis
     ask = post(organiser_client, f"{roster}/registrations", chosen, token_from=roster)
     assert ask.status_code == 200
     assert "Cancel 3 registrations?" in ask.text and "Ana &lt;b&gt;Reyes&lt;/b&gt;" in ask.text and "Jun Park" in ask.text
-    assert "Omar Gone" not in ask.text and "1 other selected registration is not active" in ask.text
+    assert "This will email 3 people" in ask.text
+    assert "1 selected registration will be left as it is, and not emailed" in ask.text and "Omar Gone is cancelled already" in ask.text
     # Quinn, first in the queue, is among those cancelled: only Lina is left waiting.
     assert "2 confirmed seats will be freed, and the first person on the waiting list will be given a seat" in ask.text
     # Nothing has changed yet, and nobody has been emailed.
@@ -343,7 +349,7 @@ def test_an_action_comes_back_to_the_page_of_the_roster_it_was_taken_on(organise
     second = organiser_client.get(roster, params={"after": cursor}).text
     # The bulk form carries the page's cursor.
     assert f'name="after" value="{cursor}"' in second
-    chosen = {"action": "approve", "id": [people[55].id], "after": cursor}
+    chosen = {"action": "approve", "id": [people[55].id], "after": cursor, "confirmed": "yes"}
     done = post(organiser_client, f"{roster}/registrations", chosen, token_from=roster)
     assert done.status_code == 303 and f"after={cursor}" in done.headers["location"]
     # Asking before cancelling keeps it too, for the page's own form and for "Keep them".

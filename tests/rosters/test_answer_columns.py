@@ -202,8 +202,8 @@ def test_the_exports_have_the_same_columns_and_neutralise_formulas(organiser_cli
     header = rows[0]
     start = header.index("Updated (Asia/Singapore)") + 1
     # The form's questions by label (a label a spreadsheet would run is neutralised), then
-    # the keys answers hold that the form has not.
-    assert header[start:] == [*HEADINGS[:5], "'" + HOSTILE_LABEL, *HEADINGS[6:], "legacy"]
+    # the keys answers hold that the form has not, marked so (no label is known for "legacy").
+    assert header[start:] == [*HEADINGS[:5], "'" + HOSTILE_LABEL, *HEADINGS[6:], "legacy (no longer asked)"]
     by_name = {row[1]: row[start:] for row in rows[1:]}
     assert by_name["Aisha Rahman"] == ["Colonel", "Workshop A", "Lunch; Dinner", "Yes", "cv.pdf", "", "", "kept", "from 2019"]
     assert by_name["Ben Tan"][:4] == ["", "Workshop B", "Dinner", "No"]
@@ -230,7 +230,7 @@ def test_a_registration_page_shows_its_answers_by_question(organiser_client, wor
     facts = [html.unescape(re.sub(r"<[^>]+>", "", f)).strip() for f in re.findall(r"<d[td][^>]*>(.*?)</d[td]>", page, re.DOTALL)]
     pairs = dict(zip(facts[::2], facts[1::2], strict=False))
     assert pairs["Workshop"] == "Workshop A" and pairs["Meals"] == "Lunch; Dinner" and pairs["Visa letter?"] == "Yes"
-    assert pairs["Old question (retired)"] == "kept" and pairs["legacy"] == "from 2019"
+    assert pairs["Old question (retired)"] == "kept" and pairs["legacy (no longer asked)"] == "from 2019"
     assert f'href="http://testserver/admin/registrations/{world["aisha"].id}/files/cv">cv.pdf</a>' in page
     ben = organiser_client.get(f"/admin/registrations/{world['ben'].id}").text
     assert "Endorsed 3 Mar 2027" in ben and "Old question" not in ben

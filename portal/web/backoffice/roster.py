@@ -4,6 +4,7 @@ and the export."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,17 +17,19 @@ from portal.catalogue import eventmail
 from portal.db import transaction
 from portal.errors import InvalidTransition
 from portal.forms.fields import first_error
+from portal.forms.organiser_edits import NoteForm, WalkInForm
 from portal.forms.rosters import BulkActionForm, CheckInActionForm, RegistrationActionForm, RosterQueryForm
 from portal.models import RegistrationStatus
-from portal.registrations import actions, uploads
+from portal.registrations import actions, organiser_edits, uploads
 from portal.registrations.actions import ActionReport, RosterAction
-from portal.rosters import door, exports
+from portal.rosters import charts, door, exports
 from portal.rosters import roster as rosters
 from portal.rosters.columns import roster_columns
 from portal.rosters.numbers import NumbersCache
 from portal.web.backoffice.auth import require_organiser, require_organiser_download
 from portal.web.backoffice.base import actor, flash, page
 from portal.web.backoffice.door import PERMISSIONS, scanner_context
+from portal.web.backoffice.registration_edit import WALK_IN_PREFIX
 from portal.web.csrf import read_form
 from portal.web.params import text_param
 from portal.web.plumbing import send_upload, site, uow
@@ -128,6 +131,7 @@ async def show_event(request: Request) -> Response:
     shown = await uow(request, roster_columns, actor(request).id)
     context = {
         "data": data, "form": form, "params": form.link_params(), "mail": mail, "columns": shown,
+        "chart": charts.event_chart(data.chart, data.event.capacity, data.confirmed),
         "registration_url": IdLinks(request, "admin:show_registration"),
         "roster_base": request.url_for("admin:show_event", slug=data.event.slug),
     }
@@ -138,27 +142,36 @@ async def show_event(request: Request) -> Response:
 async def update_registrations(request: Request) -> Response:
     slug = request.path_params["slug"]
     form = BulkActionForm(await read_form(request))
-    if not form.validate():
+    valid = form.validate()
+    if not valid and set(form.errors) != {"note"}:
         raise _bad_link(form)
     # Back to the roster as it was shown: its filter, sort and page.
     shown = {**form.link_params(), **form.page_params()}
     back = RedirectResponse(request.url_for("admin:show_event", slug=slug).include_query_params(**shown), status_code=303)
     if not form.id.data:
         return flash(request, back, "Select at least one registration first, with the boxes in the first column.")
-    if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
-        preview = await uow(request, rosters.cancel_preview, slug, list(form.id.data))
+    action = RosterAction(form.action.data)
+    if action in actions.EMAILING and (form.confirmed.data != "yes" or not valid):
+        # Whom it would email, and a note for them, before anything changes.
+        try:
+            plan = await uow(request, actions.plan_action, slug, action, list(form.id.data))
+        except InvalidTransition as exc:  # too many selected, or a cancelled event
+            return flash(request, back, exc.message)
         context = {
-            "preview": preview, "action_url": request.url_for("admin:update_registrations", slug=slug),
+            "plan": plan, "form": form, "nonce": form.nonce.data or secrets.token_urlsafe(24),
+            "action_url": request.url_for("admin:update_registrations", slug=slug),
             "hidden": [*shown.items(), *(("id", i) for i in form.id.data)], "back_url": str(back.headers["location"]),
         }
-        return page(request, "admin/confirm_cancel.html", context)
+        return page(request, "admin/confirm_action.html", context, status_code=200 if valid else 422)
     try:
         report = await uow(
-            request, actions.act_on_registrations, site(request), actor(request), slug,
-            RosterAction(form.action.data), list(form.id.data), write=True,
+            request, actions.act_on_registrations, site(request), actor(request), slug, action, list(form.id.data),
+            note=form.note.data or "", nonce=form.nonce.data or "", write=True,
         )
     except InvalidTransition as exc:  # too many selected, or a cancelled event: nothing changed
         return flash(request, back, exc.message)
+    if report.repeated:
+        return flash(request, back, "This was done already: the same confirmation came twice, and acted once.")
     return flash(request, back, *report_messages(report))
 
 
@@ -169,26 +182,31 @@ def _registration_id(request: Request) -> int:
 @require_organiser
 async def show_registration(request: Request) -> Response:
     detail = await uow(request, rosters.registration_detail, _registration_id(request))
-    return page(request, "admin/registration.html", {"detail": detail})
+    notes = await uow(request, organiser_edits.notes_of, _registration_id(request))
+    return page(request, "admin/registration.html", {"detail": detail, "notes": notes, "note_form": NoteForm()})
 
 
 @require_organiser
 async def update_registration(request: Request) -> Response:
     form = RegistrationActionForm(await read_form(request))
-    if not form.validate():
-        raise HTTPException(400, "That is not an action the portal knows.")
+    valid = form.validate()
     back = RedirectResponse(request.url_for("admin:show_registration", id=_registration_id(request)), status_code=303)
+    if not valid and set(form.errors) == {"note"}:
+        return flash(request, back, f"Nothing was changed: {form.note.errors[0]}")
+    if not valid:
+        raise HTTPException(400, "That is not an action the portal knows.")
+    note = form.note.data or ""
     if form.action.data == RosterAction.CANCEL and form.confirmed.data != "yes":
         preview = await uow(request, rosters.registration_cancel_preview, _registration_id(request))
         context = {
             "preview": preview, "action_url": request.url_for("admin:update_registration", id=_registration_id(request)),
-            "hidden": [], "back_url": str(back.headers["location"]),
+            "hidden": [("note", note)] if note else [], "back_url": str(back.headers["location"]),
         }
         return page(request, "admin/confirm_cancel.html", context)
     try:
         report = await uow(
             request, actions.act_on_registration, site(request), actor(request), _registration_id(request),
-            RosterAction(form.action.data), write=True,
+            RosterAction(form.action.data), note=note, write=True,
         )
     except InvalidTransition as exc:
         return flash(request, back, exc.message)
@@ -199,7 +217,10 @@ async def update_registration(request: Request) -> Response:
 async def check_in(request: Request) -> Response:
     q = text_param(request, "q") or ""
     data = await uow(request, door.check_in_list, request.path_params["slug"], q)
-    context = {"data": data, "q": q, "check_in_url": IdLinks(request, "admin:check_in_registration"), **scanner_context(request)}
+    context = {
+        "data": data, "q": q, "check_in_url": IdLinks(request, "admin:check_in_registration"),
+        "walk_in": WalkInForm(prefix=WALK_IN_PREFIX), **scanner_context(request),
+    }
     return page(request, "admin/check_in.html", context, headers=PERMISSIONS)
 
 
