@@ -104,6 +104,16 @@ def test_back_office_pages_have_no_serious_accessibility_problems(page: Page, li
     audit.check("confirm action")
     page.goto(f"/admin/events/{live.forum_event}/check-in")
     audit.check("check-in")
+    # One registration, with its internal notes, and the form that corrects its details.
+    page.goto(f"/admin/events/{live.forum_event}")
+    registration = page.get_by_role("link", name="More").first.get_attribute("href")
+    page.goto(registration)
+    expect(page.get_by_role("heading", name="Internal notes")).to_be_visible()
+    audit.check("registration")
+    page.goto(f"{registration}/edit")
+    audit.check("registration edit")
+    page.goto(f"/admin/events/{live.forum_event}/columns")
+    audit.check("roster columns")
     audit.assert_clean()
 
 
