@@ -116,10 +116,16 @@ def _keep_files(directory: Path, form: QuestionForm) -> list[StoredFile]:
     return kept
 
 
+# The session checkboxes' name: a hyphen, which no question's key may hold (questions.schema
+# KEY_PATTERN), so a form with a question keyed "sessions" (the demo conference's days) keeps
+# its answers apart from the sessions chosen.
+SESSION_FIELD = "session-choice"
+
+
 def _sessions_sent(formdata: FormData, offered: list[SessionOption]) -> tuple[str, ...]:
-    """The keys of the sessions ticked (`sessions`, one value each), in the order offered;
+    """The keys of the sessions ticked (`session-choice`, one value each), in the order offered;
     a key the page did not offer is kept, so that the service refuses it in words."""
-    sent = [v for v in formdata.getlist("sessions") if isinstance(v, str) and 0 < len(v) <= 120]
+    sent = [v for v in formdata.getlist(SESSION_FIELD) if isinstance(v, str) and 0 < len(v) <= 120]
     order = {option.session.key: i for i, option in enumerate(offered)}
     return tuple(sorted(dict.fromkeys(sent), key=lambda k: order.get(k, len(order))))
 

@@ -18,6 +18,9 @@ from portal.registrations.actions import RosterAction
 from portal.registrations.participants import Submission
 from portal.registrations.seats import session_places_taken
 from tests.conftest import future
+
+# 02:00 UTC (10:00 in Singapore) in 30 days: eight hours on one local day at any hour of the run.
+START = future(30).replace(hour=2, minute=0, second=0, microsecond=0)
 from tests.registrations.test_race import _race
 
 S = RegistrationStatus
@@ -49,7 +52,7 @@ def make_session(run):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def conference(make_event):  # type: ignore[no-untyped-def]
-    return make_event(capacity=None, ends_at=future(30) + timedelta(hours=8), registration_closes_at=future(20))
+    return make_event(capacity=None, starts_at=START, ends_at=START + timedelta(hours=8), registration_closes_at=future(20))
 
 
 @pytest.fixture
@@ -178,7 +181,7 @@ def test_changing_sessions_takes_and_frees_places(conference, make_session, regi
 
 
 def test_sessions_cannot_change_once_registration_closes(make_event, make_session, register, run, site, sessions):
-    event = make_event(capacity=None, ends_at=future(30) + timedelta(hours=8))
+    event = make_event(capacity=None, starts_at=START, ends_at=START + timedelta(hours=8))
     make_session(event, "a")
     outcome = register(event, "ann@example.org", sessions=["a"])
     token = _token(sessions, outcome.registration_id)

@@ -12,12 +12,15 @@ from sqlalchemy import select
 from portal.models import EventSession, Registration, SessionChoice, SessionKind
 from tests.conftest import csrf_from, future
 
+# 02:00 UTC (10:00 in Singapore) in 30 days: eight hours on one local day at any hour of the run.
+START = future(30).replace(hour=2, minute=0, second=0, microsecond=0)
+
 VALID = {"name": "Ann Lee", "email": "ann@example.org", "consent": "y"}
 
 
 @pytest.fixture
 def conference(make_event, run):  # type: ignore[no-untyped-def]
-    event = make_event(capacity=None, ends_at=future(30) + timedelta(hours=8))
+    event = make_event(capacity=None, starts_at=START, ends_at=START + timedelta(hours=8))
 
     def _add(session):  # type: ignore[no-untyped-def]
         for key, minutes, places, waitlist in (("a", 0, 2, False), ("b", 30, None, False), ("c", 120, 1, False), ("d", 240, 1, True)):
@@ -47,7 +50,7 @@ def test_the_form_offers_the_sessions_to_choose_with_places_in_words(client, con
     page = client.get(f"/events/{conference.slug}/register")
     assert page.status_code == 200
     html = page.text
-    assert 'name="sessions" value="a"' in html and 'name="sessions" value="d"' in html
+    assert 'name="session-choice" value="a"' in html and 'name="session-choice" value="d"' in html
     assert 'value="keynote"' not in html  # not a session to choose
     assert "2 places left" in html and "1 place left" in html
     assert "Workshop &lt;A&gt;" in html and "<A>" not in html
@@ -58,7 +61,7 @@ def test_registering_with_sessions_holds_them(client, conference, sessions):
     form = client.get(f"/events/{conference.slug}/register")
     response = client.post(
         f"/events/{conference.slug}/register",
-        data={**VALID, "csrf_token": csrf_from(form.text), "sessions": ["a", "c"]},
+        data={**VALID, "csrf_token": csrf_from(form.text), "session-choice": ["a", "c"]},
     )
     assert response.status_code == 303, response.text
     assert _choices(sessions, "ann@example.org") == ["a", "c"]
@@ -74,7 +77,7 @@ def test_overlapping_sessions_come_back_with_everything_kept(client, conference,
     form = client.get(f"/events/{conference.slug}/register")
     response = client.post(
         f"/events/{conference.slug}/register",
-        data={**VALID, "organisation": "RSIS", "csrf_token": csrf_from(form.text), "sessions": ["a", "b", "d"]},
+        data={**VALID, "organisation": "RSIS", "csrf_token": csrf_from(form.text), "session-choice": ["a", "b", "d"]},
     )
     assert response.status_code == 409
     html = response.text
@@ -88,21 +91,39 @@ def test_overlapping_sessions_come_back_with_everything_kept(client, conference,
 
 def test_the_manage_page_changes_the_sessions(client, conference, sessions, manage_link):
     form = client.get(f"/events/{conference.slug}/register")
-    client.post(f"/events/{conference.slug}/register", data={**VALID, "csrf_token": csrf_from(form.text), "sessions": ["a"]})
+    client.post(f"/events/{conference.slug}/register", data={**VALID, "csrf_token": csrf_from(form.text), "session-choice": ["a"]})
     token = manage_link("ann@example.org")
     page = client.get(f"/registrations/{token}")
     assert "Your sessions" in page.text and 'value="a" id="session-a" checked' in page.text
 
-    refused = client.post(f"/registrations/{token}/sessions", data={"sessions": ["c"]})
+    refused = client.post(f"/registrations/{token}/sessions", data={"session-choice": ["c"]})
     assert refused.status_code == 403
     assert _choices(sessions, "ann@example.org") == ["a"]
 
-    saved = client.post(f"/registrations/{token}/sessions", data={"csrf_token": csrf_from(page.text), "sessions": ["c", "d"]})
+    saved = client.post(f"/registrations/{token}/sessions", data={"csrf_token": csrf_from(page.text), "session-choice": ["c", "d"]})
     assert saved.status_code == 303
     assert _choices(sessions, "ann@example.org") == ["c", "d"]
     assert "Your sessions are saved." in client.get(saved.headers["location"]).text
 
-    clash = client.post(f"/registrations/{token}/sessions", data={"csrf_token": csrf_from(page.text), "sessions": ["a", "b"]})
+    clash = client.post(f"/registrations/{token}/sessions", data={"csrf_token": csrf_from(page.text), "session-choice": ["a", "b"]})
     assert clash.status_code == 409
     assert "are at the same time" in clash.text
     assert _choices(sessions, "ann@example.org") == ["c", "d"]
+
+
+def test_a_question_keyed_sessions_and_the_sessions_chosen_stay_apart(client, conference, make_form, sessions):
+    """The demo conference's form asks "Which plenary sessions will you attend?" under the key
+    `sessions`; its answers and the workshops chosen travel under different names."""
+    make_form([{"key": "sessions", "type": "multichoice", "label": "Which days?", "required": True,
+                "choices": [{"value": "day1", "label": "Day 1"}, {"value": "day2", "label": "Day 2"}]}], event=conference)
+    form = client.get(f"/events/{conference.slug}/register")
+    assert 'name="sessions" value="day1"' in form.text and 'name="session-choice" value="a"' in form.text
+    response = client.post(
+        f"/events/{conference.slug}/register",
+        data={**VALID, "csrf_token": csrf_from(form.text), "sessions": ["day2"], "session-choice": ["a"]},
+    )
+    assert response.status_code == 303, response.text
+    assert _choices(sessions, "ann@example.org") == ["a"]
+    with sessions() as session:
+        answers = session.scalar(select(Registration.answers).where(Registration.email == "ann@example.org"))
+    assert answers["sessions"] == ["day2"]
