@@ -34,6 +34,7 @@ from portal.registrations.seats import (
     lock_event,
     promote_from_waitlist,
     seats_left,
+    sessions_filled_since,
     waitlist_position,
     waitlisted_count,
 )
@@ -120,6 +121,13 @@ def _status_change(action: RosterAction, registration: Registration, seats: Seat
                         f"cannot be approved: “{question.choice_label(full.value)}” ({question.label}) has no place left; "
                         "raise its places in the form, or change the answer first"
                     )
+            # Its conference sessions too: the places it held may have gone to others since.
+            filled = sessions_filled_since(session, registration.id)
+            if filled:
+                return None, (
+                    f"cannot be approved: the session “{filled[0].title}” it chose has no place left; "
+                    "raise its places in the timetable first"
+                )
         return (S.CONFIRMED if seats.free() else S.WAITLISTED), None
     if action == RosterAction.REJECT:
         if status not in ACTIVE_STATUSES:

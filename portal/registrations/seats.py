@@ -314,6 +314,22 @@ def session_places_taken(session: Session, event_id: int, only: Iterable[int] | 
     return {session_id: count for session_id, count in session.execute(query)}
 
 
+def sessions_filled_since(session: Session, registration_id: int) -> list[EventSession]:
+    """The sessions an inactive registration still holds a place in (a rejection keeps its
+    choices) that active registrations have filled since, in time order: making it active
+    again would put them over their places."""
+    held = list(session.scalars(
+        select(EventSession)
+        .join(SessionChoice, SessionChoice.session_id == EventSession.id)
+        .where(SessionChoice.registration_id == registration_id, SessionChoice.waiting.is_(False), EventSession.places.is_not(None))
+        .order_by(EventSession.starts_at, EventSession.id)
+    ))
+    if not held:
+        return []
+    taken = session_places_taken(session, held[0].event_id, only=[s.id for s in held])
+    return [s for s in held if taken.get(s.id, 0) >= (s.places or 0)]
+
+
 def session_waiting_counts(session: Session, event_id: int) -> dict[int, int]:
     """How many wait for a place, per session id, at one event."""
     rows = session.execute(

@@ -160,6 +160,30 @@ def test_an_organiser_cancelling_a_registration_frees_its_session_places(
         assert session_places_taken(session, conference.id) == {session.scalar(select(EventSession.id)): 1}
 
 
+def test_approving_a_rejected_registration_again_needs_its_session_places_back(
+    conference, make_session, register, chosen, run, site, sessions, admin
+):
+    """A rejection frees its session places (they go to others) but keeps its choices, so that
+    approving it again takes them back: refused while a session it chose is full."""
+    make_session(conference, "a", places=1)
+    first = register(conference, "one@example.org", sessions=["a"])
+    run(actions.act_on_registrations, site, admin, conference.slug, RosterAction.REJECT, [first.registration_id])
+    second = register(conference, "two@example.org", sessions=["a"])
+    assert chosen(second.registration_id) == {"a": False}
+    report = run(actions.act_on_registrations, site, admin, conference.slug, RosterAction.APPROVE, [first.registration_id])
+    [skipped] = report.skipped
+    assert "the session “Workshop A” it chose has no place left" in skipped.problem
+    with sessions() as session:
+        assert list(session_places_taken(session, conference.id).values()) == [1]
+        assert session.get_one(Registration, first.registration_id).status == RegistrationStatus.REJECTED
+    # With the place given back to the session, the approval goes through and takes it.
+    run(actions.act_on_registrations, site, admin, conference.slug, RosterAction.CANCEL, [second.registration_id])
+    run(actions.act_on_registrations, site, admin, conference.slug, RosterAction.APPROVE, [first.registration_id])
+    with sessions() as session:
+        assert list(session_places_taken(session, conference.id).values()) == [1]
+        assert session.get_one(Registration, first.registration_id).status == RegistrationStatus.CONFIRMED
+
+
 def test_changing_sessions_takes_and_frees_places(conference, make_session, register, chosen, run, site, sessions):
     make_session(conference, "a", places=1, waitlist=True)
     make_session(conference, "b", places=5, minutes_in=120)
