@@ -8,7 +8,6 @@ into an email and the route that answers it cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -53,8 +52,6 @@ PATHS = {
 }
 
 
-# Kept: a conference's timetable links the same speakers and sessions hundreds of times a page.
-@lru_cache(maxsize=8192)
 def path_for(name: str, /, **params: Any) -> str:
     """The path of the route `name`, its parameters percent-encoded."""
     return PATHS[name].format(**{key: quote(str(value), safe="") for key, value in params.items()})

@@ -110,8 +110,11 @@ def event_data(event: Event, programme: Programme | None, state: RegistrationSta
     return data
 
 
-def session_data(entry: TimetableEntry, tz_name: str, *, url: str, speaker_url: Callable[[str], str]) -> dict[str, Any]:
-    """One session as a schema.org Event (an event's subEvent), its speakers as performers."""
+def session_data(
+    entry: TimetableEntry, tz_name: str, *, url: str, speaker_url: Callable[[str], str], event_cancelled: bool = False
+) -> dict[str, Any]:
+    """One session as a schema.org Event (an event's subEvent), its speakers as performers;
+    cancelled when it is, or when its whole event is."""
     tz = zone(tz_name)
     s = entry.session
     data: dict[str, Any] = {
@@ -119,7 +122,7 @@ def session_data(entry: TimetableEntry, tz_name: str, *, url: str, speaker_url: 
         "name": clean_line(s.title),
         "startDate": s.starts_at.astimezone(tz).isoformat(),
         "endDate": s.ends_at.astimezone(tz).isoformat(),
-        "eventStatus": SCHEMA + ("EventCancelled" if s.cancelled else "EventScheduled"),
+        "eventStatus": SCHEMA + ("EventCancelled" if s.cancelled or event_cancelled else "EventScheduled"),
         "url": url,
     }
     if clean_line(s.room):
@@ -135,12 +138,12 @@ def session_data(entry: TimetableEntry, tz_name: str, *, url: str, speaker_url: 
     return data
 
 
-def sub_events(timetable: Timetable, slug: str, site: Site) -> list[dict[str, Any]]:
+def sub_events(timetable: Timetable, slug: str, site: Site, *, event_cancelled: bool = False) -> list[dict[str, Any]]:
     """The timetable's sessions as subEvents, breaks and meals left out."""
     return [
         session_data(
             entry, timetable.timezone, url=site.url("show_session", slug=slug, key=entry.session.key),
-            speaker_url=lambda key: site.url("show_speaker", key=key),
+            speaker_url=lambda key: site.url("show_speaker", key=key), event_cancelled=event_cancelled,
         )
         for entry in timetable.entries
         if not entry.quiet
@@ -160,15 +163,15 @@ _kept_lock = threading.Lock()
 MAX_KEPT_SUB_EVENTS = 64
 
 
-def sub_events_json(timetable: Timetable, slug: str, site: Site) -> str:
+def sub_events_json(timetable: Timetable, slug: str, site: Site, *, event_cancelled: bool = False) -> str:
     """sub_events as JSON safe in a <script>, kept while the timetable is unchanged."""
-    key = (slug, site.base_url, timetable.timezone, tuple(entry.fingerprint for entry in timetable.entries))
+    key = (slug, site.base_url, timetable.timezone, event_cancelled, tuple(entry.fingerprint for entry in timetable.entries))
     with _kept_lock:
         found = _kept_sub_events.get(key)
         if found is not None:
             _kept_sub_events.move_to_end(key)
             return found
-    made = script_json(sub_events(timetable, slug, site))
+    made = script_json(sub_events(timetable, slug, site, event_cancelled=event_cancelled))
     with _kept_lock:
         _kept_sub_events[key] = made
         while len(_kept_sub_events) > MAX_KEPT_SUB_EVENTS:
@@ -183,7 +186,8 @@ def page_script(page: EventPage, site: Site) -> str:
         page.event, page.programme, page.state, url=site.url("show_event", slug=slug), register_url=site.url("register", slug=slug)
     )
     script = script_json(data)
+    cancelled = page.event.status == EventStatus.CANCELLED
     if page.timetable and any(not entry.quiet for entry in page.timetable.entries):
         # The kept JSON array spliced in as the object's last member.
-        script = f'{script[:-1]},"subEvent":{sub_events_json(page.timetable, slug, site)}}}'
+        script = f'{script[:-1]},"subEvent":{sub_events_json(page.timetable, slug, site, event_cancelled=cancelled)}}}'
     return script

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.db import run_unit_of_work, utcnow
-from portal.models import EventStatus, SessionChoice, SessionKind, SessionStatus, Speaker
+from portal.models import Event, EventStatus, SessionChoice, SessionKind, SessionStatus, Speaker
 from tests.conftest import BASE_URL
 from tests.timetables import add_session, add_speakers, choose
 
@@ -151,6 +151,17 @@ def test_the_event_json_ld_holds_the_sessions_and_their_speakers(client, confere
         "@type": "Person", "name": "Dr Tan Ah Kow", "url": "http://testserver/speakers/tan",
         "worksFor": {"@type": "Organization", "name": "RSIS"},
     }]
+
+
+def test_a_cancelled_conference_cancels_its_sessions_in_the_json_ld(client, conference, run) -> None:
+    event, _ = conference
+    assert {s["eventStatus"] for s in jsonld(client.get("/events/iccs").text)["subEvent"]} == {
+        "https://schema.org/EventScheduled", "https://schema.org/EventCancelled",  # the dropped talk
+    }
+    run(lambda session: session.execute(update(Event).where(Event.id == event.id).values(status=EventStatus.CANCELLED)))
+    data = jsonld(client.get("/events/iccs").text)
+    assert data["eventStatus"] == "https://schema.org/EventCancelled"
+    assert {s["eventStatus"] for s in data["subEvent"]} == {"https://schema.org/EventCancelled"}
 
 
 def test_a_session_page_says_what_when_where_and_who(client, conference, day) -> None:

@@ -88,7 +88,8 @@ def _saved(report: editor.SessionReport, what: str) -> list[str]:
     if report.told:
         messages.append(f"{plural(report.told, 'person who chose it is', 'people who chose it are')} being emailed about the change.")
     if report.promoted:
-        messages.append(f"{plural(report.promoted, 'person')} from its waiting list now {'has' if report.promoted == 1 else 'have'} a place, and are being told.")
+        now_placed = "has a place and is" if report.promoted == 1 else "have places and are"
+        messages.append(f"{plural(report.promoted, 'person', 'people')} from its waiting list now {now_placed} being told.")
     return messages + clash_warnings(report.clashes)
 
 

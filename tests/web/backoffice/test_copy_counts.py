@@ -11,11 +11,13 @@ import pytest
 
 from portal import cli
 from portal.catalogue.editing import UpdateReport
+from portal.catalogue.timetable_admin import SessionReport
 from portal.models import RegistrationStatus as S
 from portal.registrations.actions import ActionReport, ActionResult, RosterAction
 from portal.templating import make_environment
 from portal.web.backoffice.events import saved_messages
 from portal.web.backoffice.roster import report_messages
+from portal.web.backoffice.timetable import _saved
 from tests.conftest import future
 from tests.web.backoffice.conftest import post
 from tests.web.backoffice.test_events_admin import form_of
@@ -155,3 +157,14 @@ def test_the_roster_export_command_counts_what_it_wrote(portal_env, make_event, 
         make_registration(event, status=S.CONFIRMED)
     assert cli.main(["export", "roster", event.slug, "-o", "out.csv"]) == 0
     assert words in capsys.readouterr().err
+
+
+def test_saving_a_session_says_its_counts_in_their_number():
+    """The timetable editor's message after a save that told people and promoted others."""
+    def said(told: int, promoted: int) -> str:
+        return " ".join(_saved(SessionReport(session=None, changed=["room"], told=told, promoted=promoted, clashes=[]), "Saved."))  # type: ignore[arg-type]
+
+    assert "1 person who chose it is being emailed" in said(1, 1)
+    assert "2 people who chose it are being emailed" in said(2, 2)
+    assert "1 person from its waiting list now has a place and is being told." in said(1, 1)
+    assert "2 people from its waiting list now have places and are being told." in said(2, 2)
