@@ -11,9 +11,10 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpcore2
 import pytest
@@ -370,3 +371,14 @@ def csrf_from(html: str) -> str:
 
 def future(days: int = 30) -> datetime:
     return utcnow().replace(microsecond=0) + timedelta(days=days)
+
+
+def running_today(zone: str = "Asia/Singapore") -> tuple[datetime, datetime]:
+    """The start and end (UTC) of an event going on now that stays within today in `zone`
+    whatever the hour the suite runs: from an hour ago (or that midnight) to three hours on
+    (or the last second of the day). Built from now alone, it became two days near midnight."""
+    local = utcnow().replace(microsecond=0).astimezone(ZoneInfo(zone))
+    midnight = local.replace(hour=0, minute=0, second=0)
+    starts = max(local - timedelta(hours=1), midnight)
+    ends = min(local + timedelta(hours=3), midnight + timedelta(days=1, seconds=-1))
+    return starts.astimezone(UTC), ends.astimezone(UTC)

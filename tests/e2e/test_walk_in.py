@@ -5,7 +5,6 @@ in; axe finds nothing serious on these pages."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from portal.db import run_unit_of_work, utcnow
 from portal.models import AuditEntry, Event, EventStatus, Registration, RegistrationStatus
 from portal.registrations.participants import new_token
+from tests.conftest import running_today
 from tests.e2e.conftest import ORGANISER_EMAIL, ORGANISER_PASSWORD, LiveSite
 from tests.e2e.test_accessibility import Audit
 from tests.e2e.test_journeys import assert_fits_the_screen
@@ -24,8 +24,9 @@ pytestmark = pytest.mark.browser
 
 def _full_event(session: Session, slug: str) -> None:
     now = utcnow().replace(microsecond=0)
+    starts, ends = running_today()
     event = Event(
-        slug=slug, title="Walk-in Drill", category="seminar", starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=3),
+        slug=slug, title="Walk-in Drill", category="seminar", starts_at=starts, ends_at=ends,
         timezone="Asia/Singapore", venue="RSIS", address="", status=EventStatus.PUBLISHED, published_at=now, capacity=1, waitlist=False,
     )
     session.add(event)

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from portal.models import Admission, CheckIn, Registration, RegistrationNote
+from portal.models import Admission, AuditEntry, CheckIn, Registration, RegistrationNote
 from portal.models import RegistrationStatus as S
 from portal.registrations.organiser_edits import Details, EmailTaken, add_note, add_walk_in, edit_details, notes_of
 
@@ -51,6 +51,8 @@ def test_a_walk_in_takes_no_seat_from_a_full_event_with_a_waiting_list(run, site
 def test_the_override_is_not_recorded_when_a_seat_was_free(run, site, actor, course):
     done = run(add_walk_in, site, actor, course.slug, Details("Cy", "cy@example.org"), over_capacity=True, now=TUESDAY)
     assert not done.over_capacity
+    entry = run(lambda session: session.scalars(select(AuditEntry).where(AuditEntry.action == "registration.walk_in")).one())
+    assert "over capacity" not in (entry.after or {})
 
 
 def test_a_walk_in_at_an_application_programme_is_confirmed_by_the_organiser(run, site, actor, make_programme, make_event):

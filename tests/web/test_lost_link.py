@@ -144,6 +144,10 @@ def test_an_address_gets_at_most_a_few_such_emails_a_day(run, make_event, make_r
     for _ in range(lostlinks.EMAILS_A_DAY + 2):
         run(lostlinks.send_lost_links, Site(base_url=BASE_URL), "ann@example.org", client="10.0.0.1", limits=RegistrationLimits(0, 0))
     assert len(lost_links(outbox)) == lostlinks.EMAILS_A_DAY
+    # A day later the address may ask again.
+    later = utcnow() + timedelta(days=1, minutes=1)
+    run(lostlinks.send_lost_links, Site(base_url=BASE_URL), "ann@example.org", client="10.0.0.1", limits=RegistrationLimits(0, 0), now=later)
+    assert len(lost_links(outbox)) == lostlinks.EMAILS_A_DAY + 1
 
 
 @pytest.mark.parametrize("email", ["", "not an address", "ann@example.org\r\nBcc: x@example.org", "a" * 250 + "@example.org"])

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from portal.app import create_app
 from portal.db import run_unit_of_work, utcnow
 from portal.models import Event, EventStatus, SessionChoice, SessionKind, SessionStatus, Speaker
+from portal.web import fragments
 from tests.conftest import BASE_URL
 from tests.timetables import add_session, add_speakers, choose
 
@@ -151,6 +152,22 @@ def test_the_event_json_ld_holds_the_sessions_and_their_speakers(client, confere
         "@type": "Person", "name": "Dr Tan Ah Kow", "url": "http://testserver/speakers/tan",
         "worksFor": {"@type": "Organization", "name": "RSIS"},
     }]
+
+
+def test_each_day_is_rendered_once_until_it_changes(client, conference, make_event, run, day) -> None:
+    """The kept days (web/fragments.py): a change elsewhere on the site renders the page again
+    but no day; a session moved on the first day renders that day alone."""
+    event, _ = conference
+    fragments.timetable_days.clear()
+    client.get("/events/iccs")
+    assert len(fragments.timetable_days) == 2
+    make_event(title="Another event")  # the site's data changed: the page is made again
+    client.get("/events/iccs")
+    assert len(fragments.timetable_days) == 2
+    add_session(run, event, "ws-b", at(day, 10, 45), at(day, 12), title="Workshop B: Trust", kind=SessionKind.WORKSHOP,
+                room="Room 3", choose=True, places=2)
+    client.get("/events/iccs")
+    assert len(fragments.timetable_days) == 3  # the first day's new rendering beside the old
 
 
 def test_a_cancelled_conference_cancels_its_sessions_in_the_json_ld(client, conference, run) -> None:

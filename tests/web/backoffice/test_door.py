@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, timedelta
+from datetime import timedelta
 from html import unescape
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from portal.db import utcnow
 from portal.models import CheckIn
 from portal.models import RegistrationStatus as S
+from tests.conftest import running_today
 from tests.web.backoffice.conftest import token
 
 CODE = "7K3QX2M49D"
@@ -25,12 +25,8 @@ HOSTILE = '<script>alert("door")</script> & Ölçek'
 @pytest.fixture
 def today(make_event):  # type: ignore[no-untyped-def]
     """An event on now, within one day in its zone (Singapore) whatever the hour the suite runs."""
-    now = utcnow().replace(microsecond=0)
-    local = now.astimezone(ZoneInfo("Asia/Singapore"))
-    midnight = local.replace(hour=0, minute=0, second=0)
-    starts = max(local - timedelta(hours=1), midnight)
-    ends = min(local + timedelta(hours=3), midnight + timedelta(hours=23, minutes=59))
-    return make_event(title="Door Day", starts_at=starts.astimezone(UTC), ends_at=ends.astimezone(UTC))
+    starts, ends = running_today()
+    return make_event(title="Door Day", starts_at=starts, ends_at=ends)
 
 
 @pytest.fixture

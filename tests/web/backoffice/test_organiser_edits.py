@@ -4,16 +4,14 @@ the participant never sees, and add walk-ins at the door under the same capacity
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
 from html import unescape
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from portal.db import utcnow
 from portal.models import AuditEntry, CheckIn, Event, EventStatus, Registration, RegistrationNote
 from portal.models import RegistrationStatus as S
+from tests.conftest import running_today
 from tests.web.backoffice.conftest import post, token
 
 SECRET_NOTE = "Asked for a vegetarian lunch; seat away from the delegation of <b>Xanadu</b>."
@@ -30,12 +28,8 @@ def registration(run, registration_id: int) -> Registration:  # type: ignore[no-
 @pytest.fixture
 def today(make_event):  # type: ignore[no-untyped-def]
     """An event on now, within one day in its zone (Singapore) whatever the hour the suite runs."""
-    now = utcnow().replace(microsecond=0)
-    local = now.astimezone(ZoneInfo("Asia/Singapore"))
-    midnight = local.replace(hour=0, minute=0, second=0)
-    starts = max(local - timedelta(hours=1), midnight)
-    ends = min(local + timedelta(hours=3), midnight + timedelta(hours=23, minutes=59))
-    return make_event(title="Door Day", starts_at=starts.astimezone(UTC), ends_at=ends.astimezone(UTC), capacity=2)
+    starts, ends = running_today()
+    return make_event(title="Door Day", starts_at=starts, ends_at=ends, capacity=2)
 
 
 # Editing details
