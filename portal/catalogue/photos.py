@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
-import secrets
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import filetype
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.errors import InvalidInput, NotFound
+from portal.registrations import uploads
 
 log = logging.getLogger("portal.photos")
 
@@ -89,23 +88,8 @@ def _on_white(image: Image.Image) -> Image.Image:
 
 
 def store(upload_directory: Path, jpeg: bytes) -> str:
-    """Write a prepared photo under a new random name; returns the name."""
-    directory = directory_of(upload_directory)
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    while True:
-        name = secrets.token_urlsafe(24) + ".jpg"
-        try:
-            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # pragma: no cover - 192 random bits
-            continue
-        break
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(jpeg)
-    except BaseException:
-        (directory / name).unlink(missing_ok=True)
-        raise
-    return name
+    """Write a prepared photo under a new random name, as uploads are written; returns the name."""
+    return uploads.save(directory_of(upload_directory), jpeg, suffix=".jpg")
 
 
 def discard(upload_directory: Path, name: str | None) -> None:

@@ -65,12 +65,12 @@ def path_of(directory: Path, stored_name: str) -> Path:
     return directory / stored_name
 
 
-def save(directory: Path, content: bytes) -> str:
-    """Write `content` under a new random name in `directory` (made if missing, private to
-    the portal's user); returns the name."""
+def save(directory: Path, content: bytes, *, suffix: str = "") -> str:
+    """Write `content` under a new random name (ending in `suffix`) in `directory` (made if
+    missing, private to the portal's user); returns the name."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     while True:
-        name = secrets.token_urlsafe(24)
+        name = secrets.token_urlsafe(24) + suffix
         try:
             fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:  # pragma: no cover - 192 random bits
