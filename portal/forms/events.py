@@ -25,7 +25,7 @@ from portal.catalogue.editing import EventValues, Keep
 from portal.catalogue.programmes import ProgrammeValues
 from portal.catalogue.records import known_zone
 from portal.catalogue.reminders import parse_reminders_text
-from portal.forms.fields import STRIP, options, plain_line, plain_text
+from portal.forms.fields import STRIP, lowered, options, plain_line, plain_text
 from portal.models import Admission
 from portal.registrations.attendance import number_of_days, share_percent
 from portal.text import SLUG_PATTERN
@@ -33,10 +33,6 @@ from portal.text import SLUG_PATTERN
 # datetime-local sends 2027-03-08T09:00; an old browser shows a text box, where people type
 # the same with a space.
 TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
-
-
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
 
 
 def _reminder_choices(default_words: str) -> list[tuple[str, str]]:
@@ -74,7 +70,7 @@ def _sensible_year(form: Any, field: Any) -> None:
         raise ValidationError(f"Enter a date between {FIRST_YEAR} and {LAST_YEAR}.")
 
 
-def _local_field(label: str, required: bool, description: str = "", missing: str = "") -> DateTimeLocalField:
+def local_time_field(label: str, required: bool, description: str = "", missing: str = "") -> DateTimeLocalField:
     checks = [InputRequired(missing or f"Enter when {label.lower()}: a date and a time.")] if required else [Optional()]
     return DateTimeLocalField(
         label, [*checks, _sensible_year], format=TIME_FORMATS, description=description,
@@ -92,7 +88,7 @@ def local(value: datetime | None, tz: str) -> datetime | None:
     return value.astimezone(ZoneInfo(tz)).replace(tzinfo=None) if value is not None else None
 
 
-def _existing_local_time(value: datetime, zone: ZoneInfo) -> bool:
+def existing_local_time(value: datetime, zone: ZoneInfo) -> bool:
     """False for a wall-clock time the zone skips (the hour the clocks go forward)."""
     there = value.replace(tzinfo=zone)
     return there.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == value
@@ -106,15 +102,15 @@ class EventForm(Form):
         "Category",
         [InputRequired("Enter a category, e.g. seminar."), Length(max=40),
          Regexp(SLUG_PATTERN, message="Use lowercase words joined by hyphens, e.g. book-launch.")],
-        filters=[_lower], default="seminar",
+        filters=[lowered], default="seminar",
         description="Lowercase words joined by hyphens: seminar, webinar, conference, course, book-launch…",
     )
     timezone = StringField(
         "Time zone", [InputRequired("Enter the event's time zone."), Length(max=64)], filters=STRIP,
         default="Asia/Singapore", description="The times below are in this zone, e.g. Asia/Singapore or Europe/London.",
     )
-    starts_at = _local_field("Starts", True, missing="Enter when the event starts: a date and a time.")
-    ends_at = _local_field("Ends", True, missing="Enter when the event ends: a date and a time.")
+    starts_at = local_time_field("Starts", True, missing="Enter when the event starts: a date and a time.")
+    ends_at = local_time_field("Ends", True, missing="Enter when the event ends: a date and a time.")
     all_day = BooleanField("All-day event (times are ignored in calendars)")
     venue = StringField("Venue", [Optional(), Length(max=300), plain_line], filters=STRIP)
     address = StringField("Address", [Optional(), Length(max=500), plain_line], filters=STRIP)
@@ -129,8 +125,8 @@ class EventForm(Form):
         description="Seats. Leave empty for no limit. Raising it gives the new seats to the waiting list, in order.",
     )
     waitlist = BooleanField("Offer a waiting list on the public form when the event is full", default=True)
-    registration_opens_at = _local_field("Registration opens", False, "Empty: open as soon as the event is published.")
-    registration_closes_at = _local_field("Registration closes", False, "Empty: open until the event starts.")
+    registration_opens_at = local_time_field("Registration opens", False, "Empty: open as soon as the event is published.")
+    registration_closes_at = local_time_field("Registration closes", False, "Empty: open until the event starts.")
     description = TextAreaField(
         "Description", [Optional(), Length(max=50_000), plain_text],
         description="Markdown: **bold**, *italic*, [links](https://…), lists, ## headings.",
@@ -233,7 +229,7 @@ class EventForm(Form):
         zone = self.zone()
         if field.data is None or zone is None or not FIRST_YEAR <= field.data.year <= LAST_YEAR:
             return  # _sensible_year or validate_timezone says what is wrong
-        if not _existing_local_time(field.data, zone):
+        if not existing_local_time(field.data, zone):
             raise ValidationError(
                 f"{field.data:%-d %b %Y, %H:%M} does not exist in {zone.key}: the clocks go forward then. Choose another time."
             )
@@ -336,7 +332,7 @@ _SLUG_CHECKS = [Length(max=120), Regexp(SLUG_PATTERN, message="Use lowercase let
 
 class NewEventForm(EventForm):
     slug = StringField(
-        "URL slug", [Optional(), *_SLUG_CHECKS], filters=[*STRIP, _lower],
+        "URL slug", [Optional(), *_SLUG_CHECKS], filters=[*STRIP, lowered],
         description="The end of the event's web address, /events/tatc-2027-03. Leave it empty to make it from the title. "
         "It cannot change later.",
     )
@@ -344,11 +340,11 @@ class NewEventForm(EventForm):
 
 class DuplicateForm(Form):
     slug = StringField(
-        "URL slug", [InputRequired("Choose the end of the new event's web address."), *_SLUG_CHECKS], filters=[_lower],
+        "URL slug", [InputRequired("Choose the end of the new event's web address."), *_SLUG_CHECKS], filters=[lowered],
         description="The end of the new event's web address, /events/tatc-2027-03. It cannot change later.",
     )
     title = EventForm.title
-    starts_at = _local_field("Starts", True, "In the event's own time zone. Every other time moves by the same amount.")
+    starts_at = local_time_field("Starts", True, "In the event's own time zone. Every other time moves by the same amount.")
 
 
 class ProgrammeForm(Form):
@@ -373,7 +369,7 @@ class NewProgrammeForm(ProgrammeForm):
     code = StringField(
         "Code", [InputRequired("Choose a short code."), Length(max=40),
                  Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. tatc.")],
-        filters=[_lower], description="Used in web addresses and feeds: /programmes/tatc. It cannot change later.",
+        filters=[lowered], description="Used in web addresses and feeds: /programmes/tatc. It cannot change later.",
     )
 
 

@@ -38,6 +38,11 @@ def _strip(value: Any) -> Any:
 STRIP = [_strip]
 
 
+def lowered(value: Any) -> Any:
+    """A filter: what was typed, without surrounding space, in lower case (keys, slugs)."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def options(pairs: list[tuple[str, str]]) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 

@@ -5,15 +5,15 @@ catalogue.speaker_admin apply the rules (within the event, speakers that exist).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from wtforms import BooleanField, DateTimeLocalField, FileField, Form, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, FileField, Form, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from portal.forms.events import FIRST_YEAR, LAST_YEAR, TIME_FORMATS, aware
-from portal.forms.fields import MAX_TEXT, STRIP, options, plain_line, plain_text
+from portal.forms.events import aware, existing_local_time, local_time_field
+from portal.forms.fields import MAX_TEXT, STRIP, lowered, options, plain_line, plain_text
 from portal.models import SessionKind
 from portal.text import SLUG_PATTERN
 
@@ -26,22 +26,11 @@ _KEY_SEPARATORS = re.compile(r"[\r\n,;]+")
 MAX_SPEAKERS = 50
 
 
-def _lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
-
-
 def _key_field(description: str) -> StringField:
     return StringField(
         "Key", [InputRequired("Choose a key: lowercase words joined by hyphens."), Length(max=120),
                 Regexp(SLUG_PATTERN, message="Use lowercase letters, digits and single hyphens, e.g. opening-keynote.")],
-        filters=[_lower], description=description,
-    )
-
-
-def _time_field(label: str, missing: str) -> DateTimeLocalField:
-    return DateTimeLocalField(
-        label, [InputRequired(missing)], format=TIME_FORMATS,
-        invalid_value_message="Enter a date and a time, such as 2027-06-22 09:00.",
+        filters=[lowered], description=description,
     )
 
 
@@ -56,8 +45,8 @@ class SessionForm(Form):
         default=SessionKind.TALK.value,
         description="Breaks and meals are quiet rows in the timetable, never chosen.",
     )
-    starts_at = _time_field("Starts", "Enter when the session starts: a date and a time.")
-    ends_at = _time_field("Ends", "Enter when the session ends: a date and a time.")
+    starts_at = local_time_field("Starts", True, missing="Enter when the session starts: a date and a time.")
+    ends_at = local_time_field("Ends", True, missing="Enter when the session ends: a date and a time.")
     room = StringField("Room", [Optional(), Length(max=200), plain_line], filters=STRIP)
     track = StringField("Track", [Optional(), Length(max=200), plain_line], filters=STRIP)
     speakers = TextAreaField(
@@ -79,13 +68,10 @@ class SessionForm(Form):
     check_in = BooleanField("Check people in at its door (its roster gets a check-in button)")
 
     def _check_time(self, field: Any) -> None:
+        """The years are checked by the field (forms.events.local_time_field); here, a time the
+        event's zone skips."""
         value = field.data
-        if value is None:
-            return
-        if not FIRST_YEAR <= value.year <= LAST_YEAR:
-            raise ValidationError(f"Enter a date between {FIRST_YEAR} and {LAST_YEAR}.")
-        there = value.replace(tzinfo=self.zone)
-        if there.astimezone(UTC).astimezone(self.zone).replace(tzinfo=None) != value:
+        if value is not None and not existing_local_time(value, self.zone):
             raise ValidationError(f"{value:%-d %b %Y, %H:%M} does not exist in {self.zone.key}: the clocks go forward then. Choose another time.")
 
     def validate_starts_at(self, field: Any) -> None:
