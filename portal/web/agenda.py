@@ -12,7 +12,7 @@ from starlette.responses import Response
 from portal.catalogue import agenda, photos
 from portal.errors import NotFound
 from portal.web.pagecache import shared_page, shows_seats
-from portal.web.plumbing import public_route, render, uow
+from portal.web.plumbing import etag_matches, public_route, render, uow
 
 # The type each stored photo's extension is served as (catalogue/photos.py writes JPEGs).
 PHOTO_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
@@ -51,10 +51,6 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _tags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
-
-
 async def show_speaker_photo(request: Request) -> Response:
     """A speaker's photo, as stored; never kept by the page cache (photos would crowd the
     pages out of it), but by browsers, for a year under its name."""
@@ -71,7 +67,7 @@ async def show_speaker_photo(request: Request) -> Response:
         "Cache-Control": PHOTO_FOREVER if request.query_params.get("v") == name else PHOTO_A_WHILE,
         "X-Content-Type-Options": "nosniff",
     }
-    if etag in _tags(request.headers.get("if-none-match", "")):
+    if etag_matches(request, etag):
         return Response(status_code=304, headers=headers)
     content = await run_in_threadpool(_read, path)
     if content is None:

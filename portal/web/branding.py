@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from portal.errors import NotFound
 from portal.settings import DEFAULT_BRANDING_DIR, SettingsError
-from portal.web.plumbing import public_route
+from portal.web.plumbing import etag_matches, public_route
 from portal.web.security import CSP
 
 # What may be in the directory, each with the type it is served as and how it must begin.
@@ -89,7 +89,7 @@ def _send(request: Request, brand: BrandFile) -> Response:
     headers = {"Cache-Control": CACHE_CONTROL, "ETag": f'"{brand.version}"'}
     if brand.media_type == "image/svg+xml":
         headers["Content-Security-Policy"] = SVG_POLICY
-    if request.headers.get("if-none-match") == headers["ETag"]:
+    if etag_matches(request, headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return Response(brand.content, media_type=brand.media_type, headers=headers)
 

@@ -35,7 +35,7 @@ from portal.db import utcnow
 from portal.errors import InvalidInput
 from portal.web.pagecache import change_version, shared_page
 from portal.web.params import text_param
-from portal.web.plumbing import public_route, site, uow
+from portal.web.plumbing import etag_matches, public_route, site, uow
 
 PUBLIC_CACHE = "public, max-age=300"
 # A personal feed is behind its private token: browsers and the calendar app may keep it,
@@ -158,21 +158,10 @@ def feed_cache(request: Request) -> FeedCache:
     return cache
 
 
-def _tags(header: str) -> set[str]:
-    """The entity tags of an If-None-Match header, compared weakly as RFC 9110 says."""
-    tags = set()
-    for part in header.split(","):
-        tag = part.strip()
-        tags.add(tag[2:] if tag.startswith("W/") else tag)
-    return tags
-
-
 def _not_modified(request: Request, entry: FeedEntry) -> bool:
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = _tags(if_none_match)
+    if request.headers.get("if-none-match") is not None:
         # Either coding's tag will do: both mean the client holds this very content.
-        return "*" in tags or entry.etag(False) in tags or entry.etag(True) in tags
+        return etag_matches(request, entry.etag(False)) or etag_matches(request, entry.etag(True))
     since = request.headers.get("if-modified-since")
     if since and entry.last_modified:
         try:

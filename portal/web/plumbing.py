@@ -42,6 +42,16 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     return request.app.state.templates.TemplateResponse(request, template, context or {}, status_code=status_code, headers=headers)
 
 
+def etag_matches(request: Request, etag: str) -> bool:
+    """Whether the request's If-None-Match names `etag` (among several, or as `*`), compared
+    weakly as RFC 9110 says for a GET."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
 def public_route(name: str, endpoint: Callable[..., Any], **options: Any) -> Route:
     """A public route named `name` at its path in site.PATHS, where services build its links
     (emails, feeds) from the same name."""

@@ -125,3 +125,12 @@ def test_a_file_that_is_not_what_its_name_says_stops_the_start(settings, tmp_pat
     (tmp_path / name).write_bytes(content)
     with pytest.raises(SettingsError, match=re.escape(words)):
         create_app(replace(settings, branding_dir=tmp_path))
+
+
+def test_the_favicon_answers_304_to_a_list_or_a_weak_tag(client):
+    """If-None-Match as browsers and caches send it: several tags, or the tag made weak."""
+    first = client.get("/favicon.ico")
+    etag = first.headers["etag"]
+    for header in (etag, f'"other", {etag}', f"W/{etag}", "*"):
+        assert client.get("/favicon.ico", headers={"If-None-Match": header}).status_code == 304, header
+    assert client.get("/favicon.ico", headers={"If-None-Match": '"other"'}).status_code == 200
