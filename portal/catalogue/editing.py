@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.audit import Actor, diff, plain, record
@@ -104,11 +104,17 @@ def known_categories(session: Session) -> list[str]:
 def proposed_slug(session: Session, title: str) -> str:
     """A URL slug for a new event made from its title, free: "tatc-march-2027", or
     "tatc-march-2027-2" when that one is taken; "event" for a title with no Latin letters."""
-    base = slug_from(title) or "event"
-    taken = set(session.scalars(select(Event.slug).where(Event.slug.like(f"{base}%"))))
-    if base not in taken:
-        return base
-    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
+    return free_slug(session, slug_from(title) or "event")
+
+
+def free_slug(session: Session, slug: str) -> str:
+    """`slug` if no event has it, else the first of slug-2, slug-3, … that none has."""
+    base = slug[:110]
+    taken = set(session.scalars(select(Event.slug).where(or_(Event.slug == slug, Event.slug.like(f"{base}-%")))))
+    candidate, n = slug, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
 
 
 def _checked(session: Session, values: EventValues) -> dict[str, Any]:
@@ -335,11 +341,7 @@ def suggest_duplicate(session: Session, slug: str) -> DuplicateSuggestion:
     old_local = event.starts_at.astimezone(zone)
     new_start = event.starts_at + interval
     new_local = new_start.astimezone(zone)
-    candidate = _next_slug(event.slug, old_local, new_local)
-    base, n = candidate[:110], 2
-    taken = set(session.scalars(select(Event.slug).where(Event.slug.like(f"{base}%"))))
-    while candidate in taken:
-        candidate, n = f"{base}-{n}", n + 1
+    candidate = free_slug(session, _next_slug(event.slug, old_local, new_local))
     title = _shifted_title(event.title, old_local, new_local)
     return DuplicateSuggestion(event, candidate, title, new_start)
 
