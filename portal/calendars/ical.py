@@ -33,8 +33,6 @@ until something in it changes and pollers keep getting 304s. Scheduling messages
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -46,6 +44,7 @@ from icalendar import vText
 
 from portal.calendars.days import Days, event_days, vtimezones
 from portal.calendars.plaintext import clean_line, plain_text, shorten
+from portal.kept import Kept
 from portal.models import Event, EventStatus, Programme
 from portal.site import Site
 
@@ -186,43 +185,8 @@ def _vevent(
     return component
 
 
-class _BlockCache:
-    """Serialised VEVENT blocks of published feeds, least recently used dropped first.
-
-    The key holds everything a block is made from that can change without the event's own
-    updated_at or SEQUENCE moving (the programme's name, the site's address), so a block is
-    reused exactly while it would come out the same.
-    """
-
-    def __init__(self, max_entries: int) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> bytes | None:
-        with self._lock:
-            block = self._entries.get(key)
-            if block is not None:
-                self._entries.move_to_end(key)
-            return block
-
-    def put(self, key: Hashable, block: bytes) -> None:
-        with self._lock:
-            self._entries[key] = block
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 # Per process: enough for every event a large site shows in its feeds (a few KB each).
-vevent_blocks = _BlockCache(max_entries=10_000)
+vevent_blocks: Kept[bytes] = Kept(max_entries=10_000)
 
 
 def block_key(

@@ -4,9 +4,7 @@ read the dates, place, status and availability the page shows."""
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +12,7 @@ from portal.calendars.ical import ORGANISATION, all_day_dates, zone
 from portal.calendars.plaintext import clean_line, plain_text, shorten
 from portal.catalogue.agenda import Timetable, TimetableEntry
 from portal.catalogue.listing import EventPage
+from portal.kept import Kept
 from portal.models import Event, EventStatus, Programme
 from portal.registrations.availability import RegistrationState
 from portal.site import Site
@@ -158,25 +157,13 @@ def script_json(data: Any) -> str:
 # The sessions' JSON, kept per process under the timetable's fingerprint (each entry's, which
 # holds everything session_data reads) and the site's address: a conference's 112 subEvents
 # took 2 ms of every rendering of its page, and most renderings follow changes elsewhere.
-_kept_sub_events: OrderedDict[Hashable, str] = OrderedDict()
-_kept_lock = threading.Lock()
-MAX_KEPT_SUB_EVENTS = 64
+_kept_sub_events: Kept[str] = Kept(max_entries=64)
 
 
 def sub_events_json(timetable: Timetable, slug: str, site: Site, *, event_cancelled: bool = False) -> str:
     """sub_events as JSON safe in a <script>, kept while the timetable is unchanged."""
     key = (slug, site.base_url, timetable.timezone, event_cancelled, tuple(entry.fingerprint for entry in timetable.entries))
-    with _kept_lock:
-        found = _kept_sub_events.get(key)
-        if found is not None:
-            _kept_sub_events.move_to_end(key)
-            return found
-    made = script_json(sub_events(timetable, slug, site, event_cancelled=event_cancelled))
-    with _kept_lock:
-        _kept_sub_events[key] = made
-        while len(_kept_sub_events) > MAX_KEPT_SUB_EVENTS:
-            _kept_sub_events.popitem(last=False)
-    return made
+    return _kept_sub_events.get_or_make(key, lambda: script_json(sub_events(timetable, slug, site, event_cancelled=event_cancelled)))
 
 
 def page_script(page: EventPage, site: Site) -> str:

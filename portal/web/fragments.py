@@ -11,47 +11,16 @@ the database each time.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 import jinja2
 from markupsafe import Markup
 
 from portal.catalogue.agenda import Day, Timetable
+from portal.kept import Kept
 
 # A day of the demo conference is about 30 kB: a few MB at most.
 MAX_FRAGMENTS = 128
-
-
-class Fragments:
-    """Rendered HTML by key, least recently used dropped first."""
-
-    def __init__(self, max_entries: int = MAX_FRAGMENTS) -> None:
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Markup] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> Markup:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        made = Markup(render())
-        with self._lock:
-            self._entries[key] = made
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return made
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 def day_key(day: Day, timetable: Timetable, slug: str) -> Hashable:
@@ -62,7 +31,7 @@ def day_key(day: Day, timetable: Timetable, slug: str) -> Hashable:
     )
 
 
-timetable_days = Fragments()
+timetable_days: Kept[Markup] = Kept(MAX_FRAGMENTS)
 
 
 def timetable_day_renderer(env: jinja2.Environment) -> Callable[[Day, Timetable, str], Markup]:
@@ -70,8 +39,8 @@ def timetable_day_renderer(env: jinja2.Environment) -> Callable[[Day, Timetable,
 
     def timetable_day(day: Day, timetable: Timetable, slug: str) -> Markup:
         template = env.get_template("public/_timetable_day.html")
-        return timetable_days.get_or_render(
-            day_key(day, timetable, slug), lambda: template.render(day=day, tt=timetable, slug=slug)
+        return timetable_days.get_or_make(
+            day_key(day, timetable, slug), lambda: Markup(template.render(day=day, tt=timetable, slug=slug))
         )
 
     return timetable_day
