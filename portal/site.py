@@ -8,6 +8,7 @@ into an email and the route that answers it cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -52,9 +53,22 @@ PATHS = {
 }
 
 
-def path_for(name: str, /, **params: Any) -> str:
-    """The path of the route `name`, its parameters percent-encoded."""
+def _path(name: str, params: dict[str, Any]) -> str:
     return PATHS[name].format(**{key: quote(str(value), safe="") for key, value in params.items()})
+
+
+@lru_cache(maxsize=8192)
+def _public_path(name: str, params: tuple[tuple[str, Any], ...]) -> str:
+    return _path(name, dict(params))
+
+
+def path_for(name: str, /, **params: Any) -> str:
+    """The path of the route `name`, its parameters percent-encoded. Public paths are kept (a
+    conference's timetable links the same speakers and sessions hundreds of times a page);
+    a path with a private token never is, so no token outlives its request in memory."""
+    if "token" in params:
+        return _path(name, params)
+    return _public_path(name, tuple(params.items()))
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,16 @@ def test_a_server_error_on_a_manage_page_logs_no_token(app, make_event, make_reg
     written = stream.getvalue()
     assert "unhandled error on GET /registrations/[private]" in written
     assert "RuntimeError" in written and registration.token not in written
+
+
+def test_paths_with_a_private_token_are_never_kept_in_memory():
+    """site.path_for keeps public paths (a timetable links the same ones hundreds of times), but
+    a manage link's token must not outlive its request in the process's memory."""
+    from portal import site as site_module
+
+    kept = site_module._public_path.cache_info().currsize
+    token = "tok" + "x" * 40
+    assert site_module.path_for("manage_registration", token=token) == f"/registrations/{token}"
+    assert site_module._public_path.cache_info().currsize == kept
+    assert site_module.path_for("show_speaker", key="tan-ah-kow") == "/speakers/tan-ah-kow"
+    assert site_module.path_for("show_speaker", key="a/b") == "/speakers/a%2Fb"
