@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from portal.calendars.ical import zone
 from portal.db import utcnow
 from portal.errors import NotFound
 from portal.models import PUBLIC_STATUSES, Event, EventSession, Programme, SessionSpeaker, Speaker, find_event
-from portal.registrations.seats import session_places_taken
+from portal.registrations.seats import session_places_left, session_places_taken
 from portal.site import path_for
 
 # Past this many rooms the desktop timetable stops giving each room a column of its own: the
@@ -68,10 +68,9 @@ class TimetableEntry:
 
     @property
     def places_left(self) -> int | None:
-        places = self.session.places
-        if places is None or self.session.cancelled:
+        if self.session.cancelled:
             return None
-        return max(places - (self.taken or 0), 0)
+        return session_places_left(self.session, self.taken or 0)
 
     @property
     def full(self) -> bool:

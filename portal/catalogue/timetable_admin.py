@@ -40,7 +40,13 @@ from portal.models import (
     Speaker,
     event_by_slug,
 )
-from portal.registrations.seats import fill_session_places, lock_event, session_places_taken, session_waiting_counts
+from portal.registrations.seats import (
+    fill_session_places,
+    lock_event,
+    session_places_left,
+    session_places_taken,
+    session_waiting_counts,
+)
 from portal.site import Site
 from portal.templating import date_range, plural, zone_label
 
@@ -60,8 +66,7 @@ class SessionRow:
 
     @property
     def places_left(self) -> int | None:
-        places = self.session.places
-        return None if places is None else max(places - self.holding, 0)
+        return session_places_left(self.session, self.holding)
 
 
 @dataclass(frozen=True)
@@ -137,8 +142,7 @@ class SessionPage:
 
     @property
     def places_left(self) -> int | None:
-        places = self.session.places
-        return None if places is None else max(places - self.holding, 0)
+        return session_places_left(self.session, self.holding)
 
 
 def _find(session: Session, event: Event, key: str, *, lock: bool = False) -> EventSession:

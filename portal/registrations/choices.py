@@ -20,6 +20,7 @@ from portal.registrations.seats import (
     fill_session_places,
     hold_sessions,
     plan_sessions,
+    session_places_left,
     session_places_taken,
     session_waiting_counts,
 )
@@ -38,7 +39,7 @@ class SessionOption:
 
     @property
     def left(self) -> int | None:
-        return None if self.session.places is None else max(self.session.places - self.taken, 0)
+        return session_places_left(self.session, self.taken)
 
     @property
     def full(self) -> bool:

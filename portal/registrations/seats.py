@@ -185,6 +185,12 @@ def seats_left(event: Event, confirmed: int) -> int | None:
     return max(event.capacity - confirmed, 0)
 
 
+def session_places_left(item: EventSession, holding: int) -> int | None:
+    """Places a session still has, never below none (its places may have been lowered under
+    those holding them), or None when it has no limit."""
+    return None if item.places is None else max(item.places - holding, 0)
+
+
 def waitlist_position(session: Session, registration: Registration) -> int | None:
     """1 for the first in the queue; None when not on the waiting list."""
     if registration.status != S.WAITLISTED or registration.waitlisted_at is None:

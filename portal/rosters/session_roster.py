@@ -34,7 +34,7 @@ from portal.models import (
     event_by_slug,
 )
 from portal.paging import Paged, clamp_page, offset
-from portal.registrations.seats import session_places_taken, session_waiting_counts
+from portal.registrations.seats import session_places_left, session_places_taken, session_waiting_counts
 from portal.rosters.exports import neutralise
 from portal.rosters.search import matches
 
@@ -81,8 +81,7 @@ class SessionRoster(Paged):
 
     @property
     def places_left(self) -> int | None:
-        places = self.session.places
-        return None if places is None else max(places - self.holding, 0)
+        return session_places_left(self.session, self.holding)
 
 
 def _session(session: Session, slug: str, key: str) -> tuple[Event, EventSession]:

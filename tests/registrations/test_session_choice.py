@@ -285,3 +285,12 @@ def test_the_confirmation_lists_the_sessions_chosen(conference, make_session, re
     assert text.index("Workshop A") < text.index("Workshop B")  # in time order
     assert "Workshop A: " in text and "(on its waiting list)" in text.split("Workshop A")[1].split("\n")[0]
     assert "Hall 2" in text and "Your sessions" in message.body_html
+
+
+def test_places_left_never_go_below_none_and_no_limit_is_none():
+    """seats.session_places_left, which every page and roster counts a session's places with."""
+    from portal.registrations.seats import session_places_left
+
+    assert session_places_left(EventSession(places=5), 3) == 2
+    assert session_places_left(EventSession(places=2), 5) == 0  # places lowered under those holding them
+    assert session_places_left(EventSession(places=None), 40) is None
