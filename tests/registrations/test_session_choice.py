@@ -16,7 +16,7 @@ from portal.models import AuditEntry, EventSession, Registration, RegistrationSt
 from portal.registrations import actions, choices, participants
 from portal.registrations.actions import RosterAction
 from portal.registrations.participants import Submission
-from portal.registrations.seats import session_places_taken
+from portal.registrations.seats import session_places_left, session_places_taken
 from tests.conftest import future
 
 # 02:00 UTC (10:00 in Singapore) in 30 days: eight hours on one local day at any hour of the run.
@@ -289,8 +289,6 @@ def test_the_confirmation_lists_the_sessions_chosen(conference, make_session, re
 
 def test_places_left_never_go_below_none_and_no_limit_is_none():
     """seats.session_places_left, which every page and roster counts a session's places with."""
-    from portal.registrations.seats import session_places_left
-
     assert session_places_left(EventSession(places=5), 3) == 2
     assert session_places_left(EventSession(places=2), 5) == 0  # places lowered under those holding them
     assert session_places_left(EventSession(places=None), 40) is None

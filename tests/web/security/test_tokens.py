@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy.exc import DataError
 from starlette.testclient import TestClient
 
+from portal import site as site_module
 from portal.accounts import organisers
 from portal.logs import RedactTokens, log_config
 from portal.registrations import participants
@@ -188,8 +189,6 @@ def test_a_server_error_on_a_manage_page_logs_no_token(app, make_event, make_reg
 def test_paths_with_a_private_token_are_never_kept_in_memory():
     """site.path_for keeps public paths (a timetable links the same ones hundreds of times), but
     a manage link's token must not outlive its request in the process's memory."""
-    from portal import site as site_module
-
     kept = site_module._public_path.cache_info().currsize
     token = "tok" + "x" * 40
     assert site_module.path_for("manage_registration", token=token) == f"/registrations/{token}"
