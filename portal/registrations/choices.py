@@ -19,6 +19,7 @@ from portal.registrations.seats import (
     choosable_sessions,
     fill_session_places,
     hold_sessions,
+    lock_event_of,
     plan_sessions,
     session_places_left,
     session_places_taken,
@@ -94,10 +95,8 @@ def change_sessions(session: Session, site: Site, token: str, keys: list[str], *
     its waiting list), a dropped one frees its place for the next in line. Until the event's
     registration closes."""
     registration = find_by_token(session, token)
-    event = session.scalar(select(Event).where(Event.id == registration.event_id).with_for_update())
-    assert event is not None
+    event = lock_event_of(session, registration)
     now = now or utcnow()  # read under the lock: a waiting list's order is the lock's order
-    session.refresh(registration)
     why_not = can_change_sessions(event, registration, now)
     if why_not:
         raise InvalidTransition(why_not)

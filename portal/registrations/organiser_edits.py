@@ -25,7 +25,7 @@ from portal.mail.messages import queue_registration_message
 from portal.models import ACTIVE_STATUSES, Event, EventStatus, Organiser, Registration, RegistrationNote, RegistrationStatus
 from portal.registrations.checkins import admit, day_of
 from portal.registrations.participants import new_token
-from portal.registrations.seats import confirmed_count, lock_event, seats_left
+from portal.registrations.seats import confirmed_count, lock_event, lock_event_of, seats_left
 from portal.registrations.tickets import give_code
 from portal.site import Site
 from portal.templating import plural
@@ -79,8 +79,7 @@ def edit_details(session: Session, actor: Actor, registration_id: int, details: 
     registration = _registration(session, registration_id)
     # Under the event's lock, so that a registration with the new address cannot slip in
     # between the check and the change.
-    lock_event(session, session.get_one(Event, registration.event_id).slug)
-    session.refresh(registration)
+    lock_event_of(session, registration)
     before = {"name": registration.name, "email": registration.email, "organisation": registration.organisation}
     after = {"name": details.name.strip(), "email": normalise_email(details.email), "organisation": details.organisation.strip()}
     changed = [k for k in before if before[k] != after[k]]

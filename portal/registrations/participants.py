@@ -45,6 +45,7 @@ from portal.registrations.seats import (
     fill_session_places,
     hold_places,
     hold_sessions,
+    lock_event_of,
     move_places,
     picks,
     plan_sessions,
@@ -307,9 +308,7 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
     """The participant cancels; a confirmed seat goes at once to the first on the waiting list."""
     now = now or utcnow()
     registration = find_by_token(session, token)
-    event = session.scalar(select(Event).where(Event.id == registration.event_id).with_for_update())
-    assert event is not None
-    session.refresh(registration)  # read it again under the lock
+    event = lock_event_of(session, registration)
     if registration.status not in ACTIVE_STATUSES:
         raise InvalidTransition("This registration is already cancelled or closed.")
     if event.status == EventStatus.CANCELLED:

@@ -48,6 +48,14 @@ def lock_event(session: Session, slug: str) -> Event:
     return event_by_slug(session, slug, lock=True)
 
 
+def lock_event_of(session: Session, registration: Registration) -> Event:
+    """Hold a registration's event until the transaction ends, and read the registration
+    again under that lock (what it was before the lock may have changed)."""
+    event = session.scalars(select(Event).where(Event.id == registration.event_id).with_for_update()).one()
+    session.refresh(registration)
+    return event
+
+
 def _status_count(session: Session, event_id: int, status: RegistrationStatus) -> int:
     return session.scalar(
         select(func.count()).select_from(Registration).where(Registration.event_id == event_id, Registration.status == status)
