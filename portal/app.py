@@ -21,7 +21,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from portal.changes import ChangeTracker
-from portal.db import make_engine, make_session_factory
+from portal.datakeys import check_keyring
+from portal.db import make_engine, make_session_factory, run_unit_of_work
 from portal.errors import PortalError
 from portal.mail.outbox import BackgroundDelivery
 from portal.mail.planner import mailing_work
@@ -127,6 +128,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Before serving anything: keys that cannot open this database's sealed answers stop
+        # the start with a message, rather than a page of errors later (DataKeyError).
+        await anyio.to_thread.run_sync(run_unit_of_work, sessions, check_keyring)
+        if settings.data_key_from_var:
+            log.warning(
+                "PORTAL_DATA_KEY is unset: sensitive answers are sealed with the key in %s. In production set "
+                "PORTAL_DATA_KEY and keep a copy of the key elsewhere: without it the sealed answers cannot be read.",
+                settings.var_dir / "data_key",
+            )
         # Development without a mail server: deliver the outbox to this process's log.
         delivery = None
         if settings.deliver_in_process and settings.smtp_url is None:
@@ -138,7 +148,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine.dispose()
 
     engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine)
+    sessions = make_session_factory(engine, keyring=settings.keyring)
     templates = Jinja2Templates(env=_page_environment())
     changes = ChangeTracker(sessions, settings.cache_seconds)
 

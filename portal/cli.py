@@ -58,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # not at the default port 8000 (the worker processes inherit the environment).
         os.environ["PORTAL_BASE_URL"] = f"http://{args.host}:{args.port}"
     settings = _settings()
+    _check_data_keys(settings)
     print(f"Serving the portal on http://{args.host}:{args.port} (database: {_safe_url(settings.database_url)})", file=sys.stderr)
     uvicorn.run(
         "portal.app:create_app",
@@ -69,6 +70,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         server_header=False,
     )
+    return 0
+
+
+def _check_data_keys(settings: Settings) -> None:
+    """Stop with a message, before serving or working, when the data keys cannot open this
+    database's sealed answers (portal.datakeys)."""
+    from portal.datakeys import check_keyring
+    from portal.sealing import DataKeyError
+
+    try:
+        run_unit_of_work(_sessions(settings), check_keyring)
+    except DataKeyError as exc:
+        sys.exit(f"portal: {exc}")
+    if settings.data_key_from_var:
+        print(
+            f"portal: warning: PORTAL_DATA_KEY is unset, so sensitive answers are sealed with the key in {settings.var_dir / 'data_key'}. "
+            "In production set PORTAL_DATA_KEY and keep a copy of the key elsewhere.",
+            file=sys.stderr,
+        )
+
+
+def cmd_data_rekey(args: argparse.Namespace) -> int:
+    from portal.datakeys import Rekeyed, rekey_batch
+
+    settings = _settings()
+    _check_data_keys(settings)
+    sessions = _sessions(settings)
+    answers = files = 0
+    after: int | None = 0
+    while after is not None:
+        done, after = run_unit_of_work(sessions, rekey_batch, settings.upload_directory, after_id=after)
+        answers, files = answers + done.answers, files + done.files
+    print(f"{Rekeyed(answers, files)}; the older keys in PORTAL_DATA_KEY may now be removed")
+    return 0
+
+
+def cmd_data_new_key(args: argparse.Namespace) -> int:
+    from portal.sealing import new_key
+
+    print(new_key())
     return 0
 
 
@@ -95,7 +136,7 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(settings.database_url, pool_size=2))
+    return make_session_factory(make_engine(settings.database_url, pool_size=2), keyring=settings.keyring)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -162,6 +203,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         log.info("worker: delivering email to the log (PORTAL_SMTP_URL is unset)")
     else:
         log.info("worker: delivering email over SMTP to %s:%s (TLS: %s)", server.host, server.port, server.security)
+    _check_data_keys(settings)
     sessions = _sessions(settings)
 
     def housekeeping() -> None:
@@ -206,7 +248,7 @@ def cmd_organiser_add(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         added = run_unit_of_work(
-            make_session_factory(engine), organisers.add_organiser, args.email, password, name=args.name, is_admin=args.admin
+            make_session_factory(engine, keyring=settings.keyring), organisers.add_organiser, args.email, password, name=args.name, is_admin=args.admin
         )
     except (InvalidInput, AlreadyExists) as exc:
         print(f"portal organiser add: {exc.message}", file=sys.stderr)
@@ -231,7 +273,7 @@ def cmd_export_roster(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        return _export_roster(args, make_session_factory(engine))
+        return _export_roster(args, make_session_factory(engine, keyring=settings.keyring))
     finally:
         engine.dispose()
 
@@ -279,7 +321,7 @@ def cmd_export_form(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        found = run_unit_of_work(make_session_factory(engine), form_to_export, args.name, write=False)
+        found = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), form_to_export, args.name, write=False)
     except (NotFound, InvalidInput) as exc:
         print(f"portal export form: {exc.message}", file=sys.stderr)
         return 2
@@ -311,7 +353,7 @@ def cmd_export_certificates(args: argparse.Namespace) -> int:
     settings = _settings()
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        files = run_unit_of_work(make_session_factory(engine), event_files, args.slug, write=False)
+        files = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), event_files, args.slug, write=False)
     except NotFound as exc:
         print(f"portal export certificates: {exc.message}", file=sys.stderr)
         return 2
@@ -347,7 +389,7 @@ def cmd_export_badges(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         # A writing transaction: a confirmed registration without a check-in code gets one.
-        found = run_unit_of_work(make_session_factory(engine), event_badges, args.slug, most=None, write=True)
+        found = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), event_badges, args.slug, most=None, write=True)
         pdf = badges_pdf(found.badges, args.layout)
         if args.output == "-":
             sys.stdout.buffer.write(pdf)
@@ -421,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", default="", help="the name shown in the back office and the audit log")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of standard input")
     add.set_defaults(func=cmd_organiser_add)
+
+    data = sub.add_parser("data", help="the keys that seal sensitive answers")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    rekey = data_sub.add_parser("rekey", help="re-encrypt sensitive answers and sealed uploads with the newest key in PORTAL_DATA_KEY")
+    rekey.set_defaults(func=cmd_data_rekey)
+    new = data_sub.add_parser("new-key", help="print a new data key, to put first in PORTAL_DATA_KEY")
+    new.set_defaults(func=cmd_data_new_key)
 
     export = sub.add_parser("export", help="export data")
     export_sub = export.add_subparsers(dest="export_command", required=True)

@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from portal.sealing import Keyring
+
 T = TypeVar("T")
 # The execution option of the unit of work's own bookkeeping statements, which change nothing
 # a cache shows.
@@ -122,8 +124,10 @@ def _tune_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def make_session_factory(engine: Engine, *, keyring: Keyring | None = None) -> sessionmaker[Session]:
+    """Sessions on `engine`; with `keyring`, services that seal sensitive answers find the
+    data keys in session.info (portal.sealing.keyring_of)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info={"keyring": keyring} if keyring else None)
 
 
 def bump_change_version(session: Session) -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -13,7 +16,8 @@ import phonenumbers
 from dotenv import dotenv_values
 from starlette.datastructures import Secret
 
-from portal.text import WEEKDAYS, reminder_schedule
+from portal.sealing import Keyring, check_key, new_key
+from portal.text import WEEKDAYS, Period, parse_period, reminder_schedule
 
 # Every variable the portal reads, with its documented default. The README must list each
 # one; a test checks that it does.
@@ -38,6 +42,8 @@ VARIABLES = {
     "PORTAL_LIST_MAILBOX": "unset: List-Unsubscribe gives the HTTPS link only",
     "PORTAL_FAN_OUT_BATCH": "500",
     "PORTAL_ISSUER": "RSIS Events",
+    "PORTAL_DATA_KEY": "generated once and kept under var/ (with a warning at start: production must set it and keep a copy)",
+    "PORTAL_RETENTION": "P24M (personal data kept 24 months after an event ends, unless its programme says otherwise)",
     "PORTAL_BRANDING_DIR": "static/img in the checkout: the portal's own favicon, and the site's name as text for a logo",
 }
 
@@ -179,6 +185,22 @@ class Settings:
     # Where the favicon (favicon.svg, favicon.ico) and the logo (logo.svg or logo.png) are
     # read from, once at start; web/branding.py serves them.
     branding_dir: Path = DEFAULT_BRANDING_DIR
+    # The keys that seal sensitive answers (portal.sealing), newest first; empty: the
+    # settings were made by hand (tests), and `keyring` makes one key from the secret key.
+    data_keys: tuple[str, ...] = field(default=(), repr=False)
+    # The key was made under var/ on this start, or read from there: production should set
+    # PORTAL_DATA_KEY and keep a copy elsewhere (a lost key is lost data).
+    data_key_from_var: bool = False
+    # How long registrations are kept after an event ends, when its programme does not say.
+    retention: Period = Period(months=24)
+
+    @property
+    def keyring(self) -> Keyring:
+        if self.data_keys:
+            return Keyring(self.data_keys)
+        # Derived, so that settings made in code (tests) seal and open consistently.
+        digest = hashlib.sha256(b"portal.data-key:" + str(self.secret_key).encode()).digest()
+        return Keyring((base64.urlsafe_b64encode(digest).decode("ascii"),))
 
     @property
     def upload_directory(self) -> Path:
@@ -258,6 +280,11 @@ class Settings:
                 f"PORTAL_BRANDING_DIR {str(branding_dir)!r} is not a directory: name one holding favicon.svg, "
                 "favicon.ico, logo.svg or logo.png, or leave it unset for the portal's own favicon"
             )
+        data_keys, from_var = _data_keys(env, var_dir)
+        try:
+            retention = parse_period(env.get("PORTAL_RETENTION") or "P24M")
+        except ValueError as exc:
+            raise SettingsError(f"PORTAL_RETENTION: {exc}") from None
         smtp_url = env.get("PORTAL_SMTP_URL") or None
         if smtp_url:
             parse_smtp_url(smtp_url)  # refuse it now, not at the first email
@@ -284,6 +311,9 @@ class Settings:
             fan_out_batch=fan_out_batch,
             issuer=issuer,
             branding_dir=branding_dir,
+            data_keys=data_keys,
+            data_key_from_var=from_var,
+            retention=retention,
         )
 
 
@@ -298,13 +328,27 @@ def _flag(env: dict[str, str], name: str, *, default: bool) -> bool:
     raise SettingsError(f"{name} must be 1 or 0, not {env[name]!r}")
 
 
-def _stored_secret(var_dir: Path) -> str:
+def _data_keys(env: dict[str, str], var_dir: Path) -> tuple[tuple[str, ...], bool]:
+    """PORTAL_DATA_KEY's keys, newest first, each checked; or the one kept under var/."""
+    text = env.get("PORTAL_DATA_KEY") or ""
+    if not text.strip():
+        return (check_key(_stored_secret(var_dir, "data_key", new_key)),), True
+    keys = []
+    for number, part in enumerate(text.split(","), start=1):
+        try:
+            keys.append(check_key(part))
+        except ValueError as exc:
+            raise SettingsError(f"PORTAL_DATA_KEY: key {number} {exc}") from None
+    return tuple(keys), False
+
+
+def _stored_secret(var_dir: Path, name: str = "secret_key", make: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
     """Return the secret kept under var/, creating it (readable by the owner only) once."""
-    path = var_dir / "secret_key"
+    path = var_dir / name
     if path.is_file():
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
+    value = make()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it first: use theirs

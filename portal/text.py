@@ -4,9 +4,11 @@ words of a full-text search are."""
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 # Lowercase letters and digits in words joined by single hyphens: event slugs, programme codes
 # and categories. The form's Regexp validator takes the pattern, the services the compiled one.
@@ -76,6 +78,47 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"{text!r} is not a duration like P2D (two days), PT2H (two hours) or P1DT12H{why}")
     weeks, days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+# How long personal data is kept: years, months, weeks and days (P24M, P2Y, P90D, P1Y6M).
+_PERIOD = re.compile(r"^P(?:(\d{1,3})Y)?(?:(\d{1,4})M)?(?:(\d{1,4})W)?(?:(\d{1,5})D)?$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar period: months (years are twelve) and days, counted on the calendar so that
+    P24M after 12 March 2025 is 12 March 2027 whatever the months' lengths."""
+
+    months: int = 0
+    days: int = 0
+
+    def iso(self) -> str:
+        years, months = divmod(self.months, 12)
+        text = "".join(f"{n}{unit}" for n, unit in ((years, "Y"), (months, "M"), (self.days, "D")) if n)
+        return "P" + (text or "0D")
+
+    def after(self, day: date) -> date:
+        """The date this period after `day` (the 31st of a shorter month falls on its last day)."""
+        month_index = day.month - 1 + self.months
+        year, month = day.year + month_index // 12, month_index % 12 + 1
+        last = calendar.monthrange(year, month)[1]
+        return date(year, month, min(day.day, last)) + timedelta(days=self.days)
+
+    def words(self) -> str:
+        years, months = divmod(self.months, 12)
+        parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((years, "year"), (months, "month"), (self.days, "day")) if n]
+        return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts) or "0 days"
+
+
+def parse_period(text: str) -> Period:
+    """A Period from an ISO 8601 duration of years, months, weeks and days (P24M, P2Y, P90D);
+    ValueError saying what is wrong for anything else."""
+    value = text.strip().upper()
+    match = _PERIOD.match(value)
+    if not match or value == "P":
+        raise ValueError(f"{text!r} is not a period like P24M (24 months), P2Y (two years) or P90D (90 days)")
+    years, months, weeks, days = (int(g) if g else 0 for g in match.groups())
+    return Period(months=years * 12 + months, days=weeks * 7 + days)
 
 
 def format_duration(delta: timedelta) -> str:

@@ -166,9 +166,9 @@ def site(settings: Settings) -> Site:
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+def sessions(database_url: str, settings: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url, pool_size=5)
-    yield make_session_factory(engine)
+    yield make_session_factory(engine, keyring=settings.keyring)
     engine.dispose()
 
 

@@ -10,7 +10,7 @@ from portal.models.limits import LimitScope, RateLimit
 from portal.models.lookups import PUBLIC_STATUSES, event_by_slug, find_event, programme_by_code, public_categories
 from portal.models.mailings import EventMessage, Frequency, Mailing, MailingKind, Subscriber
 from portal.models.notes import RegistrationNote
-from portal.models.organisers import Organiser, SignInThrottle, ThrottleScope
+from portal.models.organisers import DataCanary, Organiser, OrganiserProgramme, OrganiserRole, SignInThrottle, ThrottleScope
 from portal.models.outbox import MessageStatus, OutboxMessage
 from portal.models.programmes import Programme
 from portal.models.registrations import Registration
@@ -43,7 +43,10 @@ __all__ = [
     "MailingKind",
     "Subscriber",
     "MessageStatus",
+    "DataCanary",
     "Organiser",
+    "OrganiserProgramme",
+    "OrganiserRole",
     "OutboxMessage",
     "EventStatus",
     "LimitScope",

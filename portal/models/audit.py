@@ -19,6 +19,8 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_entries_event_id_id", "event_id", "id"),
         Index("ix_audit_entries_registration_id_id", "registration_id", "id"),
+        # The data-access log (exports and reveals over a period) reads by action and time.
+        Index("ix_audit_entries_action_created_at", "action", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,11 +6,19 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
 from portal.models.enums import enum_column
+
+
+class OrganiserRole(enum.StrEnum):
+    """What an organiser who is not an admin may see and do (web/backoffice/access.py)."""
+
+    ORGANISER = "organiser"  # every event and programme
+    PROGRAMME_MANAGER = "programme_manager"  # the programmes in organiser_programmes only
+    DOOR = "door"  # the door: names, organisations and status, never answers or exports
 
 
 class Organiser(Base):
@@ -25,6 +33,10 @@ class Organiser(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Ignored for admins, who may do everything.
+    role: Mapped[OrganiserRole] = mapped_column(
+        enum_column(OrganiserRole, "organiser_role", constraint=False), default=OrganiserRole.ORGANISER, server_default="organiser"
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Every session cookie carries this key; replacing it (sign-out, new password,
     # deactivation) ends all of the account's sessions at once, with no session table to keep.
@@ -65,3 +77,25 @@ class SignInThrottle(Base):
     # ACCOUNT_ADDRESS rows: the last time the account signed in from the address.
     signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrganiserProgramme(Base):
+    """A programme a programme manager runs: they see its events and nothing else."""
+
+    __tablename__ = "organiser_programmes"
+    shown_publicly = False
+
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organisers.id", ondelete="CASCADE"), primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True)
+
+
+class DataCanary(Base):
+    """A known value sealed with the data keys when the portal first ran on this database:
+    opening it at start proves PORTAL_DATA_KEY is the right one (portal.sealing)."""
+
+    __tablename__ = "data_canary"
+    shown_publicly = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,6 +22,9 @@ class Programme(Base):
     admission: Mapped[Admission] = mapped_column(enum_column(Admission, "admission"))
     summary: Mapped[str] = mapped_column(String(500), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    # How long registrations are kept after each run ends (an ISO 8601 period: P24M, P2Y,
+    # P90D; portal.text.parse_period); None: PORTAL_RETENTION.
+    retention: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -82,6 +82,15 @@ class Registration(Base):
     # the manage token (a ticket shown or printed must not open the registration, and the
     # token must not admit anyone). Given when the registration is first confirmed.
     checkin_code: Mapped[str | None] = mapped_column(String(32))
+    # The answers to sensitive questions (portal.sealing), one Fernet token of their JSON;
+    # `answers` never holds them. None: no sensitive answer.
+    sealed_answers: Mapped[str | None] = mapped_column(Text)
+    # When the personal data was removed (retention, an organiser, or the participant's own
+    # erasure): name, email, organisation, answers and uploads are gone; status and dates stay.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why some of it was kept when the participant asked for erasure (a completed programme's
+    # attendance), in words shown to them; "" otherwise.
+    kept_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
     # Kept by the database (VIRTUAL on SQLite, where the index holds it; STORED on PostgreSQL);
     # deferred, because only the search's WHERE clause reads it.
     search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT), deferred=True)

@@ -47,7 +47,13 @@ UPLOAD_TYPES = {
     "application/msword": "Word 97-2003 document (.doc)",
 }
 
-_COMMON = {"type", "key", "label", "help", "required", "editable", "show_if", "retired"}
+_COMMON = {"type", "key", "label", "help", "required", "editable", "show_if", "retired", "sensitive"}
+# Words in a label that suggest its answers are sensitive (the builder ticks the box for them).
+_SENSITIVE_WORDS = re.compile(
+    r"passport|birth|\bnric\b|\bfin\b|identity|medical|medicine|health|allerg|dietary|diet\b|disab|religio|"
+    r"blood|emergency contact|next of kin|security clearance",
+    re.IGNORECASE,
+)
 _APPLIES = {
     "text": {"min_length", "max_length"},
     "textarea": {"min_length", "max_length"},
@@ -132,6 +138,9 @@ class Question:
     accept: tuple[str, ...] = ()
     max_bytes: int | None = None
     nominator: bool = False
+    # Answers sealed with the data keys, masked in the roster, left out of exports unless
+    # named (portal.sealing). Uploads are sensitive unless the form says otherwise.
+    sensitive: bool = False
 
     @property
     def asks(self) -> bool:
@@ -169,6 +178,8 @@ class Question:
             value = getattr(self, name)
             if value != default:
                 data[name] = value
+        if self.sensitive != sensitive_by_default(self.type):
+            data["sensitive"] = self.sensitive
         if self.choices:
             data["choices"] = [c.to_json() for c in self.choices]
         if self.accept:
@@ -201,6 +212,22 @@ class FormDefinition:
 
     def nominator(self) -> Question | None:
         return next((q for q in self.live() if q.nominator), None)
+
+    def sensitive_keys(self) -> frozenset[str]:
+        """The keys whose answers are sealed, retired questions included."""
+        return frozenset(q.key for q in self.questions if q.asks and q.sensitive)
+
+
+def sensitive_by_default(kind: str) -> bool:
+    """Whether a question of this type is sensitive when the form does not say: uploads are
+    (CVs, passport scans)."""
+    return kind == "file"
+
+
+def looks_sensitive(label: str) -> bool:
+    """Whether a label asks for something usually sensitive (passport, date of birth, medical
+    or dietary needs): the builder suggests sealing it."""
+    return bool(_SENSITIVE_WORDS.search(label))
 
 
 def condition_text(question: Question, definition: FormDefinition) -> str:
@@ -257,7 +284,7 @@ def _parse_question(index: int, item: Any, earlier: dict[str, Question]) -> Ques
         raise fail("needs a label" if kind != "info" else "needs its text, as the label", "label")
     values: dict[str, Any] = {"type": kind, "label": label}
     values["help"] = _text(item.get("help", ""), "help", fail, limit=1000)
-    for flag in ("required", "editable", "retired", "decimal", "nominator"):
+    for flag in ("required", "editable", "retired", "decimal", "nominator", "sensitive"):
         if flag in item:
             if not isinstance(item[flag], bool):
                 raise fail(f"{flag} must be true or false", flag)
@@ -317,6 +344,14 @@ def _parse_question(index: int, item: Any, earlier: dict[str, Question]) -> Ques
         values["show_if"] = _condition(item["show_if"], earlier, fail, asked=not values.get("retired"))
     if values.get("nominator") and values.get("retired"):
         raise fail("a retired question cannot be the nominating officer's email", "nominator")
+    values.setdefault("sensitive", sensitive_by_default(kind))
+    if values["sensitive"]:
+        if kind in DISPLAY_TYPES:
+            raise fail("a heading or help text asks nothing, so it cannot be sensitive", "sensitive")
+        if values.get("nominator"):
+            raise fail("the nominating officer's email is written to, so it cannot be sealed as sensitive", "nominator")
+        if any(c.places is not None for c in values.get("choices", ())):
+            raise fail("a choice with places cannot be sensitive: its picks are counted in the open", "sensitive")
     return Question(**values)
 
 

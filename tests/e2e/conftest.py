@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.accounts.organisers import add_organiser
 from portal.db import make_engine, make_session_factory, run_unit_of_work, utcnow
+from portal.sealing import Keyring, new_key
 from portal.documents.tickets import new_code
 from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
 from portal.questions.schema import parse_form
@@ -200,7 +201,8 @@ def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     home = tmp_path_factory.mktemp("e2e")
     database_url = fresh_database(_template, home)
     engine = make_engine(database_url, pool_size=2)
-    sessions = make_session_factory(engine)
+    data_key = new_key()
+    sessions = make_session_factory(engine, keyring=Keyring((data_key,)))
     seeded = run_unit_of_work(sessions, _seed, write=True)
 
     port = free_port()
@@ -208,6 +210,7 @@ def live(_template: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     env = {
         "PORTAL_DATABASE_URL": database_url,
         "PORTAL_SECRET_KEY": "e2e-test-secret",
+        "PORTAL_DATA_KEY": data_key,
         "PORTAL_BASE_URL": url,
         "PORTAL_DELIVER_IN_PROCESS": "0",  # the tests read the outbox table itself
         "PORTAL_SMTP_URL": "",

@@ -1,0 +1,85 @@
+"""Removing a registration's personal data while keeping what the statistics need.
+
+What goes: name, email, organisation, every answer but the choice questions' (plain answers
+to choice, multiple-choice and yes/no questions stay, with nobody's name on them), the sealed
+answers, uploads (rows here; the caller deletes the files after the commit, and
+uploads.sweep_orphans catches any left), organisers' notes, the manage and door tokens, the
+messages in the outbox to or about them, and the values (not the keys) of the audit log's
+entries on the registration. What stays: event, status, dates, check-ins, session choices,
+choice picks (counted places), certificates (they keep only what they show, and verify).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.models import AuditEntry, MessageStatus, OutboxMessage, Registration, RegistrationNote, Upload
+from portal.questions.schema import CONDITION_TYPES, FormDefinition
+
+ANONYMISED_NAME = "(anonymised)"
+REMOVED = "(removed)"
+# Audit fields that never hold personal data: what changed, not who or what they wrote.
+_NEUTRAL = frozenset({
+    "status", "nonce", "reason", "checked_in", "checked_in_at", "confirmed_at", "cancelled_at", "waitlisted_at", "endorsement",
+    "count", "note_added", "session", "sessions", "day", "door", "waiting", "code", "days_attended", "certificate", "again",
+    "attempts", "through", "kept", "anonymised",
+})
+
+
+def anonymised_email(registration_id: int) -> str:
+    """An address that is nobody's and unique per registration (the one-active-registration
+    index holds on email), in the .invalid domain that never delivers."""
+    return f"anonymised-{registration_id}@anonymised.invalid"
+
+
+def _scrub(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if k in _NEUTRAL else REMOVED) for k, v in (values or {}).items()}
+
+
+@dataclass(frozen=True)
+class Anonymised:
+    registration_id: int
+    stored_files: tuple[str, ...]  # to delete once the transaction has committed
+
+
+def anonymise(
+    session: Session, registration: Registration, definition: FormDefinition, *, now: datetime | None = None, kept_reason: str = ""
+) -> Anonymised:
+    """Remove the registration's personal data in the caller's transaction (idempotent: a
+    second call finds nothing to remove). Seats and statuses are the caller's business."""
+    now = now or utcnow()
+    email = registration.email
+    keep = {q.key for q in definition.questions if q.asks and q.type in CONDITION_TYPES and not q.sensitive}
+    registration.name = ANONYMISED_NAME
+    registration.email = anonymised_email(registration.id)
+    registration.organisation = ""
+    registration.answers = {k: v for k, v in (registration.answers or {}).items() if k in keep}
+    registration.sealed_answers = None
+    registration.token = secrets.token_urlsafe(32)
+    registration.endorsement_token = None
+    registration.checkin_code = None
+    registration.anonymised_at = registration.anonymised_at or now
+    registration.kept_reason = kept_reason
+    registration.updated_at = now
+    stored = tuple(session.scalars(select(Upload.stored_name).where(Upload.registration_id == registration.id)))
+    session.execute(delete(Upload).where(Upload.registration_id == registration.id))
+    session.execute(delete(RegistrationNote).where(RegistrationNote.registration_id == registration.id))
+    # Its own messages, and the copies of sent ones that name no registration (a lost-link
+    # email) to the address; a queued one of those may be about another registration.
+    session.execute(delete(OutboxMessage).where(or_(
+        OutboxMessage.registration_id == registration.id,
+        and_(OutboxMessage.registration_id.is_(None), OutboxMessage.to_address == email, OutboxMessage.status != MessageStatus.QUEUED),
+    )))
+    for entry in session.scalars(select(AuditEntry).where(AuditEntry.registration_id == registration.id)):
+        scrubbed_before, scrubbed_after = _scrub(entry.before), _scrub(entry.after)
+        if scrubbed_before != entry.before or scrubbed_after != entry.after:
+            entry.before, entry.after = scrubbed_before, scrubbed_after
+    session.flush()
+    return Anonymised(registration.id, stored)
