@@ -27,11 +27,13 @@ from portal.errors import PortalError
 from portal.mail.outbox import BackgroundDelivery
 from portal.mail.planner import mailing_work
 from portal.mail.transports import LogTransport
+from portal.registrations.retention import period_of, retention_of
 from portal.rosters.numbers import NumbersCache
 from portal.settings import Settings
 from portal.site import Site, path_for
 from portal.templating import make_environment
-from portal.web import agenda, branding, certificates, endorse, feeds, fragments, health, lostlink, public, subscribe
+from portal.web import agenda, branding, certificates, endorse, feeds, fragments, health, lostlink, owndata, public, subscribe
+from portal.web.backoffice import access
 from portal.web.backoffice import routes as backoffice
 from portal.web.backoffice.base import ADMIN_PATH
 from portal.web.csrf import CSRFCookieMiddleware, csrf_field
@@ -120,6 +122,11 @@ def _page_environment() -> jinja2.Environment:
     # link was most of the rendering.
     env.globals["path_for"] = path_for
     env.globals["timetable_day"] = fragments.timetable_day_renderer(env)
+    # An event's retention (period, last day kept) for the privacy notices: plain arithmetic.
+    env.globals["retention_of"] = retention_of
+    env.globals["period_of"] = period_of
+    # `me|may('route_name')`: whether the signed-in organiser's role may use a back-office route.
+    env.filters["may"] = access.allowed
     return env
 
 
@@ -130,7 +137,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Before serving anything: keys that cannot open this database's sealed answers stop
         # the start with a message, rather than a page of errors later (DataKeyError).
-        await anyio.to_thread.run_sync(run_unit_of_work, sessions, check_keyring)
+        try:
+            await anyio.to_thread.run_sync(run_unit_of_work, sessions, check_keyring)
+        except BaseException:
+            engine.dispose()  # nothing will be served: its connections go now
+            raise
         if settings.data_key_from_var:
             log.warning(
                 "PORTAL_DATA_KEY is unset: sensitive answers are sealed with the key in %s. In production set "
@@ -158,6 +169,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Before public's /registrations/{token}, which would take "lost" for a token.
             *lostlink.routes,
             *public.routes,
+            *owndata.routes,
             *agenda.routes,
             *endorse.routes,
             *certificates.routes,

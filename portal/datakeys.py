@@ -46,8 +46,9 @@ class Rekeyed:
     files: int
 
     def __str__(self) -> str:
+        whose = "registration's" if self.answers == 1 else "registrations'"
         return (
-            f"{self.answers} registration{'' if self.answers == 1 else 's'}' sensitive answers and "
+            f"{self.answers} {whose} sensitive answers and "
             f"{self.files} sealed file{'' if self.files == 1 else 's'} re-encrypted with the newest key"
         )
 

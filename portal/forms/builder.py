@@ -21,6 +21,7 @@ from wtforms import (
     DateField,
     DecimalField,
     Form,
+    HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
@@ -39,6 +40,8 @@ from portal.questions.schema import (
     UPLOAD_TYPES,
     FormDefinitionError,
     Question,
+    looks_sensitive,
+    sensitive_by_default,
     without_place,
 )
 
@@ -62,6 +65,15 @@ _MB = 1_000_000
 _KEY = Regexp(KEY_PATTERN, message="Start with a lower-case letter; use only lower-case letters, digits and _.")
 # The schema's messages name the import format's properties; the page names its fields.
 _BOUNDS = re.compile(r"\b(?:min_length|max_length|min_choices|max_choices|min|max)\b")
+SENSITIVE_HELP = (
+    "Its answers are encrypted in the database, hidden in the roster until an organiser chooses to reveal one "
+    "(each reveal is recorded) and left out of exports unless asked for by name. Ticked at first for a file, "
+    "and suggested when the label mentions a passport, date of birth, identity number, medical or dietary needs."
+)
+SENSITIVE_SUGGESTED = (
+    "The label asks for something usually sensitive (a passport, date of birth, identity number, medical or dietary "
+    "needs), so “Sensitive” is now ticked: its answers will be sealed. Untick it if they are not sensitive, then add the question."
+)
 
 
 class NewQuestionForm(Form):
@@ -157,6 +169,9 @@ class _QuestionBase(Form):
                 data[flag] = True
         if "editable" in self._fields and not self.editable.data:
             data["editable"] = False
+        if "sensitive" in self._fields:
+            # Always said: a file question is sensitive unless the form says it is not.
+            data["sensitive"] = bool(self.sensitive.data)
         for name in ("min_length", "max_length", "min_choices", "max_choices"):
             if name in self._fields and self[name].data is not None:
                 data[name] = self[name].data
@@ -180,6 +195,18 @@ class _QuestionBase(Form):
         if picks:
             data["show_if"] = {picks[0][0]: [value for _, _, value in picks]}
         return data
+
+    def suggest_sensitive(self) -> bool:
+        """A new question whose label looks sensitive (schema.looks_sensitive) but whose box
+        is not ticked, the first time it is sent: tick the box and say why; True when it did
+        (the page comes back for the organiser to confirm or untick; a second send is theirs)."""
+        if "sensitive_seen" not in self._fields or "sensitive" not in self._fields:
+            return False
+        if self.sensitive.data or self.sensitive_seen.data or not looks_sensitive(self.label.data or ""):
+            return False
+        self.sensitive.data = True
+        self.sensitive_seen.data = "1"
+        return True
 
     def offer_conditions(self, deciders: Iterable[Question]) -> None:
         """The answers of earlier choice questions that a condition may name."""
@@ -233,6 +260,15 @@ def question_form(kind: str, *, editing: bool = False) -> type[_QuestionBase]:
         fields["editable"] = BooleanField(
             "The participant may change the answer later, on their registration's page", default=True,
         )
+        # A choice with places cannot be sensitive (its picks are counted in the open): the
+        # schema refuses the two together, on this field.
+        fields["sensitive"] = BooleanField(
+            "Sensitive: sealed, masked in the roster, left out of exports", default=sensitive_by_default(kind),
+            description=SENSITIVE_HELP,
+        )
+        if not editing:
+            # Set once a new question's page has suggested ticking "Sensitive" (suggest_sensitive).
+            fields["sensitive_seen"] = HiddenField()
     if editing and kind in ("text", "textarea"):
         fields["type"] = SelectField("Type of question", [InputRequired()], choices=options([("text", "Short text"), ("textarea", "Long text")]), default=kind)
     if kind in ("text", "textarea"):
@@ -287,7 +323,7 @@ def question_data(question: Question) -> dict[str, Any]:
     data: dict[str, Any] = {
         "type": question.type, "key": question.key, "label": question.label, "help": question.help,
         "required": question.required, "editable": question.editable, "decimal": question.decimal,
-        "nominator": question.nominator, "widget": question.widget or "",
+        "nominator": question.nominator, "widget": question.widget or "", "sensitive": question.sensitive,
         "min_length": question.min_length, "max_length": question.max_length,
         "min_choices": question.min_choices, "max_choices": question.max_choices,
         "choices": choices_text(question), "accept": list(question.accept),

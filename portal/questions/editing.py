@@ -128,7 +128,7 @@ def form_view(session: Session, ref: str, *, with_answers: bool = True) -> FormV
     definition = store.definition(row)
     answered: frozenset[str] = frozenset()
     if with_answers:
-        answered = frozenset(q.key for q in definition.questions if q.asks and store.answered(session, place.owner, q.key))
+        answered = store.answered_keys(session, place.owner, [q.key for q in definition.questions if q.asks])
     return FormView(place, definition, row, own, inherited, answered)
 
 

@@ -8,13 +8,20 @@ An event's form is its own if it has one, else its programme's, else the site's 
 - refuses to take away or rename the value of a choice someone picked (its label may change),
   or to change an answered question's type (text and long text excepted);
 - raises the form's version, so every process rebuilds the form it kept, and writes the
-  change to the audit log (keys and labels, never an answer).
+  change to the audit log (keys and labels, never an answer);
+- seals the answers already given to a question that becomes sensitive, in the same
+  transaction (a question that stops being sensitive leaves its answers sealed: readers
+  open both, registrations.sealed.all_answers).
+
+A sensitive answer is kept sealed (Registration.sealed_answers), where no query can read it:
+whether a question was answered, and what was picked, looks there too.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,8 +34,11 @@ from portal.audit import Actor
 from portal.db import utcnow
 from portal.models import ChoicePick, Event, Programme, Questionnaire, Registration, programme_by_code
 from portal.questions.schema import FormDefinition, FormDefinitionError, Question, parse_form
+from portal.sealing import keyring_of
 
 _COMPATIBLE = {frozenset({"text", "textarea"})}
+# Registrations read (and, for a question made sensitive, re-sealed) at a time.
+_BATCH = 200
 
 
 # Definitions read per (form id, version, updated_at): every registration reads its event's
@@ -108,27 +118,72 @@ def _registrations_of(owner: Owner) -> Any:
     return Registration.event_id.in_(events)
 
 
+def _sealed_of(session: Session, owner: Owner) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """(registration id, event id, its sealed answers opened) for the owner's registrations
+    that have sealed answers, read a batch at a time."""
+    after = 0
+    while True:
+        rows = session.execute(
+            select(Registration.id, Registration.event_id, Registration.sealed_answers)
+            .where(_registrations_of(owner), Registration.id > after, Registration.sealed_answers.is_not(None))
+            .order_by(Registration.id).limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        keyring = keyring_of(session)
+        for registration_id, event_id, token in rows:
+            yield registration_id, event_id, keyring.open_json(token)
+        if len(rows) < _BATCH:
+            return
+        after = rows[-1][0]
+
+
+def _holds(value: Any) -> bool:
+    # An optional question left blank ('' or no picks) holds nothing to lose.
+    return value not in (None, "", [])
+
+
+def answered_keys(session: Session, owner: Owner, keys: Iterable[str]) -> frozenset[str]:
+    """Which of `keys` any registration holds an answer under for this owner's form, in
+    the open or sealed."""
+    found: set[str] = set()
+    for key in keys:
+        # as_string is NULL for a missing key or a JSON null, and the JSON text of a list (a
+        # multiple choice), on both engines. Without it SQLite reads a missing key as the text
+        # 'null' (json_quote), not NULL: every question would count as answered.
+        given = Registration.answers[key].as_string()
+        if session.scalar(
+            select(Registration.id).where(_registrations_of(owner), given.is_not(None), given.not_in(["", "[]"])).limit(1)
+        ) is not None:
+            found.add(key)
+    rest = set(keys) - found
+    if rest:
+        for _, _, opened in _sealed_of(session, owner):
+            found.update(k for k in rest if _holds(opened.get(k)))
+            rest -= found
+            if not rest:
+                break
+    return frozenset(found)
+
+
 def answered(session: Session, owner: Owner, key: str) -> bool:
     """Whether any registration holds an answer under `key` for this owner's form."""
-    # as_string is NULL for a missing key or a JSON null, and the JSON text of a list (a
-    # multiple choice), on both engines. Without it SQLite reads a missing key as the text
-    # 'null' (json_quote), not NULL: every question would count as answered.
-    # An optional question left blank ('' or no picks, '[]') holds nothing to lose.
-    given = Registration.answers[key].as_string()
-    found = session.scalar(
-        select(Registration.id).where(_registrations_of(owner), given.is_not(None), given.not_in(["", "[]"])).limit(1)
-    )
-    return found is not None
+    return key in answered_keys(session, owner, [key])
+
+
+def _values(given: Any) -> set[str]:
+    if isinstance(given, list):
+        return {str(v) for v in given}
+    return {str(given)} if given not in (None, "") else set()
 
 
 def picked_values(session: Session, owner: Owner, key: str) -> set[str]:
     """The values registrants picked for a choice or multiple-choice question."""
     values: set[str] = set()
     for (given,) in session.execute(select(Registration.answers[key]).where(_registrations_of(owner))):
-        if isinstance(given, list):
-            values.update(str(v) for v in given)
-        elif given not in (None, ""):
-            values.add(str(given))
+        values |= _values(given)
+    for _, _, opened in _sealed_of(session, owner):
+        values |= _values(opened.get(key))
     return values
 
 
@@ -211,12 +266,48 @@ def save_form(
         row.updated_at = now
     session.flush()
     _record_earlier_picks(session, owner, old, merged)
+    after = _summary(merged, owner)
+    newly = sorted(merged.sensitive_keys() - old.sensitive_keys())
+    if newly:
+        sealed = _seal_answers(session, owner, newly)
+        if sealed:
+            # How many, and which questions: never an answer.
+            whose = "registration's" if sealed == 1 else "registrations'"
+            after["answers sealed"] = f"{sealed} {whose} answers to {', '.join(newly)}"
     audit.record(
         session, actor, action, event_id=owner.event_id,
         before=_summary(old, owner) if old.questions or old.organisation_required else {},
-        after=_summary(merged, owner), now=now,
+        after=after, now=now,
     )
     return row
+
+
+def _seal_answers(session: Session, owner: Owner, keys: list[str]) -> int:
+    """Seal the answers under `keys` (questions just made sensitive) that the owner's
+    registrations hold in the open, a batch at a time; how many registrations changed."""
+    holds_one = or_(*(Registration.answers[key].as_string().is_not(None) for key in keys))
+    count, after = 0, 0
+    while True:
+        batch = session.scalars(
+            select(Registration).where(_registrations_of(owner), Registration.id > after, holds_one)
+            .order_by(Registration.id).limit(_BATCH)
+        ).all()
+        for registration in batch:
+            plain = dict(registration.answers or {})
+            moving = {key: plain.pop(key) for key in keys if key in plain}
+            if not moving:
+                continue
+            # The keys are asked for only when there is something to seal: an import of a new
+            # form needs none.
+            keyring = keyring_of(session)
+            held = keyring.open_json(registration.sealed_answers) if registration.sealed_answers else {}
+            registration.answers = plain
+            registration.sealed_answers = keyring.seal_json({**held, **moving})
+            count += 1
+        session.flush()
+        if len(batch) < _BATCH:
+            return count
+        after = batch[-1].id
 
 
 def _record_earlier_picks(session: Session, owner: Owner, old: FormDefinition, new: FormDefinition) -> None:
@@ -235,7 +326,10 @@ def _record_earlier_picks(session: Session, owner: Owner, old: FormDefinition, n
     ).all()
     if not rows:
         return
-    ids = [r.id for r in rows]
+    # A question that was sensitive may hold its earlier answers sealed still.
+    opened = {registration_id: answers for registration_id, _, answers in _sealed_of(session, owner)}
+    rows = [(r.id, r.event_id, {**(r.answers or {}), **opened.get(r.id, {})}) for r in rows]
+    ids = [r[0] for r in rows]
     for question in gained:
         values = {c.value for c in question.choices}
         # What each registration picked now: a pick kept from before the places were taken
@@ -267,7 +361,8 @@ def _summary(form: FormDefinition, owner: Owner) -> dict[str, Any]:
         **({"programme_id": owner.programme_id} if owner.programme_id else {}),
         "organisation_required": form.organisation_required,
         "questions": [
-            f"{q.key or '-'} ({q.type}{', retired' if q.retired else ''}): {q.label}" for q in form.questions
+            f"{q.key or '-'} ({q.type}{', sensitive' if q.sensitive else ''}{', retired' if q.retired else ''}): {q.label}"
+            for q in form.questions
         ],
     }
 

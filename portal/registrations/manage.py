@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,7 @@ from portal.db import utcnow
 from portal.models import Admission, RegistrationStatus
 from portal.questions.schema import FormDefinition
 from portal.questions.store import definition, form_for_event
-from portal.registrations import certificates, participants
+from portal.registrations import certificates, participants, sealed
 from portal.registrations.availability import RegistrationState, registration_state
 from portal.registrations.choices import SessionOption, can_change_sessions, session_options
 from portal.registrations.participants import RegistrationView
@@ -31,6 +32,8 @@ class ManagePage:
     form_key: tuple[int, int] | None
     places_taken: Mapping[tuple[str, str], int]
     files: Mapping[str, str]  # question key -> the file's name
+    # Every answer, the sensitive ones opened: the page is the participant's own.
+    answers: Mapping[str, Any] = field(default_factory=dict)
     # None until the registration is confirmed (and once it is not, or the event is cancelled).
     ticket: Ticket | None = None
     # The code of the registration's certificate of attendance, once issued and while valid.
@@ -42,6 +45,8 @@ class ManagePage:
     # Once the participant cancelled: where the event's registration stands now, so that the
     # page can offer to register again (None otherwise).
     register_again: RegistrationState | None = None
+    # Why the details can no longer be corrected, in words (None while they can).
+    details_fixed: str | None = None
 
 
 def manage_page(session: Session, token: str, *, now: datetime | None = None) -> ManagePage:
@@ -55,17 +60,23 @@ def manage_page(session: Session, token: str, *, now: datetime | None = None) ->
         again = registration_state(view.event, confirmed_count(session, view.event.id), now, admission)
     form = definition(row)
     taken = places_taken(session, view.event.id) if any(q.has_places for q in form.live()) else {}
+    answers = sealed.all_answers(session, view.registration)
+    files = files_of(session, view.registration.id) if any(q.type == "file" for q in form.questions) else {}
+    # A sealed file's row has a generic name; its real one is the (sealed) answer.
+    files = {key: answers[key] if isinstance(answers.get(key), str) and answers[key] else name for key, name in files.items()}
     return ManagePage(
         view=view,
         form=form,
         form_key=(row.id, row.version) if row is not None else None,
         places_taken=taken,
-        files=files_of(session, view.registration.id) if any(q.type == "file" for q in form.questions) else {},
+        files=files,
+        answers=answers,
         ticket=ticket_of(view.registration, view.event),
         certificate=certificates.live_code(session, view.registration.id),
         sessions=session_options(session, view.event.id, view.registration.id),
         sessions_fixed=can_change_sessions(view.event, view.registration, now),
         register_again=again,
+        details_fixed=participants.details_fixed(view.registration, view.event, now),
     )
 
 

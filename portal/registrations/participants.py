@@ -8,6 +8,7 @@ a request to endorse the nomination (the endorsement module).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.db import utcnow
-from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationClosed
+from portal.errors import EventFull, InvalidTransition, NotFound, RegistrationClosed, RegistrationErased
 from portal.mail.messages import queue_registration_message
 from portal.models import (
     ACTIVE_STATUSES,
@@ -36,8 +37,8 @@ from portal.models import (
     find_event,
 )
 from portal.questions.schema import FormDefinition
-from portal.questions.store import definition, definition_for_event, form_for_event
-from portal.registrations import endorsement
+from portal.questions.store import definition_for_event
+from portal.registrations import endorsement, sealed
 from portal.registrations.availability import check_open
 from portal.registrations.seats import (
     Pick,
@@ -58,19 +59,39 @@ from portal.site import Site
 from portal.text import normalise_email
 
 S = RegistrationStatus
+# What the audit log says of a sensitive answer a participant changed, in place of its value.
+_SENSITIVE_CHANGED = "(sensitive answer changed)"
 
 
 @dataclass(frozen=True)
 class StoredFile:
     """A file a participant sent for a file question, already checked (type from its content,
     size) and written under the upload directory as `stored_name` by the web layer. The
-    answer kept under `key` is the file's name; the Upload row holds the rest."""
+    answer kept under `key` is the file's name; the Upload row holds the rest. `sealed`: the
+    web layer wrote it sealed with the data keys (a sensitive question's file)."""
 
     key: str
     filename: str
     content_type: str
     size: int
     stored_name: str
+    sealed: bool = False
+
+
+# The name a sealed file's Upload row keeps, by the type read from its content: its real name
+# is a sensitive answer, kept sealed with the others.
+_GENERIC_NAMES = {
+    "application/pdf": "upload.pdf",
+    "image/jpeg": "upload.jpg",
+    "image/png": "upload.png",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "upload.docx",
+    "application/msword": "upload.doc",
+}
+
+
+def generic_name(content_type: str) -> str:
+    """The name a sealed file's row keeps in place of the participant's ("upload.pdf")."""
+    return _GENERIC_NAMES.get(content_type, "upload")
 
 
 @dataclass(frozen=True)
@@ -101,10 +122,9 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _rules(session: Session, event: Event) -> FormDefinition | None:
+def _rules(form: FormDefinition) -> FormDefinition | None:
     """The event's form, when it holds places or asks for a nominating officer (the only
-    questions registering must act on); else None. The definition is kept per form version."""
-    form = definition(form_for_event(session, event))
+    questions registering must act on); else None."""
     if form.nominator() is None and not any(q.has_places for q in form.live()):
         return None
     return form
@@ -155,7 +175,9 @@ def register(
 
     answers = dict(submission.answers)
     answers.update({f.key: f.filename for f in submission.files})
-    form = _rules(session, event)
+    # Read once for the places, the officer and which answers to seal (kept per form version).
+    whole = definition_for_event(session, event)
+    form = _rules(whole)
     wanted: set[Pick] = set()
     officer = None
     if form is not None:
@@ -168,7 +190,6 @@ def register(
         email=email,
         name=submission.name.strip(),
         organisation=submission.organisation.strip(),
-        answers=answers,
         status=status,
         token=new_token(),
         consented_at=now,
@@ -179,6 +200,8 @@ def register(
         endorsement=Endorsement.AWAITING if officer else None,
         endorsement_token=new_token() if officer else None,
     )
+    # The sensitive answers sealed (a sensitive file's name among them), the rest as they are.
+    sealed.store_answers(session, registration, whole, answers)
     if status == S.CONFIRMED:
         give_code(registration, session=session)
     session.add(registration)
@@ -188,10 +211,14 @@ def register(
         # Only reachable if the database saw a duplicate the lock did not serialise; the
         # partial unique index is the last line of defence. The whole unit of work rolls back.
         raise RegistrationClosed("This email address is already registered for this event.") from None
+    sensitive = whole.sensitive_keys()
     for stored in submission.files:
+        # A sealed file's real name is a sealed answer: its row keeps a generic one.
+        hidden = stored.sealed or stored.key in sensitive
         session.add(Upload(
             stored_name=stored.stored_name, registration_id=registration.id, event_id=event.id, question_key=stored.key,
-            filename=stored.filename, content_type=stored.content_type, size=stored.size, created_at=now,
+            filename=generic_name(stored.content_type) if hidden else stored.filename, content_type=stored.content_type,
+            size=stored.size, sealed=stored.sealed, created_at=now,
         ))
     hold_places(session, registration, wanted)
     if plan is not None:
@@ -212,13 +239,26 @@ def register(
     return Outcome(created=True, status=status, registration_id=registration.id)
 
 
+ERASED = "This registration was erased at its owner's request, so its link opens nothing any more."
+
+
+def erased_token(token: str) -> str:
+    """What an erased registration's token becomes: a digest of the old one, so that the old
+    link can say the registration was erased and nothing more. Longer than any token the
+    portal gives (43 characters), so no link the portal wrote can ever be one."""
+    return "erased-" + hashlib.sha256(token.encode()).hexdigest()[:48]
+
+
 def find_by_token(session: Session, token: str) -> Registration:
-    """The registration a private token opens, or NotFound."""
+    """The registration a private token opens, or NotFound (RegistrationErased for the link
+    of a registration its owner erased)."""
     if not token or len(token) > 64 or "\x00" in token:
         raise NotFound("This link is not valid. Check that you copied all of it.")
     registration = session.scalar(select(Registration).where(Registration.token == token))
     # The lookup uses the index; the constant-time comparison guards the equality itself.
-    if registration is None or not hmac.compare_digest(registration.token, token):
+    if registration is None or not hmac.compare_digest(registration.token, token) or registration.anonymised_at is not None:
+        if session.scalar(select(Registration.id).where(Registration.token == erased_token(token))) is not None:
+            raise RegistrationErased(ERASED)
         raise NotFound("This link is not valid. Check that you copied all of it.")
     return registration
 
@@ -253,11 +293,10 @@ def view_registration(session: Session, token: str, *, now: datetime | None = No
     )
 
 
-def _kept_answers(form: FormDefinition, registration: Registration, submitted: dict[str, Any]) -> dict[str, Any]:
+def _kept_answers(form: FormDefinition, old: dict[str, Any], registration: Registration, submitted: dict[str, Any]) -> dict[str, Any]:
     """The answers after an update: what the participant sent, except for the questions they
     may not change (not editable, retired, files, and the nominating officer once asked),
-    whose answers stay as they were whatever was sent."""
-    old = registration.answers or {}
+    whose answers stay as they were (`old`, the sealed ones with the rest) whatever was sent."""
     fixed = {q.key for q in form.questions if q.asks and (q.retired or not q.editable or q.type == "file")}
     nominator = form.nominator()
     if nominator is not None and registration.endorsement is not None:
@@ -267,40 +306,57 @@ def _kept_answers(form: FormDefinition, registration: Registration, submitted: d
     return answers
 
 
+def details_fixed(registration: Registration, event: Event, now: datetime) -> str | None:
+    """Why the participant can no longer change their details, in words; None while they can."""
+    if registration.status not in ACTIVE_STATUSES:
+        return "This registration is no longer active, so its details cannot change."
+    if event.status == EventStatus.CANCELLED:
+        return "The organisers have cancelled this event, so your registration ended with it."
+    if now >= event.starts_at:
+        return "This event has started; contact the organisers to change your details."
+    return None
+
+
 def update_details(session: Session, token: str, submission: Submission, *, now: datetime | None = None) -> None:
     """Change the name, organisation and the answers the participant may change (the email
     is the identity); a changed choice with places takes its place anew, or ChoiceFull. What
     changed goes in the audit log as the participant's change."""
     now = now or utcnow()
     registration = find_by_token(session, token)
-    if registration.status not in ACTIVE_STATUSES:
-        raise InvalidTransition("This registration is no longer active, so its details cannot change.")
     event = session.get_one(Event, registration.event_id)
-    if event.status == EventStatus.CANCELLED:
-        raise InvalidTransition("The organisers have cancelled this event, so your registration ended with it.")
-    if now >= event.starts_at:
-        raise InvalidTransition("This event has started; contact the organisers to change your details.")
+    fixed = details_fixed(registration, event, now)
+    if fixed is not None:
+        raise InvalidTransition(fixed)
     form = definition_for_event(session, event)
-    answers = _kept_answers(form, registration, dict(submission.answers))
+    was_sealed = sealed.sensitive_answers(session, registration)
+    old = {**(registration.answers or {}), **was_sealed}
+    answers = _kept_answers(form, old, registration, dict(submission.answers))
     move_places(session, form, registration, answers)
+    # The log names a sensitive answer that changed, never its value (the log is shown on
+    # more pages than the registration's, and is not sealed).
+    hidden = form.sensitive_keys() | was_sealed.keys()
 
-    def fields() -> dict[str, Any]:
+    def fields(given: dict[str, Any]) -> dict[str, Any]:
         # Answers under their own keys, unless one is named like the fields beside them.
-        answers = {f"answer: {k}" if k in ("name", "organisation") else k: v for k, v in (registration.answers or {}).items()}
+        answers = {f"answer: {k}" if k in ("name", "organisation") else k: v for k, v in given.items()}
         return {"name": registration.name, "organisation": registration.organisation, **answers}
 
-    before = fields()
+    before = fields(old)
     registration.name = submission.name.strip()
     registration.organisation = submission.organisation.strip()
-    registration.answers = answers
+    sealed.store_answers(session, registration, form, answers)
     registration.updated_at = now
-    after = fields()
+    after = fields(answers)
     changed = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
     if changed:
+        masked = {k for k in changed if k.removeprefix("answer: ") in hidden} - {"name", "organisation"}
+
+        def shown(values: dict[str, Any]) -> dict[str, Any]:
+            return {k: _SENSITIVE_CHANGED if k in masked else values.get(k) for k in changed}
+
         audit.record(
             session, None, "registration.update", event_id=registration.event_id, registration_id=registration.id,
-            before={k: before.get(k) for k in changed}, after={k: after.get(k) for k in changed}, now=now,
-            by=AuditActor.PARTICIPANT,
+            before=shown(before), after=shown(after), now=now, by=AuditActor.PARTICIPANT,
         )
 
 
@@ -315,6 +371,14 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
         raise InvalidTransition("The organisers have cancelled this event, so your registration ended with it: there is nothing more to do.")
     if now >= event.starts_at:
         raise InvalidTransition("This event has started; contact the organisers to change your registration.")
+    release(session, site, registration, event, now=now)
+    return registration
+
+
+def release(session: Session, site: Site, registration: Registration, event: Event, *, now: datetime, tell: bool = True) -> None:
+    """Cancel an active registration as its owner asked, at its event locked (lock_event_of):
+    its seat goes to the first on the waiting list, its sessions' places to those waiting for
+    them. `tell`: email the owner that it is cancelled (not to someone who asked to be erased)."""
     was = registration.status
     registration.status = S.CANCELLED
     registration.cancelled_at = now
@@ -325,9 +389,9 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
         session, None, "registration.cancel", event_id=event.id, registration_id=registration.id,
         before={"status": was}, after={"status": S.CANCELLED}, now=now, by=AuditActor.PARTICIPANT,
     )
-    queue_registration_message(session, site, "cancelled", registration, event, held_seat=was == S.CONFIRMED)
+    if tell:
+        queue_registration_message(session, site, "cancelled", registration, event, held_seat=was == S.CONFIRMED)
     if was == S.CONFIRMED:
         promote_from_waitlist(session, site, None, event, now=now, by=AuditActor.PORTAL)
     # Its sessions' places are free now, whatever its status was.
     fill_session_places(session, site, event, now=now)
-    return registration

@@ -37,6 +37,7 @@ from portal.models import (
     event_by_slug,
 )
 from portal.questions.schema import FormDefinition, shown
+from portal.registrations.sealed import all_answers
 from portal.registrations.tickets import give_code
 from portal.site import Site
 
@@ -164,7 +165,8 @@ def move_places(session: Session, form: FormDefinition, registration: Registrati
     """A registration's answers change to `answers`: hold the places of the choices whose
     answers changed, under the event's lock (ChoiceFull if one has none left); the places of
     unchanged answers stay as they are (even in a choice now over its places)."""
-    before, after = picks(form, registration.answers or {}), picks(form, answers)
+    # Every answer, the sealed ones too: a choice with places may be shown on a sensitive answer.
+    before, after = picks(form, all_answers(session, registration)), picks(form, answers)
     keys = {key for key, _ in before ^ after}
     if not keys:
         return

@@ -6,6 +6,11 @@ for the holder of its registration's private link.
 The web layer checks a file against its question (portal.forms.questions), writes it here
 only once the whole form is valid, and discards what it wrote if the registration is then
 refused; register() records an Upload row for every file it keeps.
+
+A sensitive question's file (file questions are sensitive unless the form says otherwise) is
+written sealed with the data keys, under a generic name ("upload.pdf"): its real name is the
+answer, among the registration's sealed answers. Every reader goes through `download_for_*`,
+which opens it; an organiser's download of one is a reveal, recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -16,15 +21,21 @@ import re
 import secrets
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import filetype
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import audit
+from portal.audit import Actor
 from portal.errors import NotFound
-from portal.models import Upload
+from portal.models import Registration, Upload
+from portal.registrations import sealed
 from portal.registrations.participants import find_by_token
+from portal.sealing import keyring_of
 
 log = logging.getLogger("portal.uploads")
 
@@ -139,6 +150,50 @@ def upload_of(session: Session, registration_id: int, key: str) -> Upload:
     return upload
 
 
-def find_upload(session: Session, token: str, key: str) -> Upload:
-    """The file a registration sent for question `key`, for the holder of its private link."""
-    return upload_of(session, find_by_token(session, token).id, key)
+@dataclass(frozen=True)
+class Download:
+    """A stored file ready to send: `content` is the sealed file opened (None: the file at
+    `path` is sent as it is), `filename` the name the participant gave it."""
+
+    path: Path
+    filename: str
+    content_type: str
+    size: int
+    content: bytes | None = None
+
+
+def _download(session: Session, directory: Path, registration: Registration, upload: Upload) -> Download:
+    path = path_of(directory, upload.stored_name)
+    if not path.is_file():
+        raise NotFound("This file is no longer kept: it may have been deleted or moved.")
+    if not upload.sealed:
+        return Download(path, upload.filename, upload.content_type, upload.size)
+    content = keyring_of(session).open(path.read_bytes())
+    given = sealed.all_answers(session, registration).get(upload.question_key)
+    filename = given if isinstance(given, str) and given else upload.filename
+    return Download(path, filename, upload.content_type, len(content), content)
+
+
+def download_for_holder(session: Session, directory: Path, token: str, key: str) -> Download:
+    """The file a registration sent for question `key`, opened, for the holder of its
+    private link (their own file: nothing to record)."""
+    registration = find_by_token(session, token)
+    return _download(session, directory, registration, upload_of(session, registration.id, key))
+
+
+def download_for_organiser(
+    session: Session, directory: Path, actor: Actor | None, registration_id: int, key: str, *, now: datetime | None = None,
+) -> Download:
+    """A registration's file for an organiser; a sealed one is a sensitive answer revealed,
+    so the audit log records who opened which question's file, and its size (never its name)."""
+    registration = session.get(Registration, registration_id)
+    if registration is None:
+        raise NotFound("There is no such registration.")
+    upload = upload_of(session, registration.id, key)
+    download = _download(session, directory, registration, upload)
+    if upload.sealed:
+        audit.record(
+            session, actor, "answer.reveal", event_id=registration.event_id, registration_id=registration.id,
+            after={"question": key, "bytes": download.size}, now=now,
+        )
+    return download

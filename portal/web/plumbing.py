@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,10 +14,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from portal.db import run_unit_of_work
-from portal.errors import NotFound
-from portal.models import Upload
 from portal.questions.schema import UPLOAD_TYPES
-from portal.registrations import uploads
+from portal.registrations.uploads import Download
 from portal.site import PATHS, Site
 
 T = TypeVar("T")
@@ -58,14 +57,17 @@ def public_route(name: str, endpoint: Callable[..., Any], **options: Any) -> Rou
     return Route(PATHS[name], endpoint, name=name, **options)
 
 
-async def send_upload(request: Request, upload: Upload, headers: dict[str, str] | None = None) -> Response:
-    """A file a participant sent, always as a download (never shown in the browser, whatever
-    it holds), typed only as one of the types a question may accept."""
-    path = uploads.path_of(request.app.state.settings.upload_directory, upload.stored_name)
-    if not await run_in_threadpool(path.is_file):
-        raise NotFound("This file is no longer kept: it may have been deleted or moved.")
-    media_type = upload.content_type if upload.content_type in UPLOAD_TYPES else "application/octet-stream"
-    return FileResponse(
-        path, media_type=media_type, filename=upload.filename, content_disposition_type="attachment",
-        headers={**(headers or {}), "X-Content-Type-Options": "nosniff"},
-    )
+def send_upload(download: Download, headers: dict[str, str] | None = None) -> Response:
+    """A file a participant sent (uploads.download_for_*: found, and opened if it is kept
+    sealed), always as a download (never shown in the browser, whatever it holds), typed
+    only as one of the types a question may accept."""
+    media_type = download.content_type if download.content_type in UPLOAD_TYPES else "application/octet-stream"
+    headers = {**(headers or {}), "X-Content-Type-Options": "nosniff"}
+    if download.content is None:
+        return FileResponse(
+            download.path, media_type=media_type, filename=download.filename, content_disposition_type="attachment", headers=headers,
+        )
+    # The opened bytes of a sealed file, named as FileResponse names a file.
+    quoted = quote(download.filename)
+    disposition = f"attachment; filename*=utf-8''{quoted}" if quoted != download.filename else f'attachment; filename="{download.filename}"'
+    return Response(download.content, media_type=media_type, headers={**headers, "Content-Disposition": disposition})

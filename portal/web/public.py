@@ -20,6 +20,7 @@ from portal.registrations import choices, limits, manage, participants, uploads
 from portal.registrations.choices import SessionOption
 from portal.registrations.limits import RegistrationLimits, TooManyRequests
 from portal.registrations.participants import StoredFile, Submission
+from portal.sealing import Keyring
 from portal.site import path_for
 from portal.web import sentto
 from portal.web.csrf import read_form
@@ -99,16 +100,16 @@ async def _files_sent(formdata: FormData, limits: dict[str, int]) -> dict[str, S
     return files
 
 
-def _keep_files(directory: Path, form: QuestionForm) -> list[StoredFile]:
+def _keep_files(directory: Path, keyring: Keyring, form: QuestionForm) -> list[StoredFile]:
     """Write the form's checked files under the upload directory (it is valid: nothing is
-    written for a form that comes back)."""
+    written for a form that comes back); a sensitive question's file sealed with the keys."""
     kept: list[StoredFile] = []
     try:
         for question, sent in form.files_sent():
-            stored = uploads.save(directory, sent.content)
+            stored = uploads.save(directory, keyring.seal(sent.content) if question.sensitive else sent.content)
             kept.append(StoredFile(
                 key=question.key, filename=uploads.clean_filename(sent.filename), content_type=form.content_type(question.key),
-                size=len(sent.content), stored_name=stored,
+                size=len(sent.content), stored_name=stored, sealed=question.sensitive,
             ))
     except BaseException:
         uploads.discard(directory, [f.stored_name for f in kept])
@@ -152,7 +153,7 @@ async def register(request: Request) -> Response:
     session_problem: SessionChoiceProblem | None = None
     if form.validate():
         directory = settings.upload_directory
-        stored = await run_in_threadpool(_keep_files, directory, form)
+        stored = await run_in_threadpool(_keep_files, directory, settings.keyring, form)
         submission = Submission(
             name=form["name"].data or "", email=form["email"].data or "", organisation=form["organisation"].data or "",
             answers=form.answers(), files=tuple(stored), sessions=chosen,
@@ -218,7 +219,7 @@ async def show_programme(request: Request) -> Response:
 def _details_form(request: Request, page: manage.ManagePage, formdata: FormData | None = None) -> QuestionForm:
     """The manage page's form of details: as sent (`formdata`), else as stored."""
     registration = page.view.registration
-    stored = registration.answers or {}
+    stored = page.answers  # the participant's own: the sensitive ones opened
     cls = details_form(page.form, page.form_key)
     options = {
         "taken": page.places_taken,
@@ -253,7 +254,7 @@ async def manage_registration(request: Request) -> Response:
     if form.validate():
         submission = Submission(
             name=form["name"].data or "", email=registration.email,
-            organisation=form["organisation"].data or "", answers=form.merged_answers(registration.answers or {}),
+            organisation=form["organisation"].data or "", answers=form.merged_answers(page.answers),
         )
         try:
             await uow(request, participants.update_details, token, submission, write=True)
@@ -294,8 +295,9 @@ async def show_ticket(request: Request) -> Response:
 async def download_upload(request: Request) -> Response:
     """A file the registrant sent, for the holder of the manage link only: always as a
     download (never shown in the browser, whatever it holds), never kept by a cache."""
-    upload = await uow(request, uploads.find_upload, _path(request, "token"), _path(request, "key"))
-    return await send_upload(request, upload, PRIVATE)
+    directory = request.app.state.settings.upload_directory
+    download = await uow(request, uploads.download_for_holder, directory, _path(request, "token"), _path(request, "key"))
+    return send_upload(download, PRIVATE)
 
 
 async def cancel_registration(request: Request) -> Response:

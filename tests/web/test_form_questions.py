@@ -140,7 +140,7 @@ def test_every_question_type_is_on_the_page_with_its_label_help_and_input(client
             assert f["id"] in parser.labels, f"no label for {f.get('name')}"
 
 
-def test_every_type_keeps_its_answer_as_its_type_stores_it(send, form_event, rows):
+def test_every_type_keeps_its_answer_as_its_type_stores_it(send, form_event, rows, settings):
     event = form_event(EVERY_TYPE)
     response = send(event, files={"cv": ("my cv.pdf", PDF, "application/pdf")}, **FILLED)
     assert response.status_code == 303, errors_of(response.text)
@@ -148,8 +148,10 @@ def test_every_type_keeps_its_answer_as_its_type_stores_it(send, form_event, row
     assert row.answers == {
         "rank": "Colonel", "bio": "Thirty years at sea.", "assistant": "aide@example.org", "mobile": "+6567906982",
         "years": 30, "height": 1.75, "arrival": "2027-03-08", "nationality": "Singapore", "dietary": "halal",
-        "topics": ["sea", "space"], "visa": "no", "days": True, "cv": "my cv.pdf",
+        "topics": ["sea", "space"], "visa": "no", "days": True,
     }
+    # The file question is sensitive by default: its answer (the file's name) is sealed.
+    assert "my cv.pdf" not in (row.sealed_answers or "") and settings.keyring.open_json(row.sealed_answers) == {"cv": "my cv.pdf"}
 
 
 @pytest.mark.parametrize(
@@ -403,18 +405,21 @@ CV = [
 ]
 
 
-def test_a_file_is_checked_from_its_content_kept_under_a_random_name_and_recorded(send, form_event, rows, sessions, upload_dir):
+def test_a_file_is_checked_from_its_content_kept_under_a_random_name_and_recorded(send, form_event, rows, sessions, upload_dir, settings):
     event = form_event(CV)
     response = send(event, rank="Major", files={"cv": ("../../etc/Curriculum vitae.pdf", PDF, "text/plain")})
     assert response.status_code == 303, errors_of(response.text)
     [row] = rows()
-    assert row.answers == {"rank": "Major", "cv": "Curriculum vitae.pdf"}
+    # A file question is sensitive by default: the file's name is a sealed answer.
+    assert row.answers == {"rank": "Major"}
+    assert settings.keyring.open_json(row.sealed_answers) == {"cv": "Curriculum vitae.pdf"}
     with sessions() as session:
         [upload] = session.scalars(select(Upload))
     assert (upload.registration_id, upload.question_key, upload.content_type, upload.size) == (row.id, "cv", "application/pdf", len(PDF))
+    assert (upload.filename, upload.sealed) == ("upload.pdf", True)
     [stored] = kept_files(upload_dir)
     assert stored.name == upload.stored_name and "vitae" not in stored.name and len(stored.name) == 32
-    assert stored.read_bytes() == PDF
+    assert stored.read_bytes() != PDF and settings.keyring.open(stored.read_bytes()) == PDF
     assert stored.stat().st_mode & 0o077 == 0  # the portal's user only
 
 
@@ -696,7 +701,7 @@ def test_a_form_with_files_takes_a_request_over_the_small_limit_up_to_the_upload
         other = make_event()
         stray = client.post(f"/events/{other.slug}/register", data=data, files={"cv": ("cv.pdf", PDF, "application/pdf")})
         assert 400 <= stray.status_code < 500
-    assert [r.answers for r in rows()] == [{"cv": "cv.pdf"}]
+    assert [(r.answers, r.sealed_answers is not None) for r in rows()] == [({}, True)]
     assert len(kept_files(upload_dir)) == 1
 
 

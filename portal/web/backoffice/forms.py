@@ -18,13 +18,23 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.errors import InvalidInput
-from portal.forms.builder import TYPE_NAMES, CopyForm, MoveForm, NewQuestionForm, SettingsForm, question_data, question_form
+from portal.forms.builder import (
+    SENSITIVE_SUGGESTED,
+    TYPE_NAMES,
+    CopyForm,
+    MoveForm,
+    NewQuestionForm,
+    SettingsForm,
+    question_data,
+    question_form,
+)
 from portal.forms.fields import options
 from portal.forms.registration import registration_form
 from portal.questions import editing
 from portal.questions.editing import FormView
 from portal.questions.schema import FormDefinitionError, Question, condition_text
 from portal.registrations.seats import places_taken
+from portal.web.backoffice import access
 from portal.web.backoffice.auth import require_organiser
 from portal.web.backoffice.base import ADMIN_PATH, actor, flash, page
 from portal.web.csrf import read_form
@@ -110,7 +120,7 @@ async def show_form(request: Request) -> Response:
 
 def _question_page(
     request: Request, view: FormView, form: Any, *, index: int | None, question: Question | None,
-    problem: str | None = None, status: int = 200,
+    problem: str | None = None, status: int = 200, suggested: str | None = None,
 ) -> Response:
     """The page of one question's fields, for adding (`index` None) or editing it."""
     deciders = view.earlier_deciders(len(view.definition.questions) if index is None else index)
@@ -118,7 +128,7 @@ def _question_page(
         "view": view, "form": form, "index": index, "question": question, "kind": form.kind,
         "stamp": view.stamp,
         "type_name": TYPE_NAMES[form.kind], "deciders": deciders, "problem": problem,
-        "answered": question is not None and question.key in view.answered,
+        "answered": question is not None and question.key in view.answered, "suggested": suggested,
     }
     return page(request, "admin/form_question.html", context, status_code=status)
 
@@ -134,6 +144,9 @@ async def _save_question(
     """Validate the posted question and save it (added at the end, or in place of `index`)."""
     if not form.validate():
         return _question_page(request, view, form, index=index, question=question, status=422)
+    if index is None and form.suggest_sensitive():
+        # Nothing saved yet: the organiser sees the box ticked, and why, and sends again.
+        return _question_page(request, view, form, index=index, question=question, suggested=SENSITIVE_SUGGESTED)
     item = form.item()
     try:
         if index is None:
@@ -277,6 +290,9 @@ async def copy_form(request: Request) -> Response:
     ref = _ref(request)
     view = await uow(request, editing.form_view, ref, with_answers=False)
     sources = await uow(request, editing.copy_sources, ref)
+    # A programme manager copies only from their programmes' forms.
+    shown = set(await uow(request, access.visible_forms, actor(request), [s.ref for s in sources]))
+    sources = [s for s in sources if s.ref in shown]
     choices = options([(s.ref, s.label) for s in sources])
     status = 200
     if request.method == "POST":

@@ -42,6 +42,10 @@ def add(client, ref: str, kind: str, **fields: Any):  # type: ignore[no-untyped-
     page = client.get(f"/admin/forms/{ref}/questions/new?type={kind}")
     assert page.status_code == 200, page.text
     data = {"csrf_token": token(client, f"/admin/forms/{ref}"), "stamp": stamp_of(page.text), "editable": "y", **fields}
+    # The "Sensitive" box as the page ticks it (a file's); its suggestion from the label taken as seen.
+    if re.search(r'<input(?=[^>]*\bid="sensitive")[^>]*\bchecked', page.text):
+        data.setdefault("sensitive", "y")
+    data.setdefault("sensitive_seen", "1")
     return client.post(f"/admin/forms/{ref}/questions/new?type={kind}", data=data)
 
 
@@ -53,6 +57,8 @@ def edit(client, ref: str, index: int, **fields: Any):  # type: ignore[no-untype
     chosen = re.search(r'<select id="type" name="type">.*?<option selected value="(\w+)"', page.text, re.DOTALL)
     if chosen:
         data.setdefault("type", chosen.group(1))
+    if re.search(r'<input(?=[^>]*\bid="sensitive")[^>]*\bchecked', page.text):
+        data.setdefault("sensitive", "y")
     return client.post(f"/admin/forms/{ref}/questions/{index}", data=data)
 
 
