@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import AuditActor, AuditEntry, Organiser, Registration
+from portal.models import AuditActor, AuditEntry, Organiser, OrganiserRole, Registration
 from portal.templating import localtime
 
 
@@ -25,10 +25,30 @@ class Actor:
     email: str
     name: str
     is_admin: bool
+    # What a signed-in organiser who is not an admin may see (web/backoffice/access.py); the
+    # defaults are an organiser's, who sees everything but the accounts.
+    role: OrganiserRole = OrganiserRole.ORGANISER
+    # A programme manager's programmes: they see these programmes' events and nothing else.
+    programme_ids: frozenset[int] = frozenset()
 
     @property
     def label(self) -> str:
         return self.name or self.email
+
+    @property
+    def is_door(self) -> bool:
+        return not self.is_admin and self.role == OrganiserRole.DOOR
+
+    @property
+    def is_programme_manager(self) -> bool:
+        return not self.is_admin and self.role == OrganiserRole.PROGRAMME_MANAGER
+
+    def sees_programme(self, programme_id: int | None) -> bool:
+        """Whether this organiser may see what belongs to the programme (None: no programme).
+        Programme managers see their own programmes only; everyone else sees all."""
+        if not self.is_programme_manager:
+            return True
+        return programme_id is not None and programme_id in self.programme_ids
 
 
 def plain(value: Any) -> Any:

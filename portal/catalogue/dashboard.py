@@ -53,10 +53,13 @@ class Dashboard:
         return sum(r.counts.get(RegistrationStatus.PENDING, 0) for r in self.awaiting_approval)
 
 
-def dashboard(session: Session, *, now: datetime | None = None, limit: int = 30) -> Dashboard:
-    """Upcoming events with their counts, and the events with applications to decide."""
+def dashboard(session: Session, *, now: datetime | None = None, limit: int = 30, programme_ids: frozenset[int] | None = None) -> Dashboard:
+    """Upcoming events with their counts, and the events with applications to decide; only
+    the events of `programme_ids` when it is given (a programme manager's)."""
     now = now or utcnow()
     base = select(Event, Programme).outerjoin(Programme, Event.programme_id == Programme.id)
+    if programme_ids is not None:
+        base = base.where(Event.programme_id.in_(sorted(programme_ids)))
     upcoming = session.execute(
         base.where(Event.ends_at >= now, Event.status != EventStatus.CANCELLED)
         .order_by(Event.starts_at, Event.id).limit(limit)
@@ -78,11 +81,14 @@ class EventList(Paged):
 
 def list_events(
     session: Session, *, when: str = "upcoming", q: str | None = None, page: int = 1, per_page: int = 30,
-    now: datetime | None = None,
+    now: datetime | None = None, programme_ids: frozenset[int] | None = None,
 ) -> EventList:
-    """Every event, drafts included: upcoming (soonest first), past (latest first) or drafts."""
+    """Every event, drafts included: upcoming (soonest first), past (latest first) or drafts;
+    only the events of `programme_ids` when it is given (a programme manager's)."""
     now = now or utcnow()
     conditions: list[Any] = []
+    if programme_ids is not None:
+        conditions.append(Event.programme_id.in_(sorted(programme_ids)))
     order: tuple[Any, ...] = (Event.starts_at, Event.id)
     if when == "past":
         conditions.append(Event.ends_at < now)

@@ -22,10 +22,16 @@ class ProgrammeValues:
     admission: Admission
     summary: str = ""
     description: str = ""
+    # How long registrations are kept after each run ends (P24M); None: PORTAL_RETENTION.
+    retention: str | None = None
 
 
-def list_programmes(session: Session) -> list[Programme]:
-    return list(session.scalars(select(Programme).order_by(Programme.name)))
+def list_programmes(session: Session, programme_ids: frozenset[int] | None = None) -> list[Programme]:
+    """Every programme, or only those of `programme_ids` when it is given (a programme manager's)."""
+    query = select(Programme).order_by(Programme.name)
+    if programme_ids is not None:
+        query = query.where(Programme.id.in_(sorted(programme_ids)))
+    return list(session.scalars(query))
 
 
 def create_programme(session: Session, actor: Actor, code: str, values: ProgrammeValues, *, now: datetime | None = None) -> Programme:

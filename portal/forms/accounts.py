@@ -3,9 +3,20 @@ changing an account's role."""
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, Form, HiddenField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Form,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
 
+from portal.accounts.organisers import ROLE_WORDS
 from portal.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from portal.forms.fields import STRIP, options, plain_line
 
@@ -39,6 +50,14 @@ class OrganiserForm(Form):
     name = StringField("Name", [Optional(), Length(max=200), plain_line], filters=STRIP)
     password = _new_password("First password")
     is_admin = BooleanField("Admin: can also manage organiser accounts")
+    role = RadioField(
+        "Role", choices=options([(r.value, words) for r, words in ROLE_WORDS.items()]), default="organiser",
+        invalid_choice_message="Choose organiser, programme manager or door volunteer.",
+    )
+    # The programmes' codes; the handler sets the choices from the programmes there are.
+    programmes = SelectMultipleField(
+        "Programmes (a programme manager's)", choices=[], invalid_choice_message="Choose programmes from the list.",
+    )
 
 
 class PasswordForm(Form):
@@ -48,4 +67,9 @@ class PasswordForm(Form):
 
 
 class OrganiserChangeForm(Form):
-    change = SelectField(choices=options([(c, c) for c in ("make_admin", "remove_admin", "deactivate", "reactivate")]))
+    change = SelectField(choices=options([(c, c) for c in ("make_admin", "remove_admin", "deactivate", "reactivate", "set_role")]))
+    # For "set_role" only.
+    role = RadioField(
+        choices=options([(r.value, words) for r, words in ROLE_WORDS.items()]), validate_choice=False, default="",
+    )
+    programmes = SelectMultipleField(choices=[], validate_choice=False)

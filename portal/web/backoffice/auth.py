@@ -42,7 +42,7 @@ from portal.audit import Actor
 from portal.errors import InvalidInput
 from portal.forms.accounts import PasswordForm, SignInForm
 from portal.web import csrf
-from portal.web.backoffice import kept
+from portal.web.backoffice import access, kept
 from portal.web.backoffice.base import ADMIN_PATH, actor, flash, page
 from portal.web.backoffice.kept import KeptForm
 from portal.web.csrf import read_form
@@ -189,7 +189,12 @@ def _guard(handler: Handler, *, admin: bool, download: bool) -> Handler:
         request.state.actor = who  # also for the error page, which shows the menu to who is signed in
         request.state.session_left = _seconds_left(request, cookie)
         if admin and not who.is_admin:
-            raise HTTPException(403, "Only admins can do this: it manages organiser accounts.")
+            raise HTTPException(403, "Only admins can do this: organiser accounts and the data-access log are theirs.")
+        access.check(who, handler.__name__)  # route names are handler names
+        if who.is_programme_manager and request.path_params:
+            first = request.url.path.partition(ADMIN_PATH + "/")[2].split("/")[0]
+            if not await uow(request, access.sees_path, who, first, dict(request.path_params)):
+                raise HTTPException(404, access.NOT_THEIRS)
         response = await handler(request)
         response.headers["Cache-Control"] = "no-store"
         if _now() - cookie.seen > REFRESH_AFTER and not _sets_cookie(response, COOKIE):

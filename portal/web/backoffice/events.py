@@ -27,9 +27,18 @@ from portal.web.params import page_number, text_param
 from portal.web.plumbing import site, uow
 
 
+def _theirs(request: Request) -> frozenset[int] | None:
+    """A programme manager's programmes, to show only theirs; None: every programme."""
+    who = actor(request)
+    return who.programme_ids if who.is_programme_manager else None
+
+
 @require_organiser
 async def dashboard(request: Request) -> Response:
-    data = await uow(request, overview.dashboard)
+    data = await uow(request, overview.dashboard, programme_ids=_theirs(request))
+    if actor(request).is_door:
+        # The door's front page: the upcoming events' door pages, and nothing else.
+        return page(request, "admin/door_dashboard.html", {"data": data})
     # Registrations made (every status) and confirmed now, against each event's capacity.
     seat_rows = seat_bars([
         (r.event.slug, r.event.title, sum(r.counts.values()), r.counts.get("confirmed", 0), r.event.capacity)
@@ -44,11 +53,16 @@ async def list_events(request: Request) -> Response:
     if when not in ("upcoming", "past", "drafts"):
         raise HTTPException(400, "Choose upcoming, past or drafts.")
     q = text_param(request, "q")
-    data = await uow(request, overview.list_events, when=when, q=q, page=page_number(request))
+    data = await uow(request, overview.list_events, when=when, q=q, page=page_number(request), programme_ids=_theirs(request))
     return page(request, "admin/events.html", {"data": data, "when": when, "q": q or ""})
 
 
 def _with_programmes(request: Request, form: EventForm, programmes: list[Programme]) -> EventForm:
+    theirs = _theirs(request)
+    if theirs is not None:
+        # A programme manager's events are in their programmes: not standalone, not another's.
+        form.programme.choices = options([(p.code, p.name) for p in programmes if p.id in theirs])
+        return form.use_default_reminders(reminders_words(request.app.state.settings.reminders))
     form.programme.choices = options([("", "None: a standalone event")] + [(p.code, p.name) for p in programmes])
     return form.use_default_reminders(reminders_words(request.app.state.settings.reminders))
 
@@ -197,7 +211,7 @@ async def duplicate_event(request: Request) -> Response:
 
 @require_organiser
 async def list_programmes(request: Request) -> Response:
-    programmes = await uow(request, programme_admin.list_programmes)
+    programmes = await uow(request, programme_admin.list_programmes, _theirs(request))
     return page(request, "admin/programmes.html", {"programmes": programmes})
 
 
