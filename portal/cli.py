@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import getpass
 import json
 import logging
@@ -11,17 +10,16 @@ import logging.config
 import os
 import signal
 import sys
-import tempfile
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from portal.db import make_engine, make_session_factory, run_unit_of_work, transaction
-from portal.errors import AlreadyExists, ImportProblem, InvalidInput, NotFound, PortalError
+from portal import cli_export
+from portal.db import make_engine, make_session_factory, run_unit_of_work
+from portal.errors import AlreadyExists, ImportProblem, InvalidInput
 from portal.logs import log_config
 from portal.settings import Settings, SettingsError, SMTPServer
 
@@ -79,10 +77,13 @@ def _check_data_keys(settings: Settings) -> None:
     from portal.datakeys import check_keyring
     from portal.sealing import DataKeyError
 
+    sessions = _sessions(settings)
     try:
-        run_unit_of_work(_sessions(settings), check_keyring)
+        run_unit_of_work(sessions, check_keyring)
     except DataKeyError as exc:
         sys.exit(f"portal: {exc}")
+    finally:
+        sessions.kw["bind"].dispose()
     if settings.data_key_from_var:
         print(
             f"portal: warning: PORTAL_DATA_KEY is unset, so sensitive answers are sealed with the key in {settings.var_dir / 'data_key'}. "
@@ -99,9 +100,12 @@ def cmd_data_rekey(args: argparse.Namespace) -> int:
     sessions = _sessions(settings)
     answers = files = 0
     after: int | None = 0
-    while after is not None:
-        done, after = run_unit_of_work(sessions, rekey_batch, settings.upload_directory, after_id=after)
-        answers, files = answers + done.answers, files + done.files
+    try:
+        while after is not None:
+            done, after = run_unit_of_work(sessions, rekey_batch, settings.upload_directory, after_id=after)
+            answers, files = answers + done.answers, files + done.files
+    finally:
+        sessions.kw["bind"].dispose()
     print(f"{Rekeyed(answers, files)}; the older keys in PORTAL_DATA_KEY may now be removed")
     return 0
 
@@ -147,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.if_empty and run_unit_of_work(sessions, demo.has_data, write=False):
         print("demo skipped: the database already has programmes or events")
         return 0
-    report, added = run_unit_of_work(sessions, demo.load, default_timezone=settings.timezone)
+    report, added = run_unit_of_work(sessions, demo.load, default_timezone=settings.timezone, retention=settings.retention)
     print(f"demo loaded: {report}; {added} placeholder registrations added")
     return 0
 
@@ -171,6 +175,31 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"portal import: {path}: {exc.message}\nNothing was changed.", file=sys.stderr)
         return 2
     print(f"imported {path}: {report}")
+    return 0
+
+
+def cmd_retention_run(args: argparse.Namespace) -> int:
+    from portal.models import AuditActor
+    from portal.registrations.retention import due_counts, run_retention
+    from portal.templating import plural
+
+    settings = _settings()
+    # No data keys needed: anonymising removes sealed answers without opening them.
+    engine = make_engine(settings.database_url, pool_size=1)
+    sessions = make_session_factory(engine, keyring=settings.keyring)
+    try:
+        if args.dry_run:
+            due = run_unit_of_work(sessions, due_counts, None, settings.retention, write=False)
+            for item in due:
+                print(f"{item.slug}: {plural(item.count, 'registration')} would be anonymised (kept {item.retention.period.iso()} after the event)")
+            print(f"dry run: {plural(sum(i.count for i in due), 'registration')} in {plural(len(due), 'event')} past retention; nothing was changed")
+            return 0
+        run = run_retention(sessions, settings.retention, settings.upload_directory, by=AuditActor.COMMAND_LINE)
+    finally:
+        engine.dispose()
+    for slug, count in run.counts.items():
+        print(f"{slug}: {plural(count, 'registration')} anonymised")
+    print(f"retention: {plural(run.total, 'registration')} anonymised in {plural(len(run.counts), 'event')}")
     return 0
 
 
@@ -208,11 +237,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     def housekeeping() -> None:
         from portal.db import run_unit_of_work
+        from portal.registrations.retention import run_retention
         from portal.registrations.uploads import sweep_orphans
         from portal.subscriptions.service import forget_unconfirmed
+        from portal.templating import plural
 
         run_unit_of_work(sessions, sweep_orphans, settings.upload_directory, write=False)
         run_unit_of_work(sessions, forget_unconfirmed, write=True)
+        # Each housekeeping round (every ten minutes): finding nothing due is one query.
+        done = run_retention(sessions, settings.retention, settings.upload_directory)
+        if done.total:
+            log.info("worker: retention anonymised %s in %s", plural(done.total, "registration"), plural(len(done.counts), "event"))
 
     run_worker(
         sessions, transport, settings.mail_from, once=args.once, interval=args.interval, stop=stop, housekeeping=housekeeping,
@@ -248,179 +283,37 @@ def cmd_organiser_add(args: argparse.Namespace) -> int:
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         added = run_unit_of_work(
-            make_session_factory(engine, keyring=settings.keyring), organisers.add_organiser, args.email, password, name=args.name, is_admin=args.admin
+            make_session_factory(engine, keyring=settings.keyring), organisers.add_organiser, args.email, password, name=args.name,
+            is_admin=args.admin, role=args.role, programmes=args.programme or [], write=True,
         )
     except (InvalidInput, AlreadyExists) as exc:
         print(f"portal organiser add: {exc.message}", file=sys.stderr)
         return 2
     finally:
         engine.dispose()
-    print(f"added {'admin' if added.is_admin else 'organiser'} {added.email}")
+    if added.is_admin:
+        print(f"added admin {added.email}")
+    else:
+        held = f" of {', '.join(args.programme)}" if added.is_programme_manager else ""
+        kind = {"programme_manager": "programme manager", "door": "door volunteer"}.get(added.role.value, "organiser")
+        print(f"added {kind}{held} {added.email}")
     return 0
-
-
-def _progress_bar(total: int) -> Callable[[int], None]:
-    def show(done: int) -> None:
-        width = 30
-        filled = int(width * done / total) if total else width
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} registrations")
-        sys.stderr.flush()
-
-    return show
 
 
 def cmd_export_roster(args: argparse.Namespace) -> int:
-    settings = _settings()
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        return _export_roster(args, make_session_factory(engine, keyring=settings.keyring))
-    finally:
-        engine.dispose()
-
-
-def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
-    from portal.rosters import exports
-
-    # Everything imported so far lives as long as the process: frozen, it is left out of the
-    # collector's full passes, which the export's millions of new objects would otherwise set
-    # walking over all of it again and again (about a tenth of the time at 100,000 rows).
-    gc.freeze()
-    try:
-        info = run_unit_of_work(sessions, exports.export_info, args.slug, write=False)
-    except NotFound as exc:
-        print(f"portal export roster: {exc.message}", file=sys.stderr)
-        return 2
-    progress = _progress_bar(info.total) if sys.stderr.isatty() else None
-    to_stdout = args.output == "-"
-    target = Path(args.output or info.filename(args.format))
-    # Written beside the target and renamed at the end, so a failed export leaves no half file.
-    handle = sys.stdout.buffer if to_stdout else tempfile.NamedTemporaryFile("wb", dir=target.parent, prefix=f".{target.name}.", delete=False)
-    try:
-        with transaction(sessions, write=False) as session:
-            for chunk in exports.export_chunks(session, info, args.format, progress):
-                handle.write(chunk)
-        handle.flush()
-    except BaseException:
-        if not to_stdout:
-            handle.close()
-            os.unlink(handle.name)
-        raise
-    if not to_stdout:
-        handle.close()
-        os.replace(handle.name, target)
-    if progress is not None:
-        sys.stderr.write("\n")
-    written = f"{info.total:,} registration{'' if info.total == 1 else 's'}"
-    print(f"wrote {written} to {'standard output' if to_stdout else target}", file=sys.stderr)
-    return 0
+    return cli_export.export_roster(args, _settings())
 
 
 def cmd_export_form(args: argparse.Namespace) -> int:
-    from portal.catalogue.formfiles import form_to_export
-
-    settings = _settings()
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        found = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), form_to_export, args.name, write=False)
-    except (NotFound, InvalidInput) as exc:
-        print(f"portal export form: {exc.message}", file=sys.stderr)
-        return 2
-    finally:
-        engine.dispose()
-    text = json.dumps(found.to_json(), indent=2, ensure_ascii=False) + "\n"
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-        where = "standard output"
-    else:
-        target = Path(args.output)
-        try:
-            _write_whole(target, text)
-        except OSError as exc:
-            print(f"portal export form: {target}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        where = str(target)
-    questions = sum(1 for q in found.form.questions if q.asks)
-    counted = f"{questions} question{'' if questions == 1 else 's'}"
-    print(f"wrote the form of {found.whose} ({counted}) to {where}", file=sys.stderr)
-    return 0
+    return cli_export.export_form(args, _settings())
 
 
 def cmd_export_certificates(args: argparse.Namespace) -> int:
-    from portal.documents.certificates import certificate_pdf
-    from portal.registrations.certificates import event_files
-    from portal.site import Site
-
-    settings = _settings()
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        files = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), event_files, args.slug, write=False)
-    except NotFound as exc:
-        print(f"portal export certificates: {exc.message}", file=sys.stderr)
-        return 2
-    finally:
-        engine.dispose()
-    site = Site(base_url=settings.base_url)
-    directory = Path(args.output or f"certificates-{args.slug}")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        for file in files:
-            pdf = certificate_pdf(file.shows, file.code, site.url("verify_certificate", code=file.code))
-            # Beside the target, then renamed: a failed run leaves no half-written PDF.
-            with tempfile.NamedTemporaryFile("wb", dir=directory, prefix=f".{file.filename}.", delete=False) as handle:
-                try:
-                    handle.write(pdf)
-                except BaseException:
-                    handle.close()
-                    os.unlink(handle.name)
-                    raise
-            os.replace(handle.name, directory / file.filename)
-    except OSError as exc:
-        print(f"portal export certificates: {directory}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(files)} certificate{'' if len(files) == 1 else 's'} of {args.slug} to {directory}", file=sys.stderr)
-    return 0
+    return cli_export.export_certificates(args, _settings())
 
 
 def cmd_export_badges(args: argparse.Namespace) -> int:
-    from portal.documents.badges import badges_pdf
-    from portal.rosters.badges import event_badges
-
-    settings = _settings()
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        # A writing transaction: a confirmed registration without a check-in code gets one.
-        found = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), event_badges, args.slug, most=None, write=True)
-        pdf = badges_pdf(found.badges, args.layout)
-        if args.output == "-":
-            sys.stdout.buffer.write(pdf)
-        else:
-            _write_whole(Path(args.output or found.filename(args.layout)), pdf)
-    except PortalError as exc:  # no such event, nobody confirmed, the fonts not installed
-        print(f"portal export badges: {exc.message}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"portal export badges: {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    finally:
-        engine.dispose()
-    where = "standard output" if args.output == "-" else args.output or found.filename(args.layout)
-    print(f"wrote {len(found.badges)} badge{'' if len(found.badges) == 1 else 's'} to {where}", file=sys.stderr)
-    return 0
-
-
-def _write_whole(target: Path, text: str | bytes) -> None:
-    """Write beside the target and rename, so a failed write leaves the old file whole."""
-    binary = isinstance(text, bytes)
-    with tempfile.NamedTemporaryFile(
-        "wb" if binary else "w", encoding=None if binary else "utf-8", dir=target.parent, prefix=f".{target.name}.", delete=False
-    ) as handle:
-        try:
-            handle.write(text)
-        except BaseException:
-            handle.close()
-            os.unlink(handle.name)
-            raise
-    os.replace(handle.name, target)
+    return cli_export.export_badges(args, _settings())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -455,11 +348,23 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between polls when idle")
     worker.set_defaults(func=cmd_worker)
 
+    retention = sub.add_parser("retention", help="registrations kept only for their retention period")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    retention_run = retention_sub.add_parser("run", help="anonymise the registrations past their retention period (portal worker does it too)")
+    retention_run.add_argument("--dry-run", action="store_true", help="say per event how many would be anonymised; change nothing")
+    retention_run.set_defaults(func=cmd_retention_run)
+
     organiser = sub.add_parser("organiser", help="organiser accounts")
     organiser_sub = organiser.add_subparsers(dest="organiser_command", required=True)
     add = organiser_sub.add_parser("add", help="add an organiser; the password is asked for twice, or read from stdin")
     add.add_argument("email")
-    add.add_argument("--admin", action="store_true", help="may also manage organiser accounts")
+    add.add_argument("--admin", action="store_true", help="may do everything, and manage organiser accounts")
+    add.add_argument(
+        "--role", choices=["organiser", "programme-manager", "door"], default="organiser",
+        help="organiser: every event; programme-manager: only their programmes' events (give --programme); "
+        "door: the door pages only, names and organisations without answers or emails",
+    )
+    add.add_argument("--programme", action="append", metavar="CODE", help="a programme a programme manager runs; repeat for more")
     add.add_argument("--name", default="", help="the name shown in the back office and the audit log")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of standard input")
     add.set_defaults(func=cmd_organiser_add)
@@ -477,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     roster.add_argument("slug")
     roster.add_argument("--format", choices=EXPORT_FORMATS, default="csv")
     roster.add_argument("-o", "--output", help="file to write (default roster-SLUG.FORMAT; - for standard output)")
+    roster.add_argument(
+        "--include-sensitive", action="append", metavar="KEY",
+        help="include the answers to this sensitive question (its key; repeat for more); they are left out otherwise",
+    )
     roster.set_defaults(func=cmd_export_roster)
     form = export_sub.add_parser(
         "form", help="write a programme's or an event's registration form as JSON, in the import file's shape"

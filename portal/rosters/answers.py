@@ -44,6 +44,10 @@ class AnswerColumn:
     def is_file(self) -> bool:
         return self.question is not None and self.question.type == "file"
 
+    @property
+    def sensitive(self) -> bool:
+        return self.question is not None and self.question.sensitive
+
 
 def answer_columns(
     definition: FormDefinition, extra_keys: Iterable[str] = (), taken: Iterable[str] = (), labels: Mapping[str, str] | None = None,
@@ -109,12 +113,20 @@ def text_function(question: Question | None) -> Callable[[Any], str]:
 class Cell:
     text: str
     file: bool = False  # a file's name: the roster links it to the download
+    # A sensitive question's answer: shown as "Sensitive" with a button that reveals it (an
+    # audited POST, rosters.data_access), never in the page otherwise; `text` is empty.
+    masked: bool = False
 
 
 def row_cells(columns: list[AnswerColumn], functions: list[Callable[[Any], str]], answers: dict[str, Any] | None) -> list[Cell]:
     answers = answers if isinstance(answers, dict) else {}
     cells = []
     for column, text in zip(columns, functions, strict=True):
+        if column.sensitive:
+            # Masked whether answered or not, and whether the answer is sealed yet or still
+            # among the plain ones (a question made sensitive after people answered it).
+            cells.append(Cell("", file=column.is_file, masked=True))
+            continue
         value = answers.get(column.key)
         shown = text(value)
         cells.append(Cell(shown, file=column.is_file and bool(shown)))
@@ -125,8 +137,9 @@ def row_cells(columns: list[AnswerColumn], functions: list[Callable[[Any], str]]
 
 
 def deciders(definition: FormDefinition) -> list[Question]:
-    """The questions the roster counts and filters by (retired ones too)."""
-    return [q for q in definition.answer_questions() if q.type in CONDITION_TYPES]
+    """The questions the roster counts and filters by (retired ones too); not the sensitive
+    ones, whose answers are sealed where no query can count them."""
+    return [q for q in definition.answer_questions() if q.type in CONDITION_TYPES and not q.sensitive]
 
 
 def _is_postgresql(session: Session) -> bool:
@@ -217,7 +230,7 @@ def answer_filter(
     if not key:
         return None, "", ()
     question = definition.by_key().get(key)
-    if question is None or question.type not in CONDITION_TYPES:
+    if question is None or question.type not in CONDITION_TYPES or question.sensitive:
         raise InvalidInput("This roster link filters by a question this event's form does not have. Open the roster again from the event.")
     if value not in {c.value for c in question.options()}:
         return question, "", ()

@@ -53,7 +53,8 @@ class EventBadges:
 
 
 def _first(definition: FormDefinition, wanted: Callable[[Question], bool]) -> Question | None:
-    return next((q for q in definition.answer_questions() if not q.retired and wanted(q)), None)
+    # Never a sensitive question's answer: a badge is worn in public.
+    return next((q for q in definition.answer_questions() if not q.retired and not q.sensitive and wanted(q)), None)
 
 
 def role_line(definition: FormDefinition) -> Callable[[dict[str, Any] | None], str]:

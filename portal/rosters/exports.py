@@ -32,6 +32,7 @@ from portal.registrations.checkins import event_days
 from portal.registrations.endorsement import endorsement_words
 from portal.rosters.answers import AnswerColumn, answer_columns, text_function
 from portal.rosters.labels import earlier_labels
+from portal.sealing import keyring_of
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -112,6 +113,9 @@ class ExportInfo:
     # An event of several days: its days, a column each after the answers (the first
     # check-in's local time that day, or empty). One of one day has its Checked in column.
     days: tuple[date, ...] = ()
+    # The sensitive questions whose answers the export holds, because they were asked for by
+    # name; every other sensitive question is left out, column and all.
+    sensitive: tuple[str, ...] = ()
 
     def filename(self, fmt: str) -> str:
         return f"roster-{self.slug}.{fmt}"
@@ -139,8 +143,17 @@ def _answer_keys(session: Session, event_id: int) -> list[str]:
     return sorted(k for k in keys if isinstance(k, str))
 
 
-def export_info(session: Session, slug: str) -> ExportInfo:
-    """What an export of the event's roster will hold; NotFound before any byte is sent."""
+def sensitive_questions(session: Session, slug: str) -> list[Question]:
+    """The event's sensitive questions, in form order: the ones an export may be asked to
+    include (an upload as its file's name)."""
+    definition = definition_for_event(session, event_by_slug(session, slug))
+    return [q for q in definition.answer_questions() if q.sensitive]
+
+
+def export_info(session: Session, slug: str, include: tuple[str, ...] | list[str] = ()) -> ExportInfo:
+    """What an export of the event's roster will hold; NotFound before any byte is sent.
+    Sensitive answers are left out but for the questions named in `include` (InvalidInput,
+    naming the sensitive questions there are, for a key that is none of them)."""
     event = event_by_slug(session, slug)
     total = session.scalar(select(func.count()).select_from(Registration).where(Registration.event_id == event.id)) or 0
     definition = definition_for_event(session, event)
@@ -149,9 +162,21 @@ def export_info(session: Session, slug: str) -> ExportInfo:
     ) is not None
     keys = _answer_keys(session, event.id)
     gone = [k for k in keys if k not in definition.by_key()]
+    sensitive = definition.sensitive_keys()
+    unknown = sorted(set(include) - sensitive)
+    if unknown:
+        known = ", ".join(sorted(sensitive)) or "none"
+        raise InvalidInput(f"{', '.join(unknown)}: not a sensitive question of this event's form (those it has: {known}).")
+    included = tuple(k for k in dict.fromkeys(include))
     columns = answer_columns(definition, keys, _base_header(event.timezone, endorsement), earlier_labels(session, event, gone))
+    # A sensitive column stays only when asked for, even if older answers sit among the plain
+    # ones (a question made sensitive after people answered it).
+    columns = [c for c in columns if c.key not in sensitive or c.key in included]
     days = event_days(event)
-    return ExportInfo(event.id, event.slug, event.timezone, total, columns, endorsement, tuple(days) if len(days) > 1 else ())
+    return ExportInfo(
+        event.id, event.slug, event.timezone, total, columns, endorsement, tuple(days) if len(days) > 1 else (),
+        tuple(k for k in included if any(c.key == k for c in columns)),
+    )
 
 
 # --- times -----------------------------------------------------------------------------------
@@ -224,6 +249,8 @@ def _raw_batches(session: Session, info: ExportInfo, progress: Callable[[int], N
     if info.endorsement:
         # As the model gives them (few events have them): the Endorsement and an aware time.
         columns = (*columns, Registration.endorsement, Registration.endorsement_at)
+    if info.sensitive:
+        columns = (*columns, Registration.sealed_answers)
     result = session.connection().execute(
         select(*columns).where(Registration.event_id == info.event_id).order_by(Registration.id)
         .execution_options(yield_per=BATCH)
@@ -281,11 +308,12 @@ def roster_rows(
     formula = _FORMULA_START if text else _XLSX_FORMULA_START
     safe = neutralise if text else neutralise_xlsx
     endorsed = info.endorsement
+    keyring = keyring_of(session) if info.sensitive else None
     yield [[safe(h) for h in info.header]]
     for batch in _raw_batches(session, info, progress):
         rows = []
         for raw in batch:
-            rid, name, email, organisation, status, t1, t2, t3, t4, t5, t6, t7, answers = raw[:13] if endorsed else raw
+            rid, name, email, organisation, status, t1, t2, t3, t4, t5, t6, t7, answers = raw[:13] if endorsed or keyring else raw
             if type(answers) is str:
                 try:
                     answers = scan(answers, 0)[0]
@@ -293,6 +321,10 @@ def roster_rows(
                     answers = json.loads(answers)  # to raise the decoder's own error
             if type(answers) is not dict:
                 answers = {}
+            if keyring is not None and raw[-1]:
+                # Only the sealed answers asked for by name; the rest stay sealed.
+                opened = keyring.open_json(raw[-1])
+                answers = {**answers, **{k: opened[k] for k in info.sensitive if k in opened}}
             # Registered (t1), consented (t6) and last updated (t7) are set on every row, and
             # are often one instant with confirmed (t2) or waitlisted (t3): the registration
             # and its first answer. Such a time is converted once.

@@ -340,7 +340,7 @@ def registration_detail(session: Session, registration_id: int, *, now: datetime
         registration, event, programme, waitlist_position(session, registration),
         audit.registration_trail(session, registration.id, event.timezone),
         # A retired question nobody answered here says nothing.
-        [(c, cell) for c, cell in zip(columns, cells, strict=True) if cell.text or (c.question is not None and not c.question.retired)],
+        [(c, cell) for c, cell in zip(columns, cells, strict=True) if cell.text or cell.masked or (c.question is not None and not c.question.retired)],
         endorsement_label(registration, event.timezone),
         event_days(event), day_of(event, now or utcnow()), first_check_ins(session, event, [registration])[registration.id],
         check_ins_of(session, registration.id),

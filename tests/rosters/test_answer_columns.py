@@ -31,7 +31,8 @@ FORM = [
      "choices": [{"value": "a", "label": "Workshop A", "places": 2}, {"value": "b", "label": "Workshop B"}]},
     {"key": "meals", "type": "multichoice", "label": "Meals", "choices": [{"value": "lunch", "label": "Lunch"}, {"value": "dinner", "label": "Dinner"}]},
     {"key": "visa", "type": "yesno", "label": "Visa letter?"},
-    {"key": "cv", "type": "file", "label": "CV"},
+    # Not sensitive here, so that its name shows as the other answers do (test_masking.py masks).
+    {"key": "cv", "type": "file", "label": "CV", "sensitive": False},
     {"key": "evil", "type": "text", "label": HOSTILE_LABEL},
     {"key": "nominator_email", "type": "email", "label": "Nominating officer's email", "nominator": True},
     {"key": "old", "type": "text", "label": "Old question", "retired": True},

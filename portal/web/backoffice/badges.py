@@ -12,8 +12,9 @@ from portal.documents.badges import badges_pdf
 from portal.forms.badges import BadgesForm
 from portal.forms.fields import first_error
 from portal.rosters.badges import NoBadges, event_badges
+from portal.rosters.data_access import record_badges
 from portal.web.backoffice.auth import require_organiser_download
-from portal.web.backoffice.base import flash
+from portal.web.backoffice.base import actor, flash
 from portal.web.plumbing import uow
 
 
@@ -30,6 +31,7 @@ async def download_badges(request: Request) -> Response:
         return flash(request, back, exc.message)
     # Drawn outside the transaction, in the thread pool: 500 badges take a few seconds.
     pdf = await run_in_threadpool(badges_pdf, found.badges, form.layout.data)
+    await uow(request, record_badges, actor(request), found.slug, len(found.badges), len(pdf), form.layout.data, write=True)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{found.filename(form.layout.data)}"', "X-Content-Type-Options": "nosniff",
     })

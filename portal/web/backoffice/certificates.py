@@ -15,6 +15,7 @@ from portal.forms.fields import first_error
 from portal.registrations import certificates
 from portal.registrations.certificates import CountChanged, display_code
 from portal.rosters import certificates as listing
+from portal.rosters.data_access import record_certificate
 from portal.web.backoffice.auth import require_organiser
 from portal.web.backoffice.base import actor, flash, page
 from portal.web.csrf import read_form
@@ -103,7 +104,9 @@ async def revoke_certificate(request: Request) -> Response:
 @require_organiser
 async def download_certificate_pdf(request: Request) -> Response:
     file = await uow(request, certificates.organiser_file, request.path_params["id"])
-    return await send_certificate(request, file)
+    response = await send_certificate(request, file)
+    await uow(request, record_certificate, actor(request), request.path_params["id"], len(response.body), write=True)
+    return response
 
 
 routes = [

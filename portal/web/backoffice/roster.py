@@ -5,16 +5,13 @@ and the export."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from portal.catalogue import eventmail
-from portal.db import transaction
 from portal.errors import InvalidTransition
 from portal.forms.fields import first_error
 from portal.forms.organiser_edits import NoteForm, WalkInForm
@@ -22,7 +19,7 @@ from portal.forms.rosters import BulkActionForm, CheckInActionForm, Registration
 from portal.models import RegistrationStatus
 from portal.registrations import actions, organiser_edits, uploads
 from portal.registrations.actions import ActionReport, RosterAction
-from portal.rosters import charts, door, exports
+from portal.rosters import charts, data_access, door, exports
 from portal.rosters import roster as rosters
 from portal.rosters.columns import roster_columns
 from portal.rosters.numbers import NumbersCache
@@ -126,6 +123,8 @@ async def show_event(request: Request) -> Response:
     form = RosterQueryForm(request.query_params)
     if not form.validate():
         raise _bad_link(form)
+    if actor(request).is_door:
+        return await _door_roster(request, form)
     data = await uow(request, rosters.roster, request.path_params["slug"], _query(form), _numbers_cache(request))
     mail = await uow(request, eventmail.event_mail, data.event.slug, request.app.state.settings.reminders)
     shown = await uow(request, roster_columns, actor(request).id)
@@ -136,6 +135,22 @@ async def show_event(request: Request) -> Response:
         "roster_base": request.url_for("admin:show_event", slug=data.event.slug),
     }
     return page(request, "admin/event.html", context)
+
+
+async def _door_roster(request: Request, form: RosterQueryForm) -> Response:
+    """The roster as a door volunteer sees it: names, organisations, status and check-in, by
+    name; never an email, an answer, a link to a registration, an action or an export."""
+    query = _query(form)
+    query = rosters.RosterQuery(
+        status=query.status, q=query.q, sort="name", after=query.after, before=query.before, last=query.last,
+    )
+    data = await uow(request, rosters.roster, request.path_params["slug"], query, _numbers_cache(request))
+    params = {k: v for k, v in {"status": form.status.data or "", "q": form.q.data or ""}.items() if v}
+    context = {
+        "data": data, "form": form, "params": params,
+        "roster_base": request.url_for("admin:show_event", slug=data.event.slug),
+    }
+    return page(request, "admin/door_roster.html", context)
 
 
 @require_organiser
@@ -184,6 +199,21 @@ async def show_registration(request: Request) -> Response:
     detail = await uow(request, rosters.registration_detail, _registration_id(request))
     notes = await uow(request, organiser_edits.notes_of, _registration_id(request))
     return page(request, "admin/registration.html", {"detail": detail, "notes": notes, "note_form": NoteForm()})
+
+
+@require_organiser
+async def reveal_answer(request: Request) -> Response:
+    """One sensitive answer, shown on the page that answers the POST (never in a redirect's
+    URL or a cookie), once: the registration's page again shows it masked."""
+    form = await read_form(request)
+    key = form.get("question")
+    if not isinstance(key, str) or not key or len(key) > 100:
+        raise HTTPException(400, "Choose the answer to reveal with its button on the registration's page.")
+    revealed = await uow(request, data_access.reveal_answer, actor(request), _registration_id(request), key, write=True)
+    detail = await uow(request, rosters.registration_detail, _registration_id(request))
+    notes = await uow(request, organiser_edits.notes_of, _registration_id(request))
+    context = {"detail": detail, "notes": notes, "note_form": NoteForm(), "revealed": revealed}
+    return page(request, "admin/registration.html", context, headers={"Cache-Control": "no-store"})
 
 
 @require_organiser
@@ -252,22 +282,21 @@ async def event_audit(request: Request) -> Response:
     return page(request, "admin/event_audit.html", {"data": data})
 
 
-def _export_stream(sessions: sessionmaker[Session], info: exports.ExportInfo, fmt: str) -> Iterator[bytes]:
-    # One read transaction for the whole file, so it is a consistent snapshot; the rows are
-    # streamed from one query inside it.
-    with transaction(sessions, write=False) as session:
-        yield from exports.export_chunks(session, info, fmt)
-
-
 @require_organiser_download
 async def export_roster(request: Request) -> Response:
     fmt = request.path_params["fmt"]
     if fmt not in exports.FORMATS:
         raise HTTPException(404, "The roster can be exported as .csv or .xlsx.")
-    info = await uow(request, exports.export_info, request.path_params["slug"])
+    # Sensitive answers only for the questions named (?include=KEY, repeatable): keys, not values.
+    include = [k for k in request.query_params.getlist("include") if k]
+    if len(include) > 100 or any(len(k) > 100 for k in include):
+        raise HTTPException(400, "This export link names too many questions. Open the roster again and choose them there.")
+    info = await uow(request, exports.export_info, request.path_params["slug"], include)
     filename = info.filename(fmt)
+    # One read transaction for the whole file, so it is a consistent snapshot, streamed from
+    # one query; then the export is recorded with its rows and bytes.
     return StreamingResponse(
-        _export_stream(request.app.state.sessions, info, fmt),
+        data_access.roster_export_stream(request.app.state.sessions, actor(request), info, fmt),
         media_type=exports.FORMATS[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
     )
@@ -275,9 +304,14 @@ async def export_roster(request: Request) -> Response:
 
 @require_organiser
 async def download_upload(request: Request) -> Response:
-    """A file a registrant sent, always as a download (never shown in the browser)."""
-    upload = await uow(request, uploads.upload_of, _registration_id(request), request.path_params["key"])
-    return await send_upload(request, upload)
+    """A file a registrant sent, always as a download (never shown in the browser); a sealed
+    one is opened, and its download recorded in the audit log as a reveal."""
+    directory = request.app.state.settings.upload_directory
+    download = await uow(
+        request, uploads.download_for_organiser, directory, actor(request), _registration_id(request), request.path_params["key"],
+        write=True,
+    )
+    return send_upload(download)
 
 
 routes = [
@@ -288,6 +322,7 @@ routes = [
     Route("/events/{slug}/export.{fmt}", export_roster, name="export_roster"),
     Route("/registrations/{id:int}", show_registration, name="show_registration"),
     Route("/registrations/{id:int}/action", update_registration, name="update_registration", methods=["POST"]),
+    Route("/registrations/{id:int}/reveal", reveal_answer, name="reveal_answer", methods=["POST"]),
     Route("/registrations/{id:int}/check-in", check_in_registration, name="check_in_registration", methods=["POST"]),
     Route("/registrations/{id:int}/files/{key}", download_upload, name="download_upload"),
 ]

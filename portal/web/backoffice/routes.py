@@ -8,6 +8,7 @@ from portal.web.backoffice import (
     badges,
     certificates,
     columns,
+    data_access,
     door,
     events,
     followup,
@@ -15,6 +16,7 @@ from portal.web.backoffice import (
     messages,
     organisers,
     outbox,
+    privacy,
     registration_edit,
     roster,
     speakers,
@@ -25,4 +27,5 @@ from portal.web.backoffice import (
 routes = [
     *auth.routes, *events.routes, *followup.routes, *messages.routes, *roster.routes, *registration_edit.routes, *columns.routes, *door.routes, *forms.routes, *organisers.routes,
     *outbox.routes, *subscribers.routes, *certificates.routes, *badges.routes, *timetable.routes, *speakers.routes,
+    *privacy.routes, *data_access.routes,
 ]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from starlette.datastructures import URL
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from portal.catalogue import timetable_admin as editor
@@ -19,8 +19,9 @@ from portal.catalogue.timetable import Clash, SessionProblem
 from portal.errors import InvalidTransition
 from portal.forms.timetable import NewSessionForm, SessionCheckInForm, SessionForm
 from portal.models import Event, event_by_slug
+from portal.rosters import data_access
 from portal.rosters import session_roster as rosters
-from portal.rosters.exports import FORMATS, csv_chunks
+from portal.rosters.exports import FORMATS
 from portal.templating import plural
 from portal.web.backoffice.auth import require_organiser, require_organiser_download
 from portal.web.backoffice.base import actor, flash, page
@@ -196,9 +197,10 @@ async def show_session(request: Request) -> Response:
 
 @require_organiser_download
 async def export_session(request: Request) -> Response:
-    filename, rows = await uow(request, rosters.export_rows, _slug(request), _key(request))
-    return StreamingResponse(
-        csv_chunks(rosters.csv_batches(rows)), media_type=FORMATS["csv"],
+    # Made whole (a session's roster is small), so the export is recorded with its size.
+    filename, body = await uow(request, data_access.session_roster_file, actor(request), _slug(request), _key(request), write=True)
+    return Response(
+        body, media_type=FORMATS["csv"],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
     )
 

@@ -79,7 +79,7 @@ def test_every_handler_declares_who_may_use_it(app):
     public = {r.name for r in admin_routes(app) if r.endpoint.access == "public"}
     assert public == {"sign_in", "sign_out"}
     admin_only = {r.name for r in admin_routes(app) if r.endpoint.access == "admin"}
-    assert admin_only == {"list_organisers", "add_organiser", "update_organiser"}
+    assert admin_only == {"list_organisers", "add_organiser", "update_organiser", "show_data_access", "export_data_access"}
 
 
 def test_signed_out_get_is_sent_to_sign_in_or_refused(app, client, world):
