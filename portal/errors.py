@@ -17,6 +17,12 @@ class NotFound(PortalError):
     title = "Not found"
 
 
+class RegistrationErased(NotFound):
+    """A private link to a registration erased at its owner's request."""
+
+    title = "This registration was erased"
+
+
 class RegistrationClosed(PortalError):
     """Registration is not open for this event (draft, cancelled, before or after its window)."""
 

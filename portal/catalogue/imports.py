@@ -2,7 +2,9 @@
 changing an event's time, place or status raises its iCalendar SEQUENCE.
 
 The file is one JSON object with "programmes" and/or "events", each a list of records:
-- a programme: code, name, admission; optional summary, description;
+- a programme: code, name, admission; optional summary, description, retention (how long
+  registrations are kept after each run ends, an ISO 8601 period: "P24M"; null for the
+  site's PORTAL_RETENTION; a programme that does not mention it keeps what it has);
 - an event: slug, title, starts_at, ends_at; optional programme (a code), category,
   timezone, all_day, venue, address, online_url, capacity, waitlist, status,
   registration_opens, registration_closes, description, speakers, reminders (ISO 8601
@@ -34,13 +36,14 @@ from portal.errors import ImportProblem
 from portal.mail.mailings import announce_event, followup_key
 from portal.models import Admission, Event, EventStatus, Mailing, Programme, Speaker
 from portal.questions.store import Owner, definition, definition_for_event, find_form
+from portal.registrations.retention import checked_period
 
 # Changing one of these moves the event in somebody's calendar: SEQUENCE must rise.
 SCHEDULE_FIELDS = ("starts_at", "ends_at", "timezone", "all_day", "venue", "address", "online_url", "status")
 
 FILE_KEYS = ("programmes", "events", "speakers")
 FORM_KEYS = ("form", "organisation_required")
-PROGRAMME_KEYS = ("code", "name", "admission", "summary", "description", *FORM_KEYS)
+PROGRAMME_KEYS = ("code", "name", "admission", "summary", "description", "retention", *FORM_KEYS)
 EVENT_KEYS = (
     "slug", "title", "programme", "category", "starts_at", "ends_at", "timezone", "all_day", "venue", "address",
     "online_url", "capacity", "waitlist", "status", "registration_opens", "registration_closes", "description",
@@ -80,8 +83,25 @@ def _read_programme(index: int, data: Any) -> dict[str, Any]:
         "admission": record.choice("admission", Admission),
         "summary": record.text("summary", max_length=500),
         "description": record.text("description", max_length=20_000, multiline=True),
+        **_retention(record),
         "form": record.form(),
     }
+
+
+def _retention(record: Record) -> dict[str, str | None]:
+    """A programme's `retention` (an ISO 8601 period, null for the site's PORTAL_RETENTION);
+    a programme that does not mention it keeps what it has."""
+    if "retention" not in record.data:
+        return {}
+    value = record.data["retention"]
+    if value is None:
+        return {"retention": None}
+    if not isinstance(value, str):
+        record.fail("retention", "must be an ISO 8601 period such as \"P24M\" (24 months), or null for the site's default")
+    try:
+        return {"retention": checked_period(value)}
+    except ValueError as exc:
+        record.fail("retention", str(exc))
 
 
 def _read_event(index: int, data: Any, default_timezone: str, programme_codes: set[str], speaker_keys: set[str]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.catalogue.imports import ImportReport, import_data
@@ -16,9 +16,12 @@ from portal.db import utcnow
 from portal.demo import timetable
 from portal.models import Event, Programme, Registration, RegistrationStatus
 from portal.registrations.participants import new_token
+from portal.registrations.retention import Run, run_batch
 from portal.registrations.tickets import new_code
+from portal.text import Period
 
 DEMO_FILE = Path(__file__).with_name("demo.json")
+DEFAULT_RETENTION = Period(months=24)
 
 _FIRST = ["Aisha", "Budi", "Chen", "Dewi", "Eko", "Farah", "Grace", "Hiroshi", "Indra", "Jun", "Kavya", "Lina", "Minh", "Nadia", "Omar", "Priya"]
 _LAST = ["Rahman", "Santoso", "Wei", "Lestari", "Nguyen", "Tan", "Lim", "Sato", "Kumar", "Park", "Reyes", "Ong"]
@@ -29,8 +32,10 @@ def has_data(session: Session) -> bool:
     return session.scalar(select(Event.id).limit(1)) is not None or session.scalar(select(Programme.id).limit(1)) is not None
 
 
-def load(session: Session, *, default_timezone: str = "Asia/Singapore") -> tuple[ImportReport, int]:
-    """Load the demo file, then top up each event's placeholder registrations to its target."""
+def load(session: Session, *, default_timezone: str = "Asia/Singapore", retention: Period = DEFAULT_RETENTION) -> tuple[ImportReport, int]:
+    """Load the demo file, then top up each event's placeholder registrations to its target,
+    then anonymise what is past its retention (TATC keeps registrations six months, so its
+    March 2026 run shows as anonymised, as the worker would leave it)."""
     data = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
     targets = {e["slug"]: int(e.get("demo_registrations") or 0) for e in data["events"]}
     for e in data["events"]:
@@ -43,7 +48,9 @@ def load(session: Session, *, default_timezone: str = "Asia/Singapore") -> tuple
     for event in events:
         have = session.scalar(
             select(func.count()).select_from(Registration).where(
-                Registration.event_id == event.id, Registration.email.like("%@demo.example.org")
+                # Placeholders anonymised by an earlier load count too: loading stays idempotent.
+                Registration.event_id == event.id,
+                or_(Registration.email.like("%@demo.example.org"), Registration.anonymised_at.is_not(None)),
             )
         ) or 0
         for i in range(have, targets[event.slug]):
@@ -67,4 +74,8 @@ def load(session: Session, *, default_timezone: str = "Asia/Singapore") -> tuple
                 )
             )
     session.flush()
+    # In this transaction, in batches until none is left; the placeholders have no files.
+    run = Run()
+    while (batch := run_batch(session, run, None, retention)).more:
+        run = batch.run
     return report, added

@@ -28,6 +28,7 @@ from portal.catalogue.reminders import parse_reminders_text
 from portal.forms.fields import STRIP, lowered, options, plain_line, plain_text
 from portal.models import Admission
 from portal.registrations.attendance import number_of_days, share_percent
+from portal.registrations.retention import checked_period
 from portal.text import SLUG_PATTERN
 
 # datetime-local sends 2027-03-08T09:00; an old browser shows a text box, where people type
@@ -357,11 +358,24 @@ class ProgrammeForm(Form):
     )
     summary = StringField("Summary", [Optional(), Length(max=500), plain_line], filters=STRIP, description="One line for listings.")
     description = TextAreaField("Description", [Optional(), Length(max=20_000), plain_text], description="Markdown.")
+    retention = StringField(
+        "Keep registrations for", [Optional(), Length(max=20)], filters=STRIP,
+        description="After each run ends, as an ISO 8601 period: P24M (24 months), P2Y (two years), P90D (90 days). "
+        "Then names, emails, organisations, answers and uploads are removed. Empty: the site's default.",
+    )
+
+    def validate_retention(self, field: StringField) -> None:
+        if field.data:
+            try:
+                field.data = checked_period(field.data)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
 
     def values(self) -> ProgrammeValues:
         return ProgrammeValues(
             name=self.name.data or "", admission=Admission(self.admission.data),
             summary=self.summary.data or "", description=(self.description.data or "").replace("\r\n", "\n"),
+            retention=self.retention.data or None,
         )
 
 

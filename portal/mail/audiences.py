@@ -225,7 +225,8 @@ def _registrations(session: Session, mailing: Mailing, limit: int, *conditions: 
     return list(
         session.scalars(
             select(Registration)
-            .where(Registration.event_id == mailing.event_id, Registration.id > mailing.cursor, *conditions)
+            # An anonymised registration has nobody to write to (registrations.retention).
+            .where(Registration.event_id == mailing.event_id, Registration.id > mailing.cursor, Registration.anonymised_at.is_(None), *conditions)
             .order_by(Registration.id)
             .limit(limit)
         )

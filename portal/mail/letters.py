@@ -224,6 +224,7 @@ def audience_conditions(event_id: int, audience: Mapping[str, Any]) -> list[Colu
     conditions: list[ColumnElement[bool]] = [
         Registration.event_id == event_id,
         Registration.status.in_([RegistrationStatus(s) for s in chosen["statuses"]]),
+        Registration.anonymised_at.is_(None),  # nobody left to write to
     ]
     if chosen["checked_in"] is True:
         conditions.append(Registration.checked_in_at.is_not(None))

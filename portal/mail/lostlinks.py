@@ -26,6 +26,7 @@ class Held:
     position: int | None  # on the waiting list; None when not on it
     manage_url: str
     event_url: str
+    data_url: str  # the page of everything held about the address, and its erasure
 
 
 def queue_lost_links(
@@ -33,7 +34,10 @@ def queue_lost_links(
 ) -> OutboxMessage:
     """Queue one email to `email` listing the registrations `held` (registration, event,
     waiting-list position), in the order given, with their private links."""
-    items = [Held(r, e, position, site.manage_url(r.token), site.event_url(e.slug)) for r, e, position in held]
+    items = [
+        Held(r, e, position, site.manage_url(r.token), site.event_url(e.slug), site.url("show_own_data", token=r.token))
+        for r, e, position in held
+    ]
     # The name the address gave last: the greeting of a message about several registrations.
     name = max((r for r, _, _ in held), key=lambda r: (r.created_at, r.id)).name if held else ""
     subject, text, html = render(KIND, {"site": site, "email": email, "name": name, "items": items, "lost_url": site.url("lost_link")})

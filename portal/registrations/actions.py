@@ -265,6 +265,9 @@ def act_on_registrations(
     attended = first_check_ins(session, event, selected) if checking_in else {}
     for registration in selected:
         before = registration.status
+        if registration.anonymised_at is not None:
+            results.append(ActionResult(registration.id, registration.name, before, None, "is anonymised: there is nobody to email or admit"))
+            continue
         if checking_in:
             old_time = registration.checked_in_at
             problem, day = _check_in(session, event, action, registration, attended[registration.id], actor, now, door)

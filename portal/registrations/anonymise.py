@@ -29,7 +29,8 @@ REMOVED = "(removed)"
 _NEUTRAL = frozenset({
     "status", "nonce", "reason", "checked_in", "checked_in_at", "confirmed_at", "cancelled_at", "waitlisted_at", "endorsement",
     "count", "note_added", "session", "sessions", "day", "door", "waiting", "code", "days_attended", "certificate", "again",
-    "attempts", "through", "kept", "anonymised",
+    "attempts", "through", "kept", "anonymised", "question", "bytes", "rows", "format", "sensitive", "layout", "event_session",
+    "complete",
 })
 
 

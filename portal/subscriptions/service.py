@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import email_validator
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -263,6 +263,42 @@ def leave(session: Session, token: str, *, now: datetime | None = None) -> None:
     """End a subscription: its row is deleted, address and all. NotFound when it is gone."""
     subscriber = subscription_by_token(session, token, lock=True)
     audit.record(session, None, "subscription.leave", before=_summary(subscriber), now=now or utcnow(), by=AuditActor.PARTICIPANT)
+    session.delete(subscriber)
+    session.flush()
+
+
+def subscription_data(session: Session, token: str) -> dict[str, object]:
+    """Everything held about a subscriber, for their download (not the token: it is the key
+    to the page, not data about them)."""
+    subscriber = subscription_by_token(session, token)
+
+    def at(value: datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "email": subscriber.email,
+        "frequency": str(subscriber.frequency),
+        "programmes": list(subscriber.programmes or []),
+        "categories": list(subscriber.categories or []),
+        "confirmed_at": at(subscriber.confirmed_at),
+        "created_at": at(subscriber.created_at),
+        "updated_at": at(subscriber.updated_at),
+    }
+
+
+def erase(session: Session, token: str, *, now: datetime | None = None) -> None:
+    """Erase a subscription at its owner's request: the row is deleted, and with it the
+    emails the subscription sent or would send to the address (requests to confirm,
+    announcements, digests). The audit log keeps the id alone. NotFound when it is gone."""
+    subscriber = subscription_by_token(session, token, lock=True)
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.to_address == subscriber.email,
+            OutboxMessage.registration_id.is_(None),
+            or_(OutboxMessage.kind.in_((emails.CONFIRM, emails.KNOWN)), OutboxMessage.mailing_id.is_not(None)),
+        ).execution_options(synchronize_session=False)
+    )
+    audit.record(session, None, "subscriber.erase", before={"subscriber": subscriber.id}, now=now or utcnow(), by=AuditActor.PARTICIPANT)
     session.delete(subscriber)
     session.flush()
 

@@ -9,6 +9,8 @@ says the link is no longer valid.
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -135,6 +137,44 @@ async def unsubscribe(request: Request) -> Response:
     return render(request, "public/unsubscribe.html", context, headers=PRIVATE)
 
 
+async def download_subscription_data(request: Request) -> Response:
+    """Everything held about the subscriber, as a JSON file to keep."""
+    try:
+        data = await uow(request, service.subscription_data, _path_token(request))
+    except NotFound:
+        return _gone(request)
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    headers = {**PRIVATE, "Content-Disposition": 'attachment; filename="subscription-data.json"'}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def erase_subscription(request: Request) -> Response:
+    """Erase the subscription: a page that says what goes, and a POST (with the box ticked)
+    that deletes it."""
+    token = _path_token(request)
+    problem = None
+    if request.method == "POST":
+        formdata = await read_form(request)
+        if formdata.get("understood") == "yes":
+            try:
+                await uow(request, service.erase, token, write=True)
+            except NotFound:
+                return _gone(request)
+            return render(request, "public/subscription_erased.html", headers=PRIVATE)
+        problem = "Tick the box to confirm that you want your subscription and its data erased."
+    try:
+        subscriber = await uow(request, service.subscription_by_token, token)
+    except NotFound:
+        return _gone(request)
+    context = {"token": token, "email": subscriber.email, "problem": problem}
+    return render(request, "public/subscription_erase.html", context, status_code=422 if problem else 200, headers=PRIVATE)
+
+
+def _path_token(request: Request) -> str:
+    token: str = request.path_params["token"]
+    return token
+
+
 # "subscribed" (/subscribe/sent) before "manage_subscription" (/subscribe/{token}), which
 # would otherwise take "sent" for a token.
 routes = [
@@ -143,4 +183,6 @@ routes = [
     public_route("confirm_subscription", confirm_subscription, methods=["GET", "POST"]),
     public_route("manage_subscription", manage_subscription, methods=["GET", "POST"]),
     public_route("unsubscribe", unsubscribe, methods=["GET", "POST"]),
+    public_route("download_subscription_data", download_subscription_data),
+    public_route("erase_subscription", erase_subscription, methods=["GET", "POST"]),
 ]

@@ -20,7 +20,8 @@ from portal.templating import date_range
 from tests.conftest import BASE_URL, csrf_from
 
 S = RegistrationStatus
-LINKS = re.compile(re.escape(BASE_URL) + r"/registrations/([A-Za-z0-9_\-]{40,})")
+# The manage links (a link to a registration's data page goes on with /data).
+LINKS = re.compile(re.escape(BASE_URL) + r"/registrations/([A-Za-z0-9_\-]{40,})(?![\w/-])")
 
 
 @pytest.fixture
@@ -59,6 +60,10 @@ def test_a_known_address_gets_one_email_with_each_link(client, ask, make_event, 
     assert LINKS.findall(message.body_text) == [first.token, waiting.token]
     assert set(LINKS.findall(message.body_html)) == {first.token, waiting.token}
     assert someone_else.token not in message.body_text + message.body_html
+    # And each registration's "your data" page, to download, correct or erase.
+    for token in (first.token, waiting.token):
+        assert f"{BASE_URL}/registrations/{token}/data" in message.body_text
+        assert f'href="{BASE_URL}/registrations/{token}/data"' in message.body_html
     assert "Last year" not in message.body_text
     # Title, time in the event's zone with the zone named, and status, for each.
     assert date_range(soon.starts_at, soon.ends_at, "Europe/London") in message.body_text
