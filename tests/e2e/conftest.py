@@ -22,12 +22,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.accounts.organisers import add_organiser
 from portal.db import make_engine, make_session_factory, run_unit_of_work, utcnow
-from portal.sealing import Keyring, new_key
 from portal.documents.tickets import new_code
-from portal.models import Admission, Event, EventStatus, OutboxMessage, Programme, Registration, RegistrationStatus
+from portal.models import (
+    Admission,
+    Event,
+    EventStatus,
+    OrganiserRole,
+    OutboxMessage,
+    Programme,
+    Registration,
+    RegistrationStatus,
+    Subscriber,
+)
 from portal.questions.schema import parse_form
 from portal.questions.store import Owner, save_form
 from portal.registrations.participants import new_token
+from portal.registrations.sealed import store_answers
+from portal.sealing import Keyring, new_key
 from tests.conftest import fresh_database
 from tests.e2e.pages import save_pages
 from tests.e2e.tools import HtmlCheck
@@ -50,6 +61,13 @@ expect.set_options(timeout=10_000)
 
 ORGANISER_EMAIL = "organiser@example.org"
 ORGANISER_PASSWORD = "correct horse battery staple"
+DOOR_EMAIL = "door@example.org"
+DOOR_PASSWORD = "door volunteer passphrase"
+# An ended event whose form asks a sensitive question, and the registration that answered it
+# (its answer sealed with the site's data key): for the reveal and the anonymise pages.
+ENDED_EVENT = "ethics-roundtable"
+SENSITIVE_EMAIL = "nadia.rahman@example.org"
+SENSITIVE_ANSWER = "Halal; allergic to peanuts"
 
 
 # --- the browser ---------------------------------------------------------------------------
@@ -190,7 +208,21 @@ def _seed(session: Session) -> dict[str, str]:
         person(forum_event, f"Applicant {device.title()}", f"applicant-{device}@example.org", RegistrationStatus.PENDING, answers=statement)
         person(forum_event, f"Delegate {device.title()}", f"delegate-{device}@example.org", RegistrationStatus.CONFIRMED)
     held = person(seminar, "Tan Mei Ling", "mei.ling@example.org", RegistrationStatus.CONFIRMED)
+    # People who erase their data: one for the saved pages, one per device for the browser.
+    for who in ("pages", *DEVICES):
+        person(seminar, f"Eraser {who.title()}", f"eraser-{who}@example.org", RegistrationStatus.CONFIRMED)
+    ended = event(ENDED_EVENT, "Roundtable on Data Ethics", -10, category="roundtable")
+    session.flush()
+    questions = parse_form([
+        {"key": "rank", "type": "text", "label": "Rank"},
+        {"key": "diet", "type": "text", "label": "Dietary or medical needs", "sensitive": True},
+    ])
+    save_form(session, None, Owner(event_id=ended.id), questions)
+    store_answers(session, person(ended, "Nadia Rahman", SENSITIVE_EMAIL, RegistrationStatus.CONFIRMED), questions,
+                  {"rank": "Colonel", "diet": SENSITIVE_ANSWER})
+    session.add(Subscriber(email="subscriber@example.org", token=new_token(), confirmed_at=now))
     add_organiser(session, ORGANISER_EMAIL, ORGANISER_PASSWORD, name="Olivia Organiser", is_admin=True)
+    add_organiser(session, DOOR_EMAIL, DOOR_PASSWORD, name="Dara Door", role=OrganiserRole.DOOR)
     session.flush()
     return {"open_event": seminar.slug, "forum_event": forum_event.slug, "forum_code": forum.code, "manage_token": held.token}
 
@@ -229,7 +261,7 @@ def html_check(live: LiveSite, tmp_path_factory: pytest.TempPathFactory) -> Iter
     reads the verdict."""
     check = HtmlCheck()
     try:
-        files = save_pages(live, (ORGANISER_EMAIL, ORGANISER_PASSWORD), tmp_path_factory.mktemp("pages"))
+        files = save_pages(live, (ORGANISER_EMAIL, ORGANISER_PASSWORD), (DOOR_EMAIL, DOOR_PASSWORD), tmp_path_factory.mktemp("pages"))
     except (AssertionError, httpx.HTTPError) as exc:
         check.problem = f"Could not save the pages to check: {exc}"
     else:

@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx2 as httpx
+from sqlalchemy import select
+
+from portal.models import Registration, Subscriber
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import LiveSite
@@ -15,9 +18,14 @@ if TYPE_CHECKING:
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> list[Path]:
+def save_pages(live: LiveSite, organiser: tuple[str, str], door: tuple[str, str], directory: Path) -> list[Path]:
     """Fetch the pages into directory, one file each; fails if one answers unexpectedly."""
     pages: dict[str, str] = {}
+    with live.sessions() as session:
+        people = {r.email: r for r in session.scalars(select(Registration).where(
+            Registration.email.in_(["eraser-pages@example.org", "nadia.rahman@example.org"])))}
+        eraser, sensitive = people["eraser-pages@example.org"].token, people["nadia.rahman@example.org"]
+        subscriber = session.scalars(select(Subscriber.token).where(Subscriber.email == "subscriber@example.org")).one()
 
     def save(name: str, response: httpx.Response, status: int = 200) -> str:
         assert response.status_code == status, f"{name}: {response.request.url} answered {response.status_code}"
@@ -48,6 +56,13 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
         save("manage-errors", web.post(f"/registrations/{token}", data={"csrf_token": csrf(form), "name": ""}), 422)
         lost = save("lost-link", web.get("/registrations/lost"))
         save("lost-link-errors", web.post("/registrations/lost", data={"csrf_token": csrf(lost), "email": "not an address"}), 422)
+        # A participant's own data, and its erasure: asked, refused without the box, done.
+        save("own-data", web.get(f"/registrations/{sensitive.token}/data"))
+        erase = save("erase", web.get(f"/registrations/{eraser}/erase"))
+        save("erase-errors", web.post(f"/registrations/{eraser}/erase", data={"csrf_token": csrf(erase)}), 422)
+        save("erased", web.post(f"/registrations/{eraser}/erase", data={"csrf_token": csrf(erase), "understood": "yes"}))
+        save("subscription-erase", web.get(f"/subscribe/{subscriber}/erase"))
+        save("subscription-erase-errors", web.post(f"/subscribe/{subscriber}/erase", data={"csrf_token": csrf(erase)}), 422)
 
         sign_in = save("sign-in", web.get("/admin/sign-in"))
         save("sign-in-refused", web.post("/admin/sign-in", data={
@@ -81,6 +96,24 @@ def save_pages(live: LiveSite, organiser: tuple[str, str], directory: Path) -> l
         edit = save("registration-edit", web.get(f"{registration.group(1)}/edit"))
         save("registration-edit-errors", web.post(f"{registration.group(1)}/edit", data={"csrf_token": csrf(edit), "name": ""}), 422)
         save("walk-in-errors", web.post(f"/admin/events/{forum}/walk-in", data={"csrf_token": csrf(roster), "walk_in-name": ""}), 422)
+        # A sensitive answer, masked and then revealed; the data-access log that records it;
+        # anonymising an ended event's registrations, asked.
+        save("registration-sensitive", web.get(f"/admin/registrations/{sensitive.id}"))
+        revealed = save("registration-revealed", web.post(f"/admin/registrations/{sensitive.id}/reveal", data={
+            "csrf_token": csrf(roster), "question": "diet"}))
+        assert 'class="revealed"' in revealed, "the reveal showed no answer"
+        save("data-access", web.get("/admin/data-access"))
+        anonymise = save("anonymise-event", web.get("/admin/events/ethics-roundtable/anonymise"))
+        assert "Anonymise 1 registration" in anonymise, "the anonymise page asks nothing of the ended event"
+
+    # The door volunteer's own front page and roster.
+    with httpx.Client(base_url=live.url, timeout=10) as web:
+        sign_in = web.get("/admin/sign-in")
+        email, password = door
+        signed_in = web.post("/admin/sign-in", data={"csrf_token": csrf(sign_in.text), "email": email, "password": password})
+        assert signed_in.status_code == 303, f"the door volunteer signing in answered {signed_in.status_code}"
+        save("door-dashboard", web.get("/admin/"))
+        save("door-roster", web.get(f"/admin/events/{forum}"))
 
     files = []
     for name, html in pages.items():
