@@ -159,7 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         engine.dispose()
 
     engine = make_engine(settings.database_url)
-    sessions = make_session_factory(engine, keyring=settings.keyring)
+    sessions = make_session_factory(engine, keyring=settings.keyring, upload_directory=settings.upload_directory)
     templates = Jinja2Templates(env=_page_environment())
     changes = ChangeTracker(sessions, settings.cache_seconds)
 

@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # not at the default port 8000 (the worker processes inherit the environment).
         os.environ["PORTAL_BASE_URL"] = f"http://{args.host}:{args.port}"
     settings = _settings()
-    _check_data_keys(settings)
+    _check_data_keys(settings, warn=False)  # the app warns in its log as it starts
     print(f"Serving the portal on http://{args.host}:{args.port} (database: {_safe_url(settings.database_url)})", file=sys.stderr)
     uvicorn.run(
         "portal.app:create_app",
@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_data_keys(settings: Settings) -> None:
+def _check_data_keys(settings: Settings, *, warn: bool = True) -> None:
     """Stop with a message, before serving or working, when the data keys cannot open this
     database's sealed answers (portal.datakeys)."""
     from portal.datakeys import check_keyring
@@ -84,7 +84,7 @@ def _check_data_keys(settings: Settings) -> None:
         sys.exit(f"portal: {exc}")
     finally:
         sessions.kw["bind"].dispose()
-    if settings.data_key_from_var:
+    if warn and settings.data_key_from_var:
         print(
             f"portal: warning: PORTAL_DATA_KEY is unset, so sensitive answers are sealed with the key in {settings.var_dir / 'data_key'}. "
             "In production set PORTAL_DATA_KEY and keep a copy of the key elsewhere.",
@@ -94,16 +94,22 @@ def _check_data_keys(settings: Settings) -> None:
 
 def cmd_data_rekey(args: argparse.Namespace) -> int:
     from portal.datakeys import Rekeyed, rekey_batch
+    from portal.registrations.uploads import rekey_files_batch
 
     settings = _settings()
     _check_data_keys(settings)
     sessions = _sessions(settings)
     answers = files = 0
-    after: int | None = 0
     try:
+        after: int | None = 0
         while after is not None:
-            done, after = run_unit_of_work(sessions, rekey_batch, settings.upload_directory, after_id=after)
-            answers, files = answers + done.answers, files + done.files
+            done, after = run_unit_of_work(sessions, rekey_batch, after_id=after)
+            answers += done.answers
+        # Files by their own ids: a sealed file's registration may hold no sealed answers.
+        after = 0
+        while after is not None:
+            done, after = run_unit_of_work(sessions, rekey_files_batch, settings.upload_directory, after_id=after)
+            files += done.files
     finally:
         sessions.kw["bind"].dispose()
     print(f"{Rekeyed(answers, files)}; the older keys in PORTAL_DATA_KEY may now be removed")
@@ -140,7 +146,9 @@ def cmd_db_downgrade(args: argparse.Namespace) -> int:
 
 
 def _sessions(settings: Settings) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(settings.database_url, pool_size=2), keyring=settings.keyring)
+    return make_session_factory(
+        make_engine(settings.database_url, pool_size=2), keyring=settings.keyring, upload_directory=settings.upload_directory,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -6,13 +6,12 @@ can be dropped."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import DataCanary, Registration, Upload
+from portal.models import DataCanary, Registration
 from portal.sealing import DataKeyError, Keyring, SealedDataError, keyring_of
 
 # What the canary holds once opened.
@@ -53,35 +52,25 @@ class Rekeyed:
         )
 
 
-def rekey_batch(session: Session, upload_dir: Path, *, after_id: int, batch: int = 200) -> tuple[Rekeyed, int | None]:
-    """Re-seal one batch of registrations (ids above `after_id`) and their sealed files with
-    the newest key; returns the counts and the last id, None when done. Each batch is its own
+def rekey_batch(session: Session, *, after_id: int, batch: int = 200) -> tuple[Rekeyed, int | None]:
+    """Re-seal one batch of registrations' sensitive answers (ids above `after_id`) with the
+    newest key; returns the counts and the last id, None when done. Each batch is its own
     transaction, so a rekey stopped half-way is resumed by running it again: a value already
-    sealed by the newest key is left as it is."""
+    sealed by the newest key is left as it is. Sealed files have their own batches
+    (portal.registrations.uploads.rekey_files_batch): a registration may hold one without
+    any sealed answer."""
     keyring = keyring_of(session)
     rows = session.scalars(
         select(Registration).where(Registration.id > after_id, Registration.sealed_answers.is_not(None)).order_by(Registration.id).limit(batch)
     ).all()
-    answers = files = 0
+    answers = 0
     for registration in rows:
         token = (registration.sealed_answers or "").encode("ascii")
         if not keyring.sealed_by_newest(token):
             registration.sealed_answers = keyring.reseal(token).decode("ascii")
             answers += 1
-        for upload in session.scalars(select(Upload).where(Upload.registration_id == registration.id, Upload.sealed.is_(True))):
-            path = upload_dir / upload.stored_name
-            if not path.is_file():
-                continue
-            data = path.read_bytes()
-            if keyring.sealed_by_newest(data):
-                continue
-            resealed = keyring.reseal(data)
-            temporary = path.with_name(path.name + ".rekey")
-            temporary.write_bytes(resealed)
-            temporary.replace(path)  # atomic: the file is whole under either key
-            files += 1
     canary = session.scalar(select(DataCanary).order_by(DataCanary.id).limit(1))
     if canary is not None and not keyring.sealed_by_newest(canary.token.encode("ascii")):
         canary.token = keyring.reseal(canary.token.encode("ascii")).decode("ascii")
     session.flush()
-    return Rekeyed(answers, files), (rows[-1].id if len(rows) == batch else None)
+    return Rekeyed(answers, 0), (rows[-1].id if len(rows) == batch else None)

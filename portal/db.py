@@ -124,10 +124,19 @@ def _tune_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-def make_session_factory(engine: Engine, *, keyring: Keyring | None = None) -> sessionmaker[Session]:
+def make_session_factory(
+    engine: Engine, *, keyring: Keyring | None = None, upload_directory: Path | None = None,
+) -> sessionmaker[Session]:
     """Sessions on `engine`; with `keyring`, services that seal sensitive answers find the
-    data keys in session.info (portal.sealing.keyring_of)."""
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info={"keyring": keyring} if keyring else None)
+    data keys in session.info (portal.sealing.keyring_of); with `upload_directory`, a form
+    change that makes a file question sensitive finds the files to seal
+    (session.info["upload_directory"])."""
+    info: dict[str, Any] = {}
+    if keyring:
+        info["keyring"] = keyring
+    if upload_directory is not None:
+        info["upload_directory"] = upload_directory
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True, info=info or None)
 
 
 def bump_change_version(session: Session) -> int:

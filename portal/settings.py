@@ -285,6 +285,8 @@ class Settings:
             retention = parse_period(env.get("PORTAL_RETENTION") or "P24M")
         except ValueError as exc:
             raise SettingsError(f"PORTAL_RETENTION: {exc}") from None
+        if retention == Period():
+            raise SettingsError("PORTAL_RETENTION keeps nothing: a retention period is at least a day (P1D)")
         smtp_url = env.get("PORTAL_SMTP_URL") or None
         if smtp_url:
             parse_smtp_url(smtp_url)  # refuse it now, not at the first email

@@ -168,7 +168,7 @@ def site(settings: Settings) -> Site:
 @pytest.fixture
 def sessions(database_url: str, settings: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(database_url, pool_size=5)
-    yield make_session_factory(engine, keyring=settings.keyring)
+    yield make_session_factory(engine, keyring=settings.keyring, upload_directory=settings.upload_directory)
     engine.dispose()
 
 

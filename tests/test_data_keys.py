@@ -163,3 +163,33 @@ def test_rotation_new_key_first_then_rekey_then_the_old_key_goes(
         assert client.get(f"/registrations/{first.token}/files/cv").content == CV_BYTES
     with pytest.raises(DataKeyError), start(keyed(settings, A)):
         pass
+
+
+def test_rekey_reseals_a_sealed_file_whose_registration_holds_no_sealed_answers(
+    settings, form_event, sessions, portal_env, monkeypatch, capsys,
+):
+    with start(keyed(settings, A)) as client:
+        assert register_through_the_form(client, form_event).status_code == 303
+    with sessions() as session, session.begin():
+        registration = session.scalars(select(Registration)).one()
+        # A file question's answers may be all a registration holds sealed... or none of them.
+        registration.sealed_answers = None
+        token = registration.token
+    _, files, _ = all_sealed(sessions, settings.upload_directory)
+    assert Keyring((A,)).open(files[0]) == CV_BYTES
+
+    monkeypatch.setenv("PORTAL_DATA_KEY", f"{B},{A}")
+    capsys.readouterr()
+    assert cli.main(["data", "rekey"]) == 0
+    assert "0 registrations' sensitive answers and 1 sealed file re-encrypted" in capsys.readouterr().out
+
+    _, files, _ = all_sealed(sessions, settings.upload_directory)
+    with pytest.raises(SealedDataError):
+        Keyring((A,)).open(files[0])
+    assert Keyring((B,)).open(files[0]) == CV_BYTES
+    with sessions() as session:
+        stored = session.scalars(select(Upload)).one().stored_name
+    assert (settings.upload_directory / stored).stat().st_mode & 0o777 == 0o600
+    assert not list(settings.upload_directory.glob("*.rekey"))
+    with start(keyed(settings, B)) as client:
+        assert client.get(f"/registrations/{token}/files/cv").content == CV_BYTES

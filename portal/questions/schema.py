@@ -46,6 +46,20 @@ UPLOAD_TYPES = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document (.docx)",
     "application/msword": "Word 97-2003 document (.doc)",
 }
+# The name a sealed file's Upload row keeps in place of the participant's, by its type: the
+# real name is a sensitive answer, sealed with the others.
+_GENERIC_UPLOAD_NAMES = {
+    "application/pdf": "upload.pdf",
+    "image/jpeg": "upload.jpg",
+    "image/png": "upload.png",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "upload.docx",
+    "application/msword": "upload.doc",
+}
+
+
+def generic_upload_name(content_type: str) -> str:
+    """The name a sealed file's row keeps in place of the participant's ("upload.pdf")."""
+    return _GENERIC_UPLOAD_NAMES.get(content_type, "upload")
 
 _COMMON = {"type", "key", "label", "help", "required", "editable", "show_if", "retired", "sensitive"}
 # Words in a label that suggest its answers are sensitive (the builder ticks the box for them).

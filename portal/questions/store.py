@@ -10,8 +10,11 @@ An event's form is its own if it has one, else its programme's, else the site's 
 - raises the form's version, so every process rebuilds the form it kept, and writes the
   change to the audit log (keys and labels, never an answer);
 - seals the answers already given to a question that becomes sensitive, in the same
-  transaction (a question that stops being sensitive leaves its answers sealed: readers
-  open both, registrations.sealed.all_answers).
+  transaction, and for a file question the files sent too (written sealed under new names;
+  the plain files, no longer named by any upload, go with uploads.sweep_orphans);
+- moves back to the open the answers to a question that stops being sensitive, so that
+  rosters and exports show them again (its files stay sealed on disk: every download opens
+  a sealed file).
 
 A sensitive answer is kept sealed (Registration.sealed_answers), where no query can read it:
 whether a question was answered, and what was picked, looks there too.
@@ -19,11 +22,15 @@ whether a question was answered, and what was picked, looks there too.
 
 from __future__ import annotations
 
+import os
+import re
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -32,8 +39,8 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
-from portal.models import ChoicePick, Event, Programme, Questionnaire, Registration, programme_by_code
-from portal.questions.schema import FormDefinition, FormDefinitionError, Question, parse_form
+from portal.models import ChoicePick, Event, Programme, Questionnaire, Registration, Upload, programme_by_code
+from portal.questions.schema import FormDefinition, FormDefinitionError, Question, generic_upload_name, parse_form
 from portal.sealing import keyring_of
 
 _COMPATIBLE = {frozenset({"text", "textarea"})}
@@ -274,6 +281,17 @@ def save_form(
             # How many, and which questions: never an answer.
             whose = "registration's" if sealed == 1 else "registrations'"
             after["answers sealed"] = f"{sealed} {whose} answers to {', '.join(newly)}"
+        file_keys = sorted(q.key for q in merged.questions if q.key in newly and q.type == "file")
+        files = _seal_files(session, owner, file_keys)
+        if files:
+            after["files sealed"] = f"{files} file{'' if files == 1 else 's'} sent for {', '.join(file_keys)}"
+    in_form = merged.by_key()
+    opened = sorted(k for k in old.sensitive_keys() - merged.sensitive_keys() if k in in_form)
+    if opened:
+        unsealed = _unseal_answers(session, owner, opened)
+        if unsealed:
+            whose = "registration's" if unsealed == 1 else "registrations'"
+            after["answers unsealed"] = f"{unsealed} {whose} answers to {', '.join(opened)}"
     audit.record(
         session, actor, action, event_id=owner.event_id,
         before=_summary(old, owner) if old.questions or old.organisation_required else {},
@@ -308,6 +326,94 @@ def _seal_answers(session: Session, owner: Owner, keys: list[str]) -> int:
         if len(batch) < _BATCH:
             return count
         after = batch[-1].id
+
+
+def _unseal_answers(session: Session, owner: Owner, keys: list[str]) -> int:
+    """The mirror of _seal_answers: move the answers under `keys` (questions no longer
+    sensitive) from the owner's registrations' sealed answers to their open ones, a batch at
+    a time; how many registrations changed. A file question's files stay sealed on disk
+    (Upload.sealed): every download opens a sealed file, and its real name, now an open
+    answer again, is the name it is offered under."""
+    count, after = 0, 0
+    while True:
+        batch = session.scalars(
+            select(Registration).where(_registrations_of(owner), Registration.id > after, Registration.sealed_answers.is_not(None))
+            .order_by(Registration.id).limit(_BATCH)
+        ).all()
+        for registration in batch:
+            keyring = keyring_of(session)
+            held = keyring.open_json(registration.sealed_answers or "")
+            moving = {key: held.pop(key) for key in keys if key in held}
+            if not moving:
+                continue
+            registration.answers = {**(registration.answers or {}), **moving}
+            registration.sealed_answers = keyring.seal_json(held) if held else None
+            count += 1
+        session.flush()
+        if len(batch) < _BATCH:
+            return count
+        after = batch[-1].id
+
+
+# What uploads.save names a file (secrets.token_urlsafe(24)); a row naming anything else
+# is left as it is rather than followed out of the directory.
+_STORED_NAME = re.compile(r"^[A-Za-z0-9_-]{32}$")
+
+
+def _seal_files(session: Session, owner: Owner, keys: list[str]) -> int:
+    """Seal the files the owner's registrations sent for `keys` (file questions just made
+    sensitive), a batch at a time; how many. Each is written sealed under a new name and its
+    row pointed at it, keeping the type's generic name (its real name is the answer, sealed
+    by _seal_answers). Nothing is overwritten: if the transaction is rolled back, the rows
+    still name the plain files, and the sealed copies, named by no row, go with
+    uploads.sweep_orphans, as do the plain files once it commits."""
+    if not keys:
+        return 0
+    whose = select(Registration.id).where(_registrations_of(owner))
+    count, after = 0, 0
+    while True:
+        batch = session.scalars(
+            select(Upload).where(
+                Upload.registration_id.in_(whose), Upload.question_key.in_(keys), Upload.sealed.is_(False), Upload.id > after,
+            ).order_by(Upload.id).limit(_BATCH)
+        ).all()
+        if batch:
+            directory = session.info.get("upload_directory")
+            if not isinstance(directory, Path):
+                raise RuntimeError(
+                    "This database session has no upload directory: make it with make_session_factory(engine, upload_directory=...)"
+                )
+            keyring = keyring_of(session)
+        for upload in batch:
+            path = directory / upload.stored_name if _STORED_NAME.match(upload.stored_name or "") else None
+            if path is not None and path.is_file():
+                upload.stored_name = _write_private(directory, keyring.seal(path.read_bytes()))
+            upload.sealed = True
+            upload.filename = generic_upload_name(upload.content_type)
+            count += 1
+        session.flush()
+        if len(batch) < _BATCH:
+            return count
+        after = batch[-1].id
+
+
+def _write_private(directory: Path, content: bytes) -> str:
+    """Write `content` under a new random name, readable by the portal's user only, as
+    uploads.save does (which this floor cannot import); returns the name."""
+    while True:
+        name = secrets.token_urlsafe(24)
+        try:
+            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # pragma: no cover - 192 random bits
+            continue
+        break
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+    except BaseException:
+        (directory / name).unlink(missing_ok=True)
+        raise
+    return name
 
 
 def _record_earlier_picks(session: Session, owner: Owner, old: FormDefinition, new: FormDefinition) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from portal.db import utcnow
-from portal.models import AuditEntry, MessageStatus, OutboxMessage, Registration, RegistrationNote, Upload
+from portal.models import AuditEntry, LimitScope, MessageStatus, OutboxMessage, RateLimit, Registration, RegistrationNote, Upload
 from portal.questions.schema import CONDITION_TYPES, FormDefinition
 
 ANONYMISED_NAME = "(anonymised)"
@@ -40,8 +40,13 @@ def anonymised_email(registration_id: int) -> str:
     return f"anonymised-{registration_id}@anonymised.invalid"
 
 
-def _scrub(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v if k in _NEUTRAL else REMOVED) for k, v in (values or {}).items()}
+# Entries whose keys are the participant's own fields and answers (a question's key may be any
+# word, "reason" or "day" too): every value goes, whatever its key.
+_PERSONAL_ACTIONS = frozenset({"registration.update", "registration.edit"})
+
+
+def _scrub(values: dict[str, Any], *, everything: bool = False) -> dict[str, Any]:
+    return {k: (v if k in _NEUTRAL and not everything else REMOVED) for k, v in (values or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,17 @@ def anonymise(
         and_(OutboxMessage.registration_id.is_(None), OutboxMessage.to_address == email, OutboxMessage.status != MessageStatus.QUEUED),
     )))
     for entry in session.scalars(select(AuditEntry).where(AuditEntry.registration_id == registration.id)):
-        scrubbed_before, scrubbed_after = _scrub(entry.before), _scrub(entry.after)
+        everything = entry.action in _PERSONAL_ACTIONS
+        scrubbed_before, scrubbed_after = _scrub(entry.before, everything=everything), _scrub(entry.after, everything=everything)
         if scrubbed_before != entry.before or scrubbed_after != entry.after:
             entry.before, entry.after = scrubbed_before, scrubbed_after
     session.flush()
     return Anonymised(registration.id, stored)
+
+
+def forget_limits(session: Session, email: str, scopes: tuple[LimitScope, ...] = (
+    LimitScope.REGISTER_EMAIL, LimitScope.SUBSCRIBE_EMAIL, LimitScope.LOST_LINK_EMAIL,
+)) -> None:
+    """Delete the rate-limit counts kept under an address (they would otherwise keep it until
+    their window is pruned)."""
+    session.execute(delete(RateLimit).where(RateLimit.key == email, RateLimit.scope.in_(scopes)).execution_options(synchronize_session=False))

@@ -40,7 +40,7 @@ from portal.models import (
 )
 from portal.questions.store import definition_for_event
 from portal.registrations import participants
-from portal.registrations.anonymise import anonymise
+from portal.registrations.anonymise import anonymise, forget_limits
 from portal.registrations.owndata import registrations_of
 from portal.registrations.participants import erased_token, find_by_token
 from portal.registrations.seats import lock_event_of
@@ -154,5 +154,6 @@ def erase(session: Session, site: Site, token: str, *, now: datetime | None = No
         delete(OutboxMessage).where(OutboxMessage.to_address == email, OutboxMessage.registration_id.is_(None))
         .execution_options(synchronize_session=False)
     )
+    forget_limits(session, email)
     session.flush()
     return Erased(steps, subscriber is not None, tuple(stored))

@@ -21,11 +21,12 @@ from portal import audit
 from portal.audit import Actor
 from portal.db import utcnow
 from portal.errors import InvalidInput, InvalidTransition, NotFound
+from portal.mail.lostlinks import queue_lost_links
 from portal.mail.messages import queue_registration_message
 from portal.models import ACTIVE_STATUSES, Event, EventStatus, Organiser, Registration, RegistrationNote, RegistrationStatus
 from portal.registrations.checkins import admit, day_of
 from portal.registrations.participants import new_token
-from portal.registrations.seats import confirmed_count, lock_event, lock_event_of, seats_left
+from portal.registrations.seats import confirmed_count, lock_event, lock_event_of, seats_left, waitlist_position
 from portal.registrations.tickets import give_code
 from portal.site import Site
 from portal.templating import plural
@@ -68,18 +69,29 @@ def _registration(session: Session, registration_id: int) -> Registration:
     registration = session.get(Registration, registration_id)
     if registration is None:
         raise NotFound("There is no such registration.")
+    _not_anonymised(registration)
     return registration
 
 
-def edit_details(session: Session, actor: Actor, registration_id: int, details: Details, *, now: datetime | None = None) -> list[str]:
+def _not_anonymised(registration: Registration) -> None:
+    if registration.anonymised_at is not None:
+        raise InvalidTransition("This registration is anonymised: its personal data is gone, and nothing can be added to it.")
+
+
+def edit_details(
+    session: Session, actor: Actor, registration_id: int, details: Details, *, site: Site | None = None, now: datetime | None = None,
+) -> list[str]:
     """Correct a registration's name, email or organisation; returns the fields that changed.
-    EmailTaken if another active registration of the event has the new address. The
-    participant is not emailed."""
+    EmailTaken if another active registration of the event has the new address. A new
+    address gets a new private link, emailed to it (with `site`): the old link, in the
+    first address's mailbox, would otherwise open the new address's data and could erase it.
+    Nothing else is emailed."""
     now = now or utcnow()
     registration = _registration(session, registration_id)
     # Under the event's lock, so that a registration with the new address cannot slip in
     # between the check and the change.
-    lock_event_of(session, registration)
+    event = lock_event_of(session, registration)
+    _not_anonymised(registration)
     before = {"name": registration.name, "email": registration.email, "organisation": registration.organisation}
     after = {"name": details.name.strip(), "email": normalise_email(details.email), "organisation": details.organisation.strip()}
     changed = [k for k in before if before[k] != after[k]]
@@ -95,6 +107,11 @@ def edit_details(session: Session, actor: Actor, registration_id: int, details: 
             )
     registration.name, registration.email, registration.organisation = after["name"], after["email"], after["organisation"]
     registration.updated_at = now
+    if "email" in changed:
+        registration.token = new_token()
+        session.flush()
+        if site is not None:
+            queue_lost_links(session, site, registration.email, [(registration, event, waitlist_position(session, registration))])
     audit.record(
         session, actor, "registration.edit", event_id=registration.event_id, registration_id=registration.id,
         before={k: before[k] for k in changed}, after={k: after[k] for k in changed}, now=now,

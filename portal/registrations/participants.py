@@ -36,7 +36,7 @@ from portal.models import (
     Upload,
     find_event,
 )
-from portal.questions.schema import FormDefinition
+from portal.questions.schema import FormDefinition, generic_upload_name
 from portal.questions.store import definition_for_event
 from portal.registrations import endorsement, sealed
 from portal.registrations.availability import check_open
@@ -76,22 +76,6 @@ class StoredFile:
     size: int
     stored_name: str
     sealed: bool = False
-
-
-# The name a sealed file's Upload row keeps, by the type read from its content: its real name
-# is a sensitive answer, kept sealed with the others.
-_GENERIC_NAMES = {
-    "application/pdf": "upload.pdf",
-    "image/jpeg": "upload.jpg",
-    "image/png": "upload.png",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "upload.docx",
-    "application/msword": "upload.doc",
-}
-
-
-def generic_name(content_type: str) -> str:
-    """The name a sealed file's row keeps in place of the participant's ("upload.pdf")."""
-    return _GENERIC_NAMES.get(content_type, "upload")
 
 
 @dataclass(frozen=True)
@@ -217,7 +201,7 @@ def register(
         hidden = stored.sealed or stored.key in sensitive
         session.add(Upload(
             stored_name=stored.stored_name, registration_id=registration.id, event_id=event.id, question_key=stored.key,
-            filename=generic_name(stored.content_type) if hidden else stored.filename, content_type=stored.content_type,
+            filename=generic_upload_name(stored.content_type) if hidden else stored.filename, content_type=stored.content_type,
             size=stored.size, sealed=stored.sealed, created_at=now,
         ))
     hold_places(session, registration, wanted)
@@ -306,12 +290,20 @@ def _kept_answers(form: FormDefinition, old: dict[str, Any], registration: Regis
     return answers
 
 
+def _still_held(registration: Registration) -> None:
+    """Refuse to change a registration anonymised while the change waited for its lock."""
+    if registration.anonymised_at is not None:
+        raise RegistrationErased(ERASED)
+
+
 def details_fixed(registration: Registration, event: Event, now: datetime) -> str | None:
     """Why the participant can no longer change their details, in words; None while they can."""
     if registration.status not in ACTIVE_STATUSES:
         return "This registration is no longer active, so its details cannot change."
     if event.status == EventStatus.CANCELLED:
         return "The organisers have cancelled this event, so your registration ended with it."
+    if now >= event.ends_at:
+        return "This event has ended; contact the organisers to change your details."
     if now >= event.starts_at:
         return "This event has started; contact the organisers to change your details."
     return None
@@ -323,7 +315,8 @@ def update_details(session: Session, token: str, submission: Submission, *, now:
     changed goes in the audit log as the participant's change."""
     now = now or utcnow()
     registration = find_by_token(session, token)
-    event = session.get_one(Event, registration.event_id)
+    event = lock_event_of(session, registration)
+    _still_held(registration)
     fixed = details_fixed(registration, event, now)
     if fixed is not None:
         raise InvalidTransition(fixed)
@@ -365,6 +358,7 @@ def cancel(session: Session, site: Site, token: str, *, now: datetime | None = N
     now = now or utcnow()
     registration = find_by_token(session, token)
     event = lock_event_of(session, registration)
+    _still_held(registration)
     if registration.status not in ACTIVE_STATUSES:
         raise InvalidTransition("This registration is already cancelled or closed.")
     if event.status == EventStatus.CANCELLED:

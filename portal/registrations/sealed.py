@@ -24,8 +24,11 @@ def split(sensitive: Iterable[str], answers: dict[str, Any]) -> tuple[dict[str, 
 
 def store_answers(session: Session, registration: Registration, definition: FormDefinition, answers: dict[str, Any]) -> None:
     """Keep `answers` (every answer the registration has, plain and sensitive) on the
-    registration: the sensitive ones sealed, the rest as they are."""
-    plain, sensitive = split(definition.sensitive_keys(), answers)
+    registration: the sensitive ones sealed, the rest as they are. An answer sealed before
+    stays sealed whatever the form now says (its event moved to another programme's form,
+    say): only an organiser's unticking of the question (questions.store) opens it."""
+    before = sensitive_answers(session, registration).keys()
+    plain, sensitive = split(definition.sensitive_keys() | before, answers)
     registration.answers = plain
     registration.sealed_answers = keyring_of(session).seal_json(sensitive) if sensitive else None
 
@@ -42,13 +45,3 @@ def all_answers(session: Session, registration: Registration) -> dict[str, Any]:
     organiser's recorded reveal or named export."""
     return {**(registration.answers or {}), **sensitive_answers(session, registration)}
 
-
-def reseal(session: Session, registration: Registration, definition: FormDefinition) -> bool:
-    """Move the answers to where the form now says they belong (a question made sensitive
-    after people answered it); True when anything moved."""
-    everything = all_answers(session, registration)
-    plain, sensitive = split(definition.sensitive_keys(), everything)
-    if plain == (registration.answers or {}) and sensitive == sensitive_answers(session, registration):
-        return False
-    store_answers(session, registration, definition, everything)
-    return True

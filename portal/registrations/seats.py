@@ -53,7 +53,9 @@ def lock_event_of(session: Session, registration: Registration) -> Event:
     """Hold a registration's event until the transaction ends, and read the registration
     again under that lock (what it was before the lock may have changed)."""
     event = session.scalars(select(Event).where(Event.id == registration.event_id).with_for_update()).one()
-    session.refresh(registration)
+    # Its row too: an anonymisation (retention, which locks rows, not events) that committed
+    # meanwhile is seen, and one under way is waited for rather than written over.
+    session.refresh(registration, with_for_update=True)
     return event
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from portal import audit
 from portal.audit import Actor
+from portal.datakeys import Rekeyed
 from portal.errors import NotFound
 from portal.models import Registration, Upload
 from portal.registrations import sealed
@@ -38,6 +39,9 @@ from portal.registrations.participants import find_by_token
 from portal.sealing import keyring_of
 
 log = logging.getLogger("portal.uploads")
+# The audit log's name for an organiser's download of a sealed file (the data-access log
+# lists it beside the reveals of sensitive answers).
+DOWNLOAD_ACTION = "answer.download"
 
 # What secrets.token_urlsafe(24) gives: 32 characters of the URL-safe alphabet. A stored
 # name is checked against it before it becomes a path, so no name can climb out of the
@@ -131,6 +135,45 @@ def sweep_orphans(session: Session, directory: Path, *, older_than: float = 3600
     return len(orphans)
 
 
+def rekey_files_batch(session: Session, directory: Path, *, after_id: int, batch: int = 200) -> tuple[Rekeyed, int | None]:
+    """`portal data rekey` for files: re-seal one batch of sealed files (Upload ids above
+    `after_id`) with the newest key, whether or not their registration holds sealed answers;
+    returns the counts and the last id, None when done. A file already sealed by the newest
+    key, or no longer kept, is left. Each file is written whole beside the old one, private
+    to the portal's user, then moved over it: it opens under either key at every moment."""
+    keyring = keyring_of(session)
+    rows = session.scalars(
+        select(Upload).where(Upload.id > after_id, Upload.sealed.is_(True)).order_by(Upload.id).limit(batch)
+    ).all()
+    files = 0
+    for upload in rows:
+        try:
+            path = path_of(directory, upload.stored_name)
+        except NotFound:
+            continue
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if keyring.sealed_by_newest(data):
+            continue
+        _replace_private(path, keyring.reseal(data))
+        files += 1
+    return Rekeyed(0, files), (rows[-1].id if len(rows) == batch else None)
+
+
+def _replace_private(path: Path, content: bytes) -> None:
+    temporary = path.with_name(path.name + ".rekey")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a leftover of a stopped run may have been made otherwise
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(temporary, path)  # atomic: the file is whole under either key
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def files_of(session: Session, registration_id: int) -> dict[str, str]:
     """The files a registration holds: {question key: the name the participant gave}."""
     rows = session.execute(
@@ -193,7 +236,7 @@ def download_for_organiser(
     download = _download(session, directory, registration, upload)
     if upload.sealed:
         audit.record(
-            session, actor, "answer.reveal", event_id=registration.event_id, registration_id=registration.id,
+            session, actor, DOWNLOAD_ACTION, event_id=registration.event_id, registration_id=registration.id,
             after={"question": key, "bytes": download.size}, now=now,
         )
     return download

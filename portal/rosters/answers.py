@@ -118,14 +118,22 @@ class Cell:
     masked: bool = False
 
 
-def row_cells(columns: list[AnswerColumn], functions: list[Callable[[Any], str]], answers: dict[str, Any] | None) -> list[Cell]:
+def row_cells(
+    columns: list[AnswerColumn], functions: list[Callable[[Any], str]], answers: dict[str, Any] | None, *, sealed: bool = False,
+) -> list[Cell]:
+    """A registration's answer cells; `sealed`: it holds sealed answers (which of them is not
+    known without opening them, so every sensitive question of such a row is masked)."""
     answers = answers if isinstance(answers, dict) else {}
     cells = []
     for column, text in zip(columns, functions, strict=True):
         if column.sensitive:
-            # Masked whether answered or not, and whether the answer is sealed yet or still
-            # among the plain ones (a question made sensitive after people answered it).
-            cells.append(Cell("", file=column.is_file, masked=True))
+            # Masked when there may be something to reveal: sealed answers, or one still among
+            # the plain ones (a question made sensitive after people answered it). An
+            # anonymised or erased registration has neither, and shows nothing to reveal.
+            if sealed or column.key in answers:
+                cells.append(Cell("", file=column.is_file, masked=True))
+            else:
+                cells.append(Cell(""))
             continue
         value = answers.get(column.key)
         shown = text(value)
@@ -267,6 +275,6 @@ def roster_answers(
     functions = [text_function(c.question) for c in columns]
     endorsements = {r.id: endorsement_label(r, tz) for r in rows if r.endorsement is not None}
     return RosterAnswers(
-        columns, {r.id: row_cells(columns, functions, r.answers) for r in rows}, counts, question, answer,
+        columns, {r.id: row_cells(columns, functions, r.answers, sealed=bool(r.sealed_answers)) for r in rows}, counts, question, answer,
         endorsements if endorsements or definition.nominator() is not None else None,
     )

@@ -11,7 +11,7 @@ lock meanwhile. A download broken off part way is recorded too, with what was se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from portal.errors import InvalidInput, NotFound
 from portal.models import AuditActor, AuditEntry, Certificate, Event, Organiser, Registration, event_by_slug
 from portal.questions.store import definition_for_event
 from portal.registrations.sealed import all_answers
+from portal.registrations.uploads import DOWNLOAD_ACTION
 from portal.rosters.answers import text_function
 from portal.rosters.exports import ExportInfo, csv_chunks, export_chunks, neutralise
 from portal.rosters.session_roster import csv_batches, export_rows
@@ -36,6 +37,7 @@ EXPORT_SESSION = "export.session_roster"
 EXPORT_BADGES = "export.badges"
 EXPORT_CERTIFICATE = "export.certificate"
 EXPORT_CERTIFICATES = "export.certificates"
+EXPORT_SUBSCRIBERS = "export.subscribers"
 
 # What the log lists, in words.
 ACTIONS = {
@@ -44,7 +46,9 @@ ACTIONS = {
     EXPORT_BADGES: "Downloaded name badges",
     EXPORT_CERTIFICATE: "Downloaded a certificate",
     EXPORT_CERTIFICATES: "Exported the certificates",
+    EXPORT_SUBSCRIBERS: "Exported the subscribers",
     REVEAL: "Revealed a sensitive answer",
+    DOWNLOAD_ACTION: "Downloaded a sensitive file",
 }
 PER_PAGE = 100
 DEFAULT_DAYS = 30
@@ -68,6 +72,20 @@ def roster_export_stream(
 ) -> Iterator[bytes]:
     """The roster export's bytes (exports.export_chunks, in one reading transaction), then
     its audit entry, in a writing transaction of its own, once the stream has ended."""
+    return recorded_export_stream(
+        sessions, actor, EXPORT_ROSTER, info.event_id, lambda session, counted: export_chunks(session, info, fmt, counted),
+        progress=progress, format=fmt, sensitive=list(info.sensitive),
+    )
+
+
+def recorded_export_stream(
+    sessions: sessionmaker[Session], actor: audit.Actor | None, action: str, event_id: int | None,
+    chunks: Callable[[Session, Callable[[int], None]], Iterable[bytes]],
+    *, progress: Callable[[int], None] | None = None, **details: Any,
+) -> Iterator[bytes]:
+    """An export streamed from one reading transaction, then recorded as `action` with its
+    rows and bytes (record_export) in a writing transaction of its own once the stream has
+    ended. `chunks(session, counted)` gives the bytes and calls counted(rows so far)."""
     rows = 0
     size = 0
     complete = False
@@ -80,7 +98,7 @@ def roster_export_stream(
 
     try:
         with transaction(sessions, write=False) as session:
-            for chunk in export_chunks(session, info, fmt, counted):
+            for chunk in chunks(session, counted):
                 size += len(chunk)
                 yield chunk
         complete = True
@@ -88,10 +106,7 @@ def roster_export_stream(
         if size:
             extra = {} if complete else {"complete": False}
             with transaction(sessions, write=True) as session:
-                record_export(
-                    session, actor, EXPORT_ROSTER, info.event_id, rows=rows, size=size,
-                    format=fmt, sensitive=list(info.sensitive), **extra,
-                )
+                record_export(session, actor, action, event_id, rows=rows, size=size, **details, **extra)
 
 
 def session_roster_file(session: Session, actor: audit.Actor, slug: str, key: str) -> tuple[str, bytes]:

@@ -43,15 +43,18 @@ class CheckIn:
         return self.days.index(self.day) + 1 if self.day in self.days else 0
 
 
-def check_in_list(session: Session, slug: str, q: str = "", *, limit: int = 30, now: datetime | None = None) -> CheckIn:
+def check_in_list(
+    session: Session, slug: str, q: str = "", *, limit: int = 30, now: datetime | None = None, search_email: bool = True,
+) -> CheckIn:
     """Confirmed registrations matching a search, by name, for the door, with who is checked
-    in on the event's day that `now` falls on."""
+    in on the event's day that `now` falls on. Without `search_email` (a door volunteer) the
+    search reads names and organisations only."""
     now = now or utcnow()
     event = event_by_slug(session, slug)
     conditions: list[ColumnElement[bool]] = [Registration.event_id == event.id, Registration.status == S.CONFIRMED]
     if q:
-        conditions.append(matches(session, q))
-        ids = matching_ids(session, event.id, [S.CONFIRMED], q)
+        conditions.append(matches(session, q, email=search_email))
+        ids = matching_ids(session, event.id, [S.CONFIRMED], q, email=search_email)
         if ids is not None:
             conditions = [Registration.id.in_(ids)]
     people = list(

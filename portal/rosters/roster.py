@@ -75,6 +75,8 @@ class RosterQuery:
     per_page: int = PER_PAGE
     question: str = ""  # with answer: only those who gave that answer to this question
     answer: str = ""
+    # False for a door volunteer: the search finds names and organisations, never by email.
+    search_email: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ def _filters(session: Session, event_id: int, query: RosterQuery) -> list[Column
     if query.status is not None:
         conditions.append(Registration.status == query.status)
     if query.q:
-        conditions.append(search.matches(session, query.q))
+        conditions.append(search.matches(session, query.q, email=query.search_email))
     return conditions
 
 
@@ -199,7 +201,9 @@ def roster_page(
     base = [*_filters(session, event_id, query), *conditions]
     more_than = False
     if query.q:
-        ids = search.matching_ids(session, event_id, [query.status] if query.status else list(S), query.q)
+        ids = search.matching_ids(
+            session, event_id, [query.status] if query.status else list(S), query.q, email=query.search_email,
+        )
         if ids is None:
             matching, more_than = (None, False) if conditions else (search.MAX_COUNT, True)
         else:
@@ -335,7 +339,7 @@ def registration_detail(session: Session, registration_id: int, *, now: datetime
     form = store.definition_for_event(session, event)
     gone = [k for k in sorted(given) if k not in form.by_key()]
     columns = answer_columns(form, sorted(given), labels=earlier_labels(session, event, gone))
-    cells = row_cells(columns, [text_function(c.question) for c in columns], given)
+    cells = row_cells(columns, [text_function(c.question) for c in columns], given, sealed=bool(registration.sealed_answers))
     return RegistrationDetail(
         registration, event, programme, waitlist_position(session, registration),
         audit.registration_trail(session, registration.id, event.timezone),

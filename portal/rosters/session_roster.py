@@ -126,9 +126,13 @@ def _people(rows: Any, checked: dict[int, datetime]) -> list[Person]:
     return [Person(i, name, email, org, RegistrationStatus(status), chosen, since, checked.get(i)) for i, name, email, org, status, chosen, since in rows]
 
 
-def session_roster(session: Session, slug: str, key: str, *, q: str | None = None, page: int = 1, per_page: int = PER_PAGE) -> SessionRoster:
+def session_roster(
+    session: Session, slug: str, key: str, *, q: str | None = None, page: int = 1, per_page: int = PER_PAGE,
+    search_email: bool = True,
+) -> SessionRoster:
     """Who chose a session (a page of those holding a place, by name, and its waiting list in
-    order), or the event's confirmed for a session that checks in but is not chosen."""
+    order), or the event's confirmed for a session that checks in but is not chosen. Without
+    `search_email` (a door volunteer) the search reads names and organisations only."""
     event, target = _session(session, slug, key)
     speakers = list(session.scalars(
         select(Speaker.name).join(SessionSpeaker, SessionSpeaker.speaker_id == Speaker.id)
@@ -142,7 +146,7 @@ def session_roster(session: Session, slug: str, key: str, *, q: str | None = Non
         return SessionRoster(event, target, speakers, mode, [], [], holding, waiting_count, checked_in, q, 1, per_page, 0)
     query, conditions = _listed(session, target, waiting=False)
     if q:
-        conditions.append(matches(session, q))
+        conditions.append(matches(session, q, email=search_email))
     total = session.scalar(select(func.count()).select_from(query.where(*conditions).subquery())) or 0
     page = clamp_page(page, total, per_page)
     rows = session.execute(query.where(*conditions).order_by(Registration.name, Registration.id).offset(offset(page, per_page)).limit(per_page)).all()

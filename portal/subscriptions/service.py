@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from portal import audit
 from portal.db import utcnow
 from portal.errors import InvalidInput, NotFound
-from portal.models import AuditActor, Frequency, OutboxMessage, Programme, Subscriber, public_categories
+from portal.models import AuditActor, Frequency, LimitScope, OutboxMessage, Programme, Subscriber, public_categories
+from portal.registrations.anonymise import forget_limits
 from portal.registrations.limits import SUBSCRIBE, RegistrationLimits, check
 from portal.site import Site
 from portal.subscriptions import emails
@@ -298,6 +299,7 @@ def erase(session: Session, token: str, *, now: datetime | None = None) -> None:
             or_(OutboxMessage.kind.in_((emails.CONFIRM, emails.KNOWN)), OutboxMessage.mailing_id.is_not(None)),
         ).execution_options(synchronize_session=False)
     )
+    forget_limits(session, subscriber.email, (LimitScope.SUBSCRIBE_EMAIL,))
     audit.record(session, None, "subscriber.erase", before={"subscriber": subscriber.id}, now=now or utcnow(), by=AuditActor.PARTICIPANT)
     session.delete(subscriber)
     session.flush()

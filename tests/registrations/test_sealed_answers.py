@@ -114,7 +114,7 @@ def test_a_sensitive_answer_and_file_are_not_in_the_database_yet_the_participant
         assert not [s for s in secrets if s.decode() in rows]
 
 
-def test_an_organiser_download_of_a_sealed_file_is_recorded_as_a_reveal(client, form_event, sessions, run):
+def test_an_organiser_download_of_a_sealed_file_is_recorded_in_the_data_access_log(client, form_event, sessions, run):
     event = form_event(FORM)
     assert register_through_the_form(client, event).status_code == 303
     with sessions() as session:
@@ -126,10 +126,12 @@ def test_an_organiser_download_of_a_sealed_file_is_recorded_as_a_reveal(client, 
     assert response.status_code == 200 and response.content == CV_BYTES
     assert response.headers["content-disposition"] == f'attachment; filename="{CV_NAME}"'
     with sessions() as session:
-        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "answer.reveal"))
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "answer.download"))
     assert (entry.organiser_id, entry.registration_id, entry.event_id) == (organiser.id, registration.id, event.id)
     assert entry.after == {"question": "cv", "bytes": len(CV_BYTES)}
     assert CV_NAME not in json.dumps(entry.after)
+    log = client.get("/admin/data-access")
+    assert "Downloaded a sensitive file" in log.text and CV_NAME not in log.text
 
 
 EDITS: list[dict[str, Any]] = [
@@ -222,4 +224,4 @@ def test_a_file_question_marked_not_sensitive_is_kept_as_sent(client, form_event
     assert sign_in(client, organiser.email).status_code == 303
     assert client.get(f"/admin/registrations/{registration.id}/files/photo").content == CV_BYTES
     with sessions() as session:
-        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "answer.reveal")).first() is None
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "answer.download")).first() is None

@@ -26,7 +26,9 @@ from tests.servers import free_port, pid_of, resident_mb, running_portal
 HOST = "events.example.org"
 BASE_URL = f"http://{HOST}"
 # The worker's resident memory after every storm below (bench/README.md gives the figures).
-RSS_BUDGET_MB = 150
+# 150 MB until the data keys came (issue 22): cryptography's OpenSSL bindings, loaded by
+# every worker, take about 9 MB of it.
+RSS_BUDGET_MB = 160
 # What a storm of distinct requests may add to it: the page cache's own bound is 16 MB.
 STORM_GROWTH_MB = 32
 

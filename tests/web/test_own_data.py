@@ -44,7 +44,7 @@ def test_the_manage_page_links_to_the_data_pages(client, make_event, make_regist
 def test_the_manage_page_says_why_details_can_no_longer_be_corrected(client, make_event, make_registration):
     registration = make_registration(make_event(), status=S.CANCELLED)
     page = client.get(f"/registrations/{registration.token}")
-    assert "Correcting your details is no longer possible: This registration is no longer active" in page.text
+    assert "Correcting your details is no longer possible. This registration is no longer active" in page.text
 
 
 def test_the_page_shows_everything_held_about_the_address(client, run, sessions, make_event, make_registration, manage_link):
@@ -109,7 +109,7 @@ def test_the_data_page_says_when_details_cannot_be_corrected(client, make_event,
     started = make_event(starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(hours=1))
     registration = make_registration(started)
     page = client.get(f"/registrations/{registration.token}/data")
-    assert "Correcting these details is no longer possible: This event has started" in page.text
+    assert "Correcting these details is no longer possible. This event has" in page.text
 
 
 def test_erasing_shows_what_will_happen_then_does_it(client, sessions, make_event, make_registration, outbox):

@@ -48,12 +48,14 @@ async def update_details(request: Request) -> Response:
         return await _edit_page(request, form, status_code=422)
     details = Details(form.name.data or "", form.email.data or "", form.organisation.data or "")
     try:
-        changed = await uow(request, organiser_edits.edit_details, actor(request), _id(request), details, write=True)
+        changed = await uow(request, organiser_edits.edit_details, actor(request), _id(request), details, site=site(request), write=True)
     except EmailTaken as exc:
         return await _edit_page(request, form, problem=exc.message, taken=exc.registration_id, status_code=409)
     back = RedirectResponse(request.url_for("admin:show_registration", id=_id(request)), status_code=303)
     if not changed:
         return flash(request, back, "Nothing changed.")
+    if "email" in changed:
+        return flash(request, back, f"Saved: {', '.join(changed)}. The old private link no longer works: the new address was emailed its new link, and nothing else.")
     return flash(request, back, f"Saved: {', '.join(changed)}. The participant was not emailed.")
 
 

@@ -143,6 +143,7 @@ async def _door_roster(request: Request, form: RosterQueryForm) -> Response:
     query = _query(form)
     query = rosters.RosterQuery(
         status=query.status, q=query.q, sort="name", after=query.after, before=query.before, last=query.last,
+        search_email=False,
     )
     data = await uow(request, rosters.roster, request.path_params["slug"], query, _numbers_cache(request))
     params = {k: v for k, v in {"status": form.status.data or "", "q": form.q.data or ""}.items() if v}
@@ -206,7 +207,9 @@ async def reveal_answer(request: Request) -> Response:
     """One sensitive answer, shown on the page that answers the POST (never in a redirect's
     URL or a cookie), once: the registration's page again shows it masked."""
     form = await read_form(request)
-    key = form.get("question")
+    # Named "reveal": the roster's bulk form, which the roster's buttons send here, also
+    # carries its answer filter as "question" (still taken alone).
+    key = form.get("reveal") or form.get("question")
     if not isinstance(key, str) or not key or len(key) > 100:
         raise HTTPException(400, "Choose the answer to reveal with its button on the registration's page.")
     revealed = await uow(request, data_access.reveal_answer, actor(request), _registration_id(request), key, write=True)
@@ -246,9 +249,11 @@ async def update_registration(request: Request) -> Response:
 @require_organiser
 async def check_in(request: Request) -> Response:
     q = text_param(request, "q") or ""
-    data = await uow(request, door.check_in_list, request.path_params["slug"], q)
+    # A door volunteer finds people by name or organisation only, never by part of an email.
+    by_email = not actor(request).is_door
+    data = await uow(request, door.check_in_list, request.path_params["slug"], q, search_email=by_email)
     context = {
-        "data": data, "q": q, "check_in_url": IdLinks(request, "admin:check_in_registration"),
+        "data": data, "q": q, "search_email": by_email, "check_in_url": IdLinks(request, "admin:check_in_registration"),
         "walk_in": WalkInForm(prefix=WALK_IN_PREFIX), **scanner_context(request),
     }
     return page(request, "admin/check_in.html", context, headers=PERMISSIONS)

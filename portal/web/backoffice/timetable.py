@@ -191,7 +191,10 @@ async def delete_session(request: Request) -> Response:
 @require_organiser
 async def show_session(request: Request) -> Response:
     q = text_param(request, "q")
-    data = await uow(request, rosters.session_roster, _slug(request), _key(request), q=q, page=page_number(request))
+    data = await uow(
+        request, rosters.session_roster, _slug(request), _key(request), q=q, page=page_number(request),
+        search_email=not actor(request).is_door,
+    )
     return page(request, "admin/session_roster.html", {"data": data, "e": data.event, "q": q or ""})
 
 

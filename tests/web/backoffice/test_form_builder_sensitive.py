@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from portal import cli
 from portal.catalogue.imports import import_data
-from portal.models import AuditEntry, Registration
+from portal.models import AuditEntry, Registration, Upload
 from portal.questions import store
+from portal.questions.schema import parse_form
 from portal.questions.store import Owner
+from portal.registrations import uploads
 from tests.web.backoffice.conftest import token
 from tests.web.backoffice.test_form_builder import add, definition_of, edit, field_error, stamp_of
 
@@ -102,15 +104,109 @@ def test_making_a_question_sensitive_seals_the_answers_given(organiser_client, p
     assert entry is not None and entry.after["answers sealed"] == "2 registrations' answers to passport"
     assert "K1234567X" not in json.dumps([entry.before, entry.after])
 
-    # Still answered (sealed), so the builder retires rather than deletes it; and unticking it
-    # leaves the sealed answers sealed.
+    # Still answered (sealed), so the builder retires rather than deletes it.
     with sessions() as session:
         session.info["keyring"] = settings.keyring
         assert store.answered(session, Owner(programme_id=programme.id), "passport")
+
+
+def test_unticking_sensitive_moves_the_answers_back_into_the_open(organiser_client, programme, make_event, make_registration, sessions, settings):
+    add(organiser_client, REF, "text", key="passport", label="Travel document", sensitive_seen="1")
+    add(organiser_client, REF, "text", key="medical", label="Medical needs", sensitive_seen="1")
+    event = make_event(programme_id=programme.id, slug="appsmo-2027")
+    both = make_registration(event, name="Aisha Rahman", answers={"passport": "K1234567X", "medical": "asthma"})
+    one = make_registration(event, name="Ben Tan", answers={"passport": "E7654321A"})
+    assert edit(organiser_client, REF, 1, key="passport", label="Travel document", editable="y", sensitive="y").status_code == 303
+    assert edit(organiser_client, REF, 2, key="medical", label="Medical needs", editable="y", sensitive="y").status_code == 303
+    with sessions() as session:
+        assert session.get_one(Registration, one.id).answers == {}
+
     assert edit(organiser_client, REF, 1, key="passport", label="Travel document", editable="y", sensitive="").status_code == 303
     with sessions() as session:
-        assert session.get(Registration, answered[0].id).sealed_answers == rows[answered[0].id].sealed_answers
+        rows = {r.id: r for r in session.scalars(select(Registration))}
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "form.update").order_by(AuditEntry.id.desc())).first()
+    assert rows[one.id].answers == {"passport": "E7654321A"} and rows[one.id].sealed_answers is None
+    # The other sensitive answer stays sealed.
+    assert rows[both.id].answers == {"passport": "K1234567X"}
+    assert settings.keyring.open_json(rows[both.id].sealed_answers) == {"medical": "asthma"}
+    assert entry is not None and entry.after["answers unsealed"] == "2 registrations' answers to passport"
+    assert "K1234567X" not in json.dumps([entry.before, entry.after])
     assert not definition_of(sessions, Owner(programme_id=programme.id)).by_key()["passport"].sensitive
+    # The roster's export shows them again, as any answer.
+    exported = organiser_client.get("/admin/events/appsmo-2027/export.csv")
+    assert exported.status_code == 200 and "E7654321A" in exported.text and "K1234567X" in exported.text
+    assert "asthma" not in exported.text
+
+
+def test_a_file_question_made_sensitive_has_its_files_sealed(organiser_client, programme, make_event, make_registration, sessions, settings, run):
+    add(organiser_client, REF, "file", key="cv", label="CV", accept="application/pdf", sensitive="")
+    event = make_event(programme_id=programme.id)
+    registration = make_registration(event, answers={"cv": "Aisha CV 2027.pdf"})
+    content = b"%PDF-1.4 curriculum vitae"
+    plain_name = uploads.save(settings.upload_directory, content)
+
+    def _add_upload(session):  # type: ignore[no-untyped-def]
+        session.add(Upload(
+            stored_name=plain_name, registration_id=registration.id, event_id=event.id, question_key="cv",
+            filename="Aisha CV 2027.pdf", content_type="application/pdf", size=len(content),
+        ))
+
+    run(_add_upload)
+    assert edit(organiser_client, REF, 1, key="cv", label="CV", accept="application/pdf", sensitive="y").status_code == 303
+    with sessions() as session:
+        upload = session.scalars(select(Upload)).one()
+        row = session.get_one(Registration, registration.id)
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "form.update").order_by(AuditEntry.id.desc())).first()
+    assert upload.sealed and upload.filename == "upload.pdf" and upload.stored_name != plain_name
+    sealed_file = settings.upload_directory / upload.stored_name
+    assert sealed_file.stat().st_mode & 0o777 == 0o600
+    assert content not in sealed_file.read_bytes() and settings.keyring.open(sealed_file.read_bytes()) == content
+    # The real name is the answer, sealed with the others.
+    assert row.answers == {} and settings.keyring.open_json(row.sealed_answers) == {"cv": "Aisha CV 2027.pdf"}
+    assert entry is not None and entry.after["files sealed"] == "1 file sent for cv"
+    # The plain file is named by no row now: the sweep takes it.
+    assert (settings.upload_directory / plain_name).exists()
+    assert run(uploads.sweep_orphans, settings.upload_directory, older_than=-1) == 1
+    assert not (settings.upload_directory / plain_name).exists() and sealed_file.exists()
+    # An organiser's download opens it, under its real name.
+    download = organiser_client.get(f"/admin/registrations/{registration.id}/files/cv")
+    assert download.status_code == 200 and download.content == content
+    assert "Aisha%20CV%202027.pdf" in download.headers["content-disposition"]
+
+    # Unticked: the name comes back into the open, the file stays sealed and still downloads.
+    assert edit(organiser_client, REF, 1, key="cv", label="CV", accept="application/pdf", sensitive="").status_code == 303
+    with sessions() as session:
+        upload = session.scalars(select(Upload)).one()
+        row = session.get_one(Registration, registration.id)
+    assert row.answers == {"cv": "Aisha CV 2027.pdf"} and row.sealed_answers is None
+    assert upload.sealed and settings.keyring.open(sealed_file.read_bytes()) == content
+    assert organiser_client.get(f"/admin/registrations/{registration.id}/files/cv").content == content
+
+
+def test_a_file_made_sensitive_is_not_sealed_in_a_change_rolled_back(programme, make_event, make_registration, sessions, settings, run):
+    run(store.save_form, None, Owner(programme_id=programme.id), parse_form([
+        {"type": "file", "key": "cv", "label": "CV", "sensitive": False},
+    ]))
+    event = make_event(programme_id=programme.id)
+    registration = make_registration(event, answers={"cv": "cv.pdf"})
+    content = b"%PDF-1.4 plain"
+    plain_name = uploads.save(settings.upload_directory, content)
+    run(lambda session: session.add(Upload(
+        stored_name=plain_name, registration_id=registration.id, event_id=event.id, question_key="cv",
+        filename="cv.pdf", content_type="application/pdf", size=len(content),
+    )))
+    with sessions() as session, pytest.raises(RuntimeError, match="stopped"), session.begin():
+        store.save_form(session, None, Owner(programme_id=programme.id), parse_form([
+            {"type": "file", "key": "cv", "label": "CV", "sensitive": True},
+        ]))
+        raise RuntimeError("stopped before the commit")
+    with sessions() as session:
+        upload = session.scalars(select(Upload)).one()
+    # The row still names the plain file, whole; the sealed copy is an orphan for the sweep.
+    assert not upload.sealed and upload.stored_name == plain_name and upload.filename == "cv.pdf"
+    assert (settings.upload_directory / plain_name).read_bytes() == content
+    assert run(uploads.sweep_orphans, settings.upload_directory, older_than=-1) == 1
+    assert (settings.upload_directory / plain_name).read_bytes() == content
 
 
 def test_sensitive_survives_an_import_and_portal_export_form(run, portal_env, capsys):

@@ -56,11 +56,25 @@ def test_an_organiser_corrects_the_details_and_the_log_keeps_before_and_after(or
     # Only what changed, both sides.
     assert entry.before == {"name": "Jon Smyth", "email": "jon@example.org"}
     assert entry.after == {"name": "John Smith", "email": "john.smith@example.org"}
-    assert len(outbox()) == mails  # not emailed
+    # A new address gets a new private link, and only that: the old link, in the first
+    # address's mailbox, would otherwise open the new address's data (and could erase it).
+    [mail] = outbox()[mails:]
+    assert mail.to_address == "john.smith@example.org"
+    assert after.token != r.token and f"/registrations/{after.token}" in mail.body_text and r.token not in mail.body_text
+    assert organiser_client.get(f"/registrations/{r.token}").status_code == 404
     shown = unescape(organiser_client.get(f"/admin/registrations/{r.id}").text)
-    assert "Saved: name, email. The participant was not emailed." in shown
+    assert "Saved: name, email. The old private link no longer works: the new address was emailed its new link, and nothing else." in shown
     assert "Details corrected by an organiser" in shown
     assert "name: Jon Smyth → John Smith" in shown
+
+
+def test_a_corrected_name_alone_keeps_the_link_and_emails_nobody(organiser_client, make_event, make_registration, run, outbox):
+    r = make_registration(make_event(), name="Jon Smyth", email="jon@example.org")
+    mails = len(outbox())
+    post(organiser_client, f"/admin/registrations/{r.id}/edit", {"name": "John Smith", "email": "jon@example.org", "organisation": ""})
+    assert registration(run, r.id).token == r.token
+    assert len(outbox()) == mails
+    assert "The participant was not emailed." in unescape(organiser_client.get(f"/admin/registrations/{r.id}").text)
 
 
 def test_an_email_another_registration_of_the_event_has_is_refused_with_a_link_to_it(organiser_client, make_event, make_registration, run):

@@ -186,6 +186,31 @@ def test_the_door_sees_names_and_organisations_but_not_emails_or_answers(app, cl
         assert refused not in menu, refused
 
 
+
+def test_a_door_volunteer_cannot_find_people_by_part_of_their_email(app, client_for, world, make_registration, run):  # noqa: F811
+    event = run(lambda session: session.scalar(select(Event).where(Event.slug == world["slug"])))
+    make_registration(event, name="Dora Doorway", email="zq.hidden@example.org", organisation="Acme Labs")
+    slug, key = world["slug"], world["key"]
+    pages = (f"/admin/events/{slug}", f"/admin/events/{slug}/check-in", f"/admin/events/{slug}/sessions/{key}")
+
+    organiser = client_for("organiser")
+    for path in pages:
+        # An organiser finds her by her address: the door's "nobody" below means something.
+        assert "Dora Doorway" in organiser.get(path, params={"q": "zq.hid"}).text, path
+    assert "Name, email or organisation" in organiser.get(pages[1]).text
+
+    door = client_for("door")
+    for path in pages:
+        by_email = door.get(path, params={"q": "zq.hid"})
+        assert by_email.status_code == 200, path
+        assert "Dora Doorway" not in by_email.text, path
+        assert "Dora Doorway" in door.get(path, params={"q": "doorw"}).text, path
+        assert "Dora Doorway" in door.get(path, params={"q": "acme"}).text, path
+    check_in = door.get(pages[1], params={"q": "zq.hid"}).text
+    assert "Name or organisation</label>" in check_in
+    assert "email" not in check_in.split('role="search"', 1)[1].split("</form>", 1)[0].lower()
+    assert "search by email" not in check_in
+
 def test_the_door_checks_people_in(app, client_for, world, sessions):  # noqa: F811
     door = client_for("door")
     response = post(door, f"/admin/registrations/{world['registration']}/check-in", {"action": "check_in"})

@@ -142,6 +142,23 @@ def test_csv_export(organiser_client, several, subscribe):
     assert "'=HYPERLINK(1)@example.org" in by_email and by_email["'=HYPERLINK(1)@example.org"][5] == "'+sum"
 
 
+
+def test_the_export_is_recorded_in_the_data_access_log_with_its_rows_and_bytes(client, admin, several, sessions):
+    assert sign_in(client, admin.email).status_code == 303
+    response = client.get("/admin/subscribers/export.csv")
+    assert response.status_code == 200
+    with sessions() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "export.subscribers")).one()
+    assert entry.organiser_id == admin.id and entry.event_id is None
+    assert entry.after == {"format": "csv", "rows": 5, "bytes": len(response.content)}
+    # Who and how much; never an address.
+    assert "example.org" not in json.dumps(entry.after)
+    page = client.get("/admin/data-access")
+    assert "1 entry" in page.text
+    row = page.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "Exported the subscribers (CSV)" in row and "<td>5</td>" in row and f"<td>{len(response.content):,}</td>" in row
+    assert "ana@example.org" not in page.text
+
 def test_remove_with_a_confirmation_audited_without_the_address(organiser_client, several, sessions):
     target = several["tatc"]
     path = f"/admin/subscribers/{target}/remove"
