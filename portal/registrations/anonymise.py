@@ -12,6 +12,7 @@ choice picks (counted places), certificates (they keep only what they show, and 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,36 +61,50 @@ def anonymise(
 ) -> Anonymised:
     """Remove the registration's personal data in the caller's transaction (idempotent: a
     second call finds nothing to remove). Seats and statuses are the caller's business."""
+    stored = anonymise_all(session, [(registration, definition)], now=now, kept_reason=kept_reason)
+    return Anonymised(registration.id, stored)
+
+
+def anonymise_all(
+    session: Session, items: Sequence[tuple[Registration, FormDefinition]], *, now: datetime | None = None, kept_reason: str = "",
+) -> tuple[str, ...]:
+    """`anonymise` for many registrations at once (a retention batch): a statement per table
+    for all of them rather than one per registration, so that a batch holds the write lock
+    for a fraction of the time. Returns the stored files to delete after the commit."""
     now = now or utcnow()
-    email = registration.email
-    keep = {q.key for q in definition.questions if q.asks and q.type in CONDITION_TYPES and not q.sensitive}
-    registration.name = ANONYMISED_NAME
-    registration.email = anonymised_email(registration.id)
-    registration.organisation = ""
-    registration.answers = {k: v for k, v in (registration.answers or {}).items() if k in keep}
-    registration.sealed_answers = None
-    registration.token = secrets.token_urlsafe(32)
-    registration.endorsement_token = None
-    registration.checkin_code = None
-    registration.anonymised_at = registration.anonymised_at or now
-    registration.kept_reason = kept_reason
-    registration.updated_at = now
-    stored = tuple(session.scalars(select(Upload.stored_name).where(Upload.registration_id == registration.id)))
-    session.execute(delete(Upload).where(Upload.registration_id == registration.id))
-    session.execute(delete(RegistrationNote).where(RegistrationNote.registration_id == registration.id))
-    # Its own messages, and the copies of sent ones that name no registration (a lost-link
-    # email) to the address; a queued one of those may be about another registration.
+    if not items:
+        return ()
+    ids = [registration.id for registration, _ in items]
+    emails = [registration.email for registration, _ in items]
+    for registration, definition in items:
+        keep = {q.key for q in definition.questions if q.asks and q.type in CONDITION_TYPES and not q.sensitive}
+        registration.name = ANONYMISED_NAME
+        registration.email = anonymised_email(registration.id)
+        registration.organisation = ""
+        registration.answers = {k: v for k, v in (registration.answers or {}).items() if k in keep}
+        registration.sealed_answers = None
+        registration.token = secrets.token_urlsafe(32)
+        registration.endorsement_token = None
+        registration.checkin_code = None
+        registration.anonymised_at = registration.anonymised_at or now
+        registration.kept_reason = kept_reason
+        registration.updated_at = now
+    stored = tuple(session.scalars(select(Upload.stored_name).where(Upload.registration_id.in_(ids))))
+    session.execute(delete(Upload).where(Upload.registration_id.in_(ids)).execution_options(synchronize_session=False))
+    session.execute(delete(RegistrationNote).where(RegistrationNote.registration_id.in_(ids)).execution_options(synchronize_session=False))
+    # Their own messages, and the copies of sent ones that name no registration (a lost-link
+    # email) to their addresses; a queued one of those may be about another registration.
     session.execute(delete(OutboxMessage).where(or_(
-        OutboxMessage.registration_id == registration.id,
-        and_(OutboxMessage.registration_id.is_(None), OutboxMessage.to_address == email, OutboxMessage.status != MessageStatus.QUEUED),
-    )))
-    for entry in session.scalars(select(AuditEntry).where(AuditEntry.registration_id == registration.id)):
+        OutboxMessage.registration_id.in_(ids),
+        and_(OutboxMessage.registration_id.is_(None), OutboxMessage.to_address.in_(emails), OutboxMessage.status != MessageStatus.QUEUED),
+    )).execution_options(synchronize_session=False))
+    for entry in session.scalars(select(AuditEntry).where(AuditEntry.registration_id.in_(ids))):
         everything = entry.action in _PERSONAL_ACTIONS
         scrubbed_before, scrubbed_after = _scrub(entry.before, everything=everything), _scrub(entry.after, everything=everything)
         if scrubbed_before != entry.before or scrubbed_after != entry.after:
             entry.before, entry.after = scrubbed_before, scrubbed_after
     session.flush()
-    return Anonymised(registration.id, stored)
+    return stored
 
 
 def forget_limits(session: Session, email: str, scopes: tuple[LimitScope, ...] = (

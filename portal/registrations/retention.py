@@ -28,7 +28,7 @@ from portal.db import run_unit_of_work, utcnow
 from portal.errors import InvalidTransition
 from portal.models import AuditActor, AuditEntry, Event, Programme, Registration, find_event
 from portal.questions.store import definition_for_event
-from portal.registrations.anonymise import anonymise
+from portal.registrations.anonymise import anonymise_all
 from portal.registrations.uploads import discard
 from portal.text import Period, parse_period
 
@@ -184,13 +184,12 @@ def run_batch(
     ).all()
     definitions = {}
     done: dict[int, int] = {}
-    files: list[str] = []
     for registration in registrations:
         event, _ = due[registration.event_id]
         if event.id not in definitions:
             definitions[event.id] = definition_for_event(session, event)
-        files.extend(anonymise(session, registration, definitions[event.id], now=now).stored_files)
         done[event.id] = done.get(event.id, 0) + 1
+    files = anonymise_all(session, [(r, definitions[r.event_id]) for r in registrations], now=now)
     for event_id, count in done.items():
         event, retention = due[event_id]
         run.counts[event.slug] = run.counts.get(event.slug, 0) + count
@@ -273,9 +272,7 @@ def anonymise_event(session: Session, actor: Actor | None, slug: str, *, now: da
     registrations = session.scalars(
         select(Registration).where(Registration.event_id == event.id, HOLDS_DATA).order_by(Registration.id).with_for_update()
     ).all()
-    files: list[str] = []
-    for registration in registrations:
-        files.extend(anonymise(session, registration, definition, now=now).stored_files)
+    files = anonymise_all(session, [(r, definition) for r in registrations], now=now)
     if registrations:
         audit.record(session, actor, "event.anonymise", event_id=event.id, after={"count": len(registrations)}, now=now)
     session.flush()
