@@ -48,13 +48,20 @@ def held_registrations(session: Session, address: str, now: datetime) -> list[tu
 
 
 def send_lost_links(session: Session, site: Site, email: str, *, client: str, limits: RegistrationLimits, now: datetime | None = None) -> None:
-    """Email `email` the links of its registrations for events to come, if it has any.
+    """Email `email` the links of its registrations for events to come, if it has any, or
+    else the link to its data when past registrations still hold some.
     Returns nothing, so that no caller can tell; TooManyRequests past the limits."""
     now = now or utcnow()
     address = normalise_email(email)
     check(session, LOST_LINK, client, address, limits, now=now)
     held = held_registrations(session, address, now)
-    if not held or _emailed_today(session, address, now) >= EMAILS_A_DAY:
+    # With nothing to come, the newest past registration that still holds data opens "Your
+    # data" (every registration of the address, to download or erase).
+    past = None if held else session.scalars(
+        select(Registration).where(Registration.email == address, Registration.anonymised_at.is_(None))
+        .order_by(Registration.created_at.desc(), Registration.id.desc()).limit(1)
+    ).first()
+    if (not held and past is None) or _emailed_today(session, address, now) >= EMAILS_A_DAY:
         return
     listed = [(registration, event, waitlist_position(session, registration)) for registration, event in held]
-    lostlinks.queue_lost_links(session, site, address, listed)
+    lostlinks.queue_lost_links(session, site, address, listed, past=past)

@@ -12,8 +12,10 @@ from starlette.testclient import TestClient
 
 from portal.app import create_app
 from portal.db import utcnow
-from portal.models import EventStatus, RegistrationStatus
+from portal.models import EventStatus, Registration, RegistrationStatus
+from portal.questions.schema import parse_form
 from portal.registrations import lostlinks
+from portal.registrations.anonymise import anonymise
 from portal.registrations.limits import RegistrationLimits
 from portal.site import Site
 from portal.templating import date_range
@@ -92,7 +94,25 @@ def test_an_unknown_address_gets_nothing_and_the_same_page(app, ask, make_event,
             assert page.status_code == 200
             pages.append(page.text.replace(email, "@"))
     assert pages[0] == pages[1] == pages[2]
-    assert [m.to_address for m in lost_links(outbox)] == ["known@example.org"]
+    # The past address holds data still: it gets the way to it (and nothing else).
+    assert [m.to_address for m in lost_links(outbox)] == ["known@example.org", "past@example.org"]
+
+
+def test_an_address_with_only_past_registrations_gets_the_link_to_its_data(ask, client, run, make_event, make_registration, outbox):
+    over = make_event(title="Past Seminar", starts_at=utcnow() - timedelta(days=30), ends_at=utcnow() - timedelta(days=29))
+    registration = make_registration(over, email="past@example.org", name="Ada")
+    gone = make_registration(over, email="gone@example.org")
+    run(lambda session: anonymise(session, session.get_one(Registration, gone.id), parse_form([])))
+
+    ask("past@example.org")
+    ask("gone@example.org")
+    [mail] = lost_links(outbox)
+    assert mail.to_address == "past@example.org" and mail.subject == "Your data on the portal"
+    data_url = f"{BASE_URL}/registrations/{registration.token}/data"
+    assert data_url in mail.body_text and data_url in mail.body_html
+    assert f"/registrations/{registration.token}\n" not in mail.body_text  # no manage link listed
+    page = client.get(f"/registrations/{registration.token}/data")
+    assert page.status_code == 200 and "Past Seminar" in page.text
 
 
 def test_the_email_lists_only_that_addresses_registrations(run, make_event, make_registration, outbox):
