@@ -79,7 +79,7 @@ class Item:
     @property
     def described_by(self) -> str:
         ids = []
-        if self.question.help or self.rule:
+        if self.question.help or self.rule or self.question.sensitive:
             ids.append(f"{self.id}-help")
         if self.condition:
             ids.append(f"{self.id}-when")

@@ -50,6 +50,8 @@ FILLED = {
     "topics": ["space", "sea"], "visa": "no", "days": "y",
 }
 
+SEALED_NOTE = "Kept encrypted: organisers see it only when they need to, and it is left out of lists and exports."
+
 
 @pytest.fixture
 def form_event(make_event, make_form):  # type: ignore[no-untyped-def]
@@ -125,7 +127,8 @@ def test_every_question_type_is_on_the_page_with_its_label_help_and_input(client
     assert [f["value"] for f in parser.fields if f.get("name") == "visa"] == ["yes", "no"]
     assert fields["days"]["type"] == "checkbox" and "required" in fields["days"]
     assert fields["cv"]["type"] == "file" and fields["cv"]["accept"] == "application/pdf,.pdf"
-    assert '<small id="cv-help">PDF, at most 1 kB.</small>' in html and fields["cv"]["aria-describedby"] == "cv-help"
+    # A file is sensitive unless the form says not: the participant is told how it is kept.
+    assert f'<small id="cv-help">PDF, at most 1 kB. {SEALED_NOTE}</small>' in html and fields["cv"]["aria-describedby"] == "cv-help"
     # Help text is tied to its input.
     assert fields["rank"]["aria-describedby"] == "rank-help" and '<small id="rank-help">As on your ID.</small>' in html
     # The browser stops where the server would refuse: lengths, and ranges above.
@@ -720,7 +723,7 @@ def test_the_demo_forms_say_nothing_twice(client, run, sessions, make_event):
         return unescape(client.get(f"/events/{make_event(programme_id=programmes[code]).slug}/register").text)
 
     # The file's rule and the number of picks come from the settings, once.
-    assert '<small id="cv-help">PDF, at most 5 MB.</small>' in page("isf-asia")
+    assert f'<small id="cv-help">PDF, at most 5 MB. {SEALED_NOTE}</small>' in page("isf-asia")
     assert '<small id="modules-help">Pick 1 or 2.</small>' in page("tatc")
     for code in ("appsmo", "appsno"):
         html = page(code)
