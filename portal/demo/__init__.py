@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -15,6 +16,8 @@ from portal.catalogue.imports import ImportReport, import_data
 from portal.db import utcnow
 from portal.demo import timetable
 from portal.models import Event, Programme, Registration, RegistrationStatus
+from portal.questions.schema import CONDITION_TYPES, FormDefinition
+from portal.questions.store import definition_for_event
 from portal.registrations.participants import new_token
 from portal.registrations.retention import Run, run_batch
 from portal.registrations.tickets import new_code
@@ -26,6 +29,24 @@ DEFAULT_RETENTION = Period(months=24)
 _FIRST = ["Aisha", "Budi", "Chen", "Dewi", "Eko", "Farah", "Grace", "Hiroshi", "Indra", "Jun", "Kavya", "Lina", "Minh", "Nadia", "Omar", "Priya"]
 _LAST = ["Rahman", "Santoso", "Wei", "Lestari", "Nguyen", "Tan", "Lim", "Sato", "Kumar", "Park", "Reyes", "Ong"]
 _ORGS = ["Ministry of Foreign Affairs", "Ministry of Defence", "National University", "Embassy of Japan", "Maritime Institute", "Policy Research Centre"]
+
+
+def _choice_answers(definition: FormDefinition, i: int) -> dict[str, Any]:
+    """A placeholder's answers to the form's plain choice questions, varied by `i`, so that the
+    roster's counts (and an anonymised run's, which keeps them) show something. Questions
+    whose choices have places are left out: their places are held only by real registrations."""
+    answers: dict[str, Any] = {}
+    for question in definition.live():
+        if question.type not in CONDITION_TYPES or question.sensitive or question.has_places or question.show_if:
+            continue
+        values = [option.value for option in question.options()]
+        if not values:
+            continue
+        if question.type == "multichoice":
+            answers[question.key] = sorted({values[i % len(values)], values[(i * 7 + 3) % len(values)]})
+        else:
+            answers[question.key] = values[(i * 5 + i // 3) % len(values)]
+    return answers
 
 
 def has_data(session: Session) -> bool:
@@ -46,6 +67,7 @@ def load(session: Session, *, default_timezone: str = "Asia/Singapore", retentio
     added = 0
     events = session.scalars(select(Event).where(Event.slug.in_([s for s, n in targets.items() if n]))).all()
     for event in events:
+        definition = definition_for_event(session, event)
         have = session.scalar(
             select(func.count()).select_from(Registration).where(
                 # Placeholders anonymised by an earlier load count too: loading stays idempotent.
@@ -63,7 +85,7 @@ def load(session: Session, *, default_timezone: str = "Asia/Singapore", retentio
                     email=f"participant{i + 1}.{event.id}@demo.example.org",
                     name=f"{first} {last}",
                     organisation=_ORGS[i % len(_ORGS)],
-                    answers={},
+                    answers=_choice_answers(definition, i),
                     status=RegistrationStatus.CONFIRMED,
                     token=new_token(),
                     checkin_code=new_code(),
