@@ -12,11 +12,13 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from portal.db import make_engine, make_session_factory, run_unit_of_work
 from portal.errors import InvalidInput, NotFound, PortalError
 from portal.settings import Settings
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -83,14 +85,11 @@ def _export_roster(args: argparse.Namespace, sessions: sessionmaker[Session]) ->
 def export_form(args: argparse.Namespace, settings: Settings) -> int:
     from portal.catalogue.formfiles import form_to_export
 
-    engine = make_engine(settings.database_url, pool_size=1)
     try:
-        found = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), form_to_export, args.name, write=False)
+        found = _run_once(settings, form_to_export, args.name, write=False)
     except (NotFound, InvalidInput) as exc:
         print(f"portal export form: {exc.message}", file=sys.stderr)
         return 2
-    finally:
-        engine.dispose()
     text = json.dumps(found.to_json(), indent=2, ensure_ascii=False) + "\n"
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -115,14 +114,11 @@ def export_certificates(args: argparse.Namespace, settings: Settings) -> int:
     from portal.rosters.data_access import record_certificates
     from portal.site import Site
 
-    engine = make_engine(settings.database_url, pool_size=1)
     try:
-        files = run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), event_files, args.slug, write=False)
+        files = _run_once(settings, event_files, args.slug, write=False)
     except NotFound as exc:
         print(f"portal export certificates: {exc.message}", file=sys.stderr)
         return 2
-    finally:
-        engine.dispose()
     site = Site(base_url=settings.base_url)
     directory = Path(args.output or f"certificates-{args.slug}")
     size = 0
@@ -179,14 +175,19 @@ def export_badges(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _run_once(settings: Settings, fn: Callable[..., T], *args: object, write: bool = True) -> T:
+    """fn(session, *args) in one unit of work on an engine of its own, closed after."""
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        return run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), fn, *args, write=write)
+    finally:
+        engine.dispose()
+
+
 def _record_export(settings: Settings, recorder: Callable[..., None], *details: object) -> None:
     """Record an export the command line made (a rosters.data_access recorder, actor None),
     in a transaction of its own."""
-    engine = make_engine(settings.database_url, pool_size=1)
-    try:
-        run_unit_of_work(make_session_factory(engine, keyring=settings.keyring), recorder, None, *details)
-    finally:
-        engine.dispose()
+    _run_once(settings, recorder, None, *details)
 
 
 def _write_whole(target: Path, text: str | bytes) -> None:

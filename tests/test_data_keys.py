@@ -190,6 +190,6 @@ def test_rekey_reseals_a_sealed_file_whose_registration_holds_no_sealed_answers(
     with sessions() as session:
         stored = session.scalars(select(Upload)).one().stored_name
     assert (settings.upload_directory / stored).stat().st_mode & 0o777 == 0o600
-    assert not list(settings.upload_directory.glob("*.rekey"))
+    assert not list(settings.upload_directory.glob("*.new"))
     with start(keyed(settings, B)) as client:
         assert client.get(f"/registrations/{token}/files/cv").content == CV_BYTES

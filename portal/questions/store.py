@@ -22,9 +22,6 @@ whether a question was answered, and what was picked, looks there too.
 
 from __future__ import annotations
 
-import os
-import re
-import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -42,6 +39,7 @@ from portal.db import utcnow
 from portal.models import ChoicePick, Event, Programme, Questionnaire, Registration, Upload, programme_by_code
 from portal.questions.schema import FormDefinition, FormDefinitionError, Question, generic_upload_name, parse_form
 from portal.sealing import keyring_of
+from portal.storedfiles import save_private, stored_path
 
 _COMPATIBLE = {frozenset({"text", "textarea"})}
 # Registrations read (and, for a question made sensitive, re-sealed) at a time.
@@ -355,11 +353,6 @@ def _unseal_answers(session: Session, owner: Owner, keys: list[str]) -> int:
         after = batch[-1].id
 
 
-# What uploads.save names a file (secrets.token_urlsafe(24)); a row naming anything else
-# is left as it is rather than followed out of the directory.
-_STORED_NAME = re.compile(r"^[A-Za-z0-9_-]{32}$")
-
-
 def _seal_files(session: Session, owner: Owner, keys: list[str]) -> int:
     """Seal the files the owner's registrations sent for `keys` (file questions just made
     sensitive), a batch at a time; how many. Each is written sealed under a new name and its
@@ -385,9 +378,9 @@ def _seal_files(session: Session, owner: Owner, keys: list[str]) -> int:
                 )
             keyring = keyring_of(session)
         for upload in batch:
-            path = directory / upload.stored_name if _STORED_NAME.match(upload.stored_name or "") else None
+            path = stored_path(directory, upload.stored_name)
             if path is not None and path.is_file():
-                upload.stored_name = _write_private(directory, keyring.seal(path.read_bytes()))
+                upload.stored_name = save_private(directory, keyring.seal(path.read_bytes()))
             upload.sealed = True
             upload.filename = generic_upload_name(upload.content_type)
             count += 1
@@ -395,25 +388,6 @@ def _seal_files(session: Session, owner: Owner, keys: list[str]) -> int:
         if len(batch) < _BATCH:
             return count
         after = batch[-1].id
-
-
-def _write_private(directory: Path, content: bytes) -> str:
-    """Write `content` under a new random name, readable by the portal's user only, as
-    uploads.save does (which this floor cannot import); returns the name."""
-    while True:
-        name = secrets.token_urlsafe(24)
-        try:
-            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # pragma: no cover - 192 random bits
-            continue
-        break
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-    except BaseException:
-        (directory / name).unlink(missing_ok=True)
-        raise
-    return name
 
 
 def _record_earlier_picks(session: Session, owner: Owner, old: FormDefinition, new: FormDefinition) -> None:

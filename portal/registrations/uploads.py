@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from portal.models import Registration, Upload
 from portal.registrations import sealed
 from portal.registrations.participants import find_by_token
 from portal.sealing import keyring_of
+from portal.storedfiles import STORED_NAME, replace_private, save_private
 
 log = logging.getLogger("portal.uploads")
 # The audit log's name for an organiser's download of a sealed file (the data-access log
@@ -46,7 +46,6 @@ DOWNLOAD_ACTION = "answer.download"
 # What secrets.token_urlsafe(24) gives: 32 characters of the URL-safe alphabet. A stored
 # name is checked against it before it becomes a path, so no name can climb out of the
 # directory.
-_STORED_NAME = re.compile(r"^[A-Za-z0-9_-]{32}$")
 _UNSAFE_IN_NAME = re.compile(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069\"\\/:*?<>|]")
 MAX_FILENAME = 200
 
@@ -75,7 +74,7 @@ def clean_filename(name: str | None) -> str:
 
 def path_of(directory: Path, stored_name: str) -> Path:
     """Where a stored file lies; NotFound for a name the portal could not have given."""
-    if not _STORED_NAME.match(stored_name or ""):
+    if not STORED_NAME.match(stored_name or ""):
         raise NotFound("There is no such file.")
     return directory / stored_name
 
@@ -83,21 +82,7 @@ def path_of(directory: Path, stored_name: str) -> Path:
 def save(directory: Path, content: bytes, *, suffix: str = "") -> str:
     """Write `content` under a new random name (ending in `suffix`) in `directory` (made if
     missing, private to the portal's user); returns the name."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    while True:
-        name = secrets.token_urlsafe(24) + suffix
-        try:
-            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # pragma: no cover - 192 random bits
-            continue
-        break
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-    except BaseException:
-        (directory / name).unlink(missing_ok=True)
-        raise
-    return name
+    return save_private(directory, content, suffix=suffix)
 
 
 def discard(directory: Path, stored_names: Iterable[str]) -> None:
@@ -120,7 +105,7 @@ def sweep_orphans(session: Session, directory: Path, *, older_than: float = 3600
     cutoff = time.time() - older_than
     candidates = []
     for entry in os.scandir(directory):
-        if entry.is_file() and _STORED_NAME.match(entry.name) and entry.stat().st_mtime < cutoff:
+        if entry.is_file() and STORED_NAME.match(entry.name) and entry.stat().st_mtime < cutoff:
             candidates.append(entry.name)
     if not candidates:
         return 0
@@ -156,22 +141,9 @@ def rekey_files_batch(session: Session, directory: Path, *, after_id: int, batch
         data = path.read_bytes()
         if keyring.sealed_by_newest(data):
             continue
-        _replace_private(path, keyring.reseal(data))
+        replace_private(path, keyring.reseal(data))
         files += 1
     return Rekeyed(0, files), (rows[-1].id if len(rows) == batch else None)
-
-
-def _replace_private(path: Path, content: bytes) -> None:
-    temporary = path.with_name(path.name + ".rekey")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # a leftover of a stopped run may have been made otherwise
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(temporary, path)  # atomic: the file is whole under either key
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def files_of(session: Session, registration_id: int) -> dict[str, str]:

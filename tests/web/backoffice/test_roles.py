@@ -4,6 +4,7 @@ volunteer and as a programme manager, with what each may see."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from portal.models import (
     RegistrationStatus,
 )
 from portal.models.door import Certificate
+from portal.rosters import roster
 from portal.web.backoffice import access
 from tests.conftest import BASE_URL
 from tests.web.backoffice.conftest import PASSWORD, post, sign_in, token
@@ -210,6 +212,19 @@ def test_a_door_volunteer_cannot_find_people_by_part_of_their_email(app, client_
     assert "Name or organisation</label>" in check_in
     assert "email" not in check_in.split('role="search"', 1)[1].split("</form>", 1)[0].lower()
     assert "search by email" not in check_in
+
+def test_the_door_list_pages_through_everyone(app, client_for, world, make_registration, run):  # noqa: F811
+    event = run(lambda session: session.scalar(select(Event).where(Event.slug == world["slug"])))
+    for n in range(roster.PER_PAGE):  # with the world's own registration, one more than a page
+        make_registration(event, name=f"Zed {n:03d}")
+    door = client_for("door")
+    first = door.get(f"/admin/events/{world['slug']}")
+    assert 'rel="next"' in first.text and 'rel="prev"' not in first.text and "Zed 048" in first.text
+    following = re.search(r'href="([^"]+)" rel="next"', first.text).group(1).replace("&amp;", "&")
+    second = door.get(following)
+    assert second.status_code == 200 and "Zed 049" in second.text and "Zed 048" not in second.text
+    assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
+
 
 def test_the_door_checks_people_in(app, client_for, world, sessions):  # noqa: F811
     door = client_for("door")
